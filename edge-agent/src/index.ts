@@ -1,0 +1,2 @@
+// @meridian/edge-agent public entry point.
+export {};

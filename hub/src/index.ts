@@ -1,0 +1,2 @@
+// @meridian/hub public entry point.
+export {};

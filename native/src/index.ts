@@ -1,0 +1,2 @@
+// @meridian/native public entry point.
+export {};

@@ -1,0 +1,2 @@
+// @meridian/slurm-bridge public entry point.
+export {};

@@ -1,0 +1,2 @@
+// @meridian/test public entry point.
+export {};

@@ -1,0 +1,2 @@
+// @meridian/workflows public entry point.
+export {};
