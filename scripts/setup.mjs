@@ -5,7 +5,7 @@
 //   3. Go-built engines from the Go module proxy at pinned versions, cached under
 //      ~/.cache/meridian/engines/<name>-<version>/ so a warm run costs nothing.
 // Prints what it installs, builds or skips. Without root/apt it names what is missing and carries on.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
