@@ -1,0 +1,42 @@
+// Data gravity: how many bytes a job still needs on a cluster, how long they take to arrive and what
+// the egress costs. The source of a copy is the fastest of the dataset's home region and any cluster
+// already caching it (a warm cache elsewhere is often closer than home).
+import type { DatasetRef, Link } from './model.ts';
+import type { ClusterState, Snapshot } from './snapshot.ts';
+
+/** Same-region copies when no link entry says otherwise: fast and free. */
+const INTRA_REGION: Link = { region: '', bandwidthBytesPerSec: 10e9, egressUsdPerGB: 0 };
+
+export interface DataCost {
+  missingBytes: number;
+  transferSec: number;
+  egressUsd: number;
+  /** Datasets not (fully) cached on the cluster, with bytes still to copy. */
+  missing: { name: string; bytes: number; percent: number }[];
+}
+
+function linkFor(cl: ClusterState, region: string, fallback: Link): Link {
+  return cl.links.get(region) ?? (region === cl.region ? INTRA_REGION : fallback);
+}
+
+export function dataCost(snap: Snapshot, cl: ClusterState, datasets: readonly DatasetRef[] | undefined, fallback: Link): DataCost {
+  const out: DataCost = { missingBytes: 0, transferSec: 0, egressUsd: 0, missing: [] };
+  if (!datasets) return out;
+  for (const d of datasets) {
+    if (d.cachedIn.includes(cl.id)) continue;
+    const percent = Math.min(100, Math.max(0, cl.prewarming.get(d.name) ?? 0));
+    const bytes = d.sizeBytes * (1 - percent / 100);
+    let best = linkFor(cl, d.homeRegion, fallback);
+    for (const cid of d.cachedIn) {
+      const src = snap.byId.get(cid);
+      if (!src) continue;
+      const l = linkFor(cl, src.region, fallback);
+      if (l.bandwidthBytesPerSec > best.bandwidthBytesPerSec || (l.bandwidthBytesPerSec === best.bandwidthBytesPerSec && l.egressUsdPerGB < best.egressUsdPerGB)) best = l;
+    }
+    out.missingBytes += bytes;
+    out.transferSec += bytes / best.bandwidthBytesPerSec;
+    out.egressUsd += (bytes / 1e9) * best.egressUsdPerGB;
+    out.missing.push({ name: d.name, bytes, percent });
+  }
+  return out;
+}

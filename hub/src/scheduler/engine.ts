@@ -1,0 +1,315 @@
+// The scheduling engine: the state one cycle works on (snapshot, ledgers, running jobs) and the rules
+// for one job. runCycle builds a fresh Engine per cycle; the trace simulator keeps one alive and feeds
+// it events, so both exercise exactly the same decisions.
+import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
+import { TIER_RANK, taskMilli } from './model.ts';
+import type { FitOptions, TaskShape, WorkloadType } from './fit.ts';
+import { aggregateFits, indexesFor, placeGang } from './fit.ts';
+import type { ClusterState, Snapshot, TaskAlloc } from './snapshot.ts';
+import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
+import type { Candidate } from './policies.ts';
+import { DEFAULT_WEIGHTS, fallbackPrices, gpuPrice, rankCandidates } from './policies.ts';
+import { dataCost } from './data.ts';
+import { eligibleTargets } from './filters.ts';
+import { FairShare } from './fairshare.ts';
+import { QuotaLedger } from './quota.ts';
+import { BudgetLedger } from './budget.ts';
+import { Timeline } from './timeline.ts';
+import { Reservations } from './backfill.ts';
+import type { RunningEntry } from './preemption.ts';
+import { lostWork, planPreemption } from './preemption.ts';
+import type { Pend } from './reasons.ts';
+import { reasons } from './reasons.ts';
+import { hash32, makeRng } from './rng.ts';
+
+export type Outcome =
+  | { kind: 'placed'; job: JobSpec; cand: Candidate; allocs: TaskAlloc[]; victims: RunningEntry[]; usd: number }
+  | { kind: 'pending'; job: JobSpec; pend: Pend; target: Candidate | null; prewarm: boolean };
+
+export interface ResolvedConfig {
+  seed: number;
+  defaultPolicy: PolicyName;
+  nodeStrategy: NodeStrategy;
+  maxNodesScored: number;
+  maxPrewarmHoldSec: number;
+  preemption: boolean;
+  backfill: boolean;
+  defaultLink: Link;
+}
+
+export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
+  return {
+    seed: c.seed ?? 1,
+    defaultPolicy: c.defaultPolicy ?? 'balanced',
+    nodeStrategy: c.nodeStrategy ?? 'fgd',
+    maxNodesScored: c.maxNodesScored ?? 64,
+    maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
+    preemption: c.preemption ?? true,
+    backfill: c.backfill ?? true,
+    defaultLink: { region: '', ...(c.defaultLink ?? { bandwidthBytesPerSec: 100e6, egressUsdPerGB: 0.09 }) },
+  };
+}
+
+export function shapeOf(job: JobSpec): TaskShape {
+  return {
+    cpu: job.cpuMilli,
+    mem: job.memoryMiB,
+    gpus: job.gpus,
+    milli: job.gpus > 0 ? 0 : (job.milliGpu ?? 0),
+    models: job.gpuModels && job.gpuModels.length > 0 ? new Set(job.gpuModels) : null,
+  };
+}
+
+const gpuHoursOf = (job: JobSpec): number => (job.tasks * taskMilli(job) * job.expectedRuntimeSec) / 3600 / 1000;
+
+export class Engine {
+  readonly snap: Snapshot;
+  readonly cfg: ResolvedConfig;
+  readonly projects: Map<string, ProjectSpec>;
+  readonly fair: FairShare;
+  readonly quota: QuotaLedger;
+  readonly budget: BudgetLedger;
+  readonly running = new Map<string, RunningEntry>();
+  readonly runningByCluster = new Map<string, RunningEntry[]>();
+  readonly warnings: string[] = [];
+  reservations = new Reservations();
+  timeline = new Timeline();
+  workload: WorkloadType[] = [];
+  now: number;
+  private readonly prices: Map<string, number>;
+  private readonly fitOpts: FitOptions;
+
+  constructor(input: Omit<CycleInput, 'jobs'>) {
+    this.now = input.now;
+    this.cfg = resolveConfig(input.config);
+    this.snap = buildSnapshot(input.clusters);
+    this.projects = new Map((input.projects ?? []).map((p) => [p.name, p]));
+    const t = this.snap.totals;
+    this.fair = new FairShare({ gpuMilli: t.gpuMilli, cpu: t.cpuMilli, mem: t.memMiB }, new Map([...this.projects].map(([k, p]) => [k, p.weight])));
+    this.quota = new QuotaLedger(this.projects);
+    this.budget = new BudgetLedger(this.projects);
+    this.prices = fallbackPrices(this.snap.clusters);
+    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, rng: makeRng(this.cfg.seed) };
+    for (const r of input.running ?? []) this.addRunning(r);
+  }
+
+  setWorkload(w: WorkloadType[]): void {
+    this.workload = w;
+    this.fitOpts.workload = w;
+    for (const c of this.snap.clusters) for (const n of c.nodes) n.fragVersion = -1;
+  }
+
+  /** Register a running job (its resources are already counted in the node state). */
+  addRunning(r: RunningAllocation, allocs?: TaskAlloc[]): void {
+    const cl = this.snap.byId.get(r.clusterId);
+    if (!cl) {
+      this.warnings.push(`running job ${r.jobId}: unknown cluster ${r.clusterId}; ignored for preemption`);
+      return;
+    }
+    const resolved = allocs ?? r.tasks.map((t) => fromTaskPlacement(cl, t, r.cpuMilli, r.memoryMiB));
+    if (resolved.some((a) => a === null)) {
+      this.warnings.push(`running job ${r.jobId}: a task names an unknown node or GPU on ${r.clusterId}; ignored for preemption`);
+      return;
+    }
+    const list = resolved as TaskAlloc[];
+    const milli = r.tasks.length * taskMilli(r);
+    const model = r.gpuModel ?? list[0]?.node.model ?? '';
+    const e: RunningEntry = { spec: r, cluster: cl, model, allocs: list, rank: TIER_RANK[r.tier], milli, lostWork: lostWork(r, this.now, milli), preempted: false };
+    this.running.set(r.jobId, e);
+    let byC = this.runningByCluster.get(cl.id);
+    if (!byC) this.runningByCluster.set(cl.id, (byC = []));
+    byC.push(e);
+    this.charge(r.project, model, milli, r.cpuMilli * r.tasks.length, r.memoryMiB * r.tasks.length, 1);
+  }
+
+  private charge(project: string, model: string | null, milli: number, cpu: number, mem: number, sign: 1 | -1): void {
+    this.fair.charge(project, { gpuMilli: milli, cpu, mem }, sign);
+    this.quota.charge(project, model || null, milli, sign);
+  }
+
+  /** Remove a running job: release its resources unless they were already released by preemption. */
+  finish(jobId: string): void {
+    const e = this.running.get(jobId);
+    if (!e) return;
+    this.running.delete(jobId);
+    const list = this.runningByCluster.get(e.cluster.id)!;
+    list.splice(list.indexOf(e), 1);
+    if (!e.preempted) {
+      for (const a of e.allocs) release(a);
+      const r = e.spec;
+      this.charge(r.project, e.model, e.milli, r.cpuMilli * r.tasks.length, r.memoryMiB * r.tasks.length, -1);
+    }
+  }
+
+  /** Start a cycle: fresh reservations and a release timeline from the live running set. */
+  beginCycle(): void {
+    this.reservations = new Reservations();
+    this.timeline = new Timeline();
+    for (const e of this.running.values()) {
+      if (e.preempted || !e.model) continue;
+      const end = (e.spec.startedAt - this.now) / 1000 + e.spec.expectedRuntimeSec;
+      this.timeline.add(e.cluster.id, e.model, end, e.milli);
+    }
+  }
+
+  private policyFor(job: JobSpec): PolicyName {
+    return this.projects.get(job.project)?.policy ?? this.cfg.defaultPolicy;
+  }
+
+  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null): Candidate {
+    const indexes = indexesFor(cluster, shape, model);
+    let freeMilli = 0;
+    let totalMilli = 0;
+    for (const mi of indexes) {
+      freeMilli += shape.gpus > 0 ? mi.freeWhole * 1000 : mi.freeMilli;
+      totalMilli += mi.totalHealthy * 1000;
+    }
+    const need = job.tasks * taskMilli(job);
+    const fitsNow = aggregateFits(indexes, shape, job.tasks);
+    const data = dataCost(this.snap, cluster, job.datasets, this.cfg.defaultLink);
+    let gpuWaitSec = 0;
+    if (!fitsNow) gpuWaitSec = model === null ? Number.POSITIVE_INFINITY : (this.timeline.etaSec(cluster.id, model, freeMilli, need) ?? Number.POSITIVE_INFINITY);
+    const gpuUsd = gpuPrice(cluster, model, job.tier, this.prices) * gpuHoursOf(job);
+    return {
+      cluster,
+      model,
+      indexes,
+      freeMilli,
+      totalMilli,
+      fitsNow,
+      gpuWaitSec,
+      data,
+      readySec: Math.max(gpuWaitSec, data.transferSec),
+      gpuUsd,
+      costUsd: gpuUsd + data.egressUsd,
+      tie: hash32(`${job.id}\u0000${cluster.id}\u0000${model ?? ''}`, this.cfg.seed),
+    };
+  }
+
+  /** Decide one job. On placement, capacity is reserved and ledgers charged. */
+  scheduleJob(job: JobSpec): Outcome {
+    const shape = shapeOf(job);
+    const filtered = eligibleTargets(this.snap, job, shape);
+    if (!filtered.ok) return this.pending(job, { code: filtered.code, reason: filtered.reason, etaSec: null });
+    const need = job.tasks * taskMilli(job);
+    const hours = gpuHoursOf(job);
+
+    let cands = filtered.targets.map((t) => this.candidate(job, shape, t.cluster, t.model));
+    const quotaOk = cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
+    if (quotaOk.length === 0) return this.pending(job, { code: 'QuotaExceeded', reason: this.quota.check(job.project, cands[0]!.model, need)!, etaSec: null });
+    const budgetOk = quotaOk.filter((c) => this.budget.check(job.project, hours, c.costUsd) === null);
+    if (budgetOk.length === 0) {
+      const cheapest = quotaOk.reduce((a, b) => (b.costUsd < a.costUsd ? b : a));
+      return this.pending(job, { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, cheapest.costUsd)!, etaSec: null });
+    }
+    const policy = this.policyFor(job);
+    cands = rankCandidates(budgetOk, policy, this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS);
+
+    // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
+    // starting now somewhere the data must first travel to.
+    const top = cands[0]!;
+    if ((policy === 'locality-first' || policy === 'balanced') && !top.fitsNow && Number.isFinite(top.readySec)) {
+      let minFitReady = Number.POSITIVE_INFINITY;
+      for (const c of cands) if (c.fitsNow) minFitReady = Math.min(minFitReady, c.readySec);
+      if (top.readySec < minFitReady && Number.isFinite(minFitReady)) {
+        this.hold(job, top, need);
+        return this.pending(job, reasons.localData(top.cluster.id, top.readySec, minFitReady), top, top.data.missingBytes > 0);
+      }
+    }
+
+    let heldBy: Pend | null = null;
+    for (const c of cands) {
+      if (!c.fitsNow) continue;
+      const blocker = this.cfg.backfill ? this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need) : null;
+      if (blocker) {
+        heldBy ??= reasons.held(blocker.clusterId, blocker.model, blocker.jobId, blocker.shadowSec);
+        continue;
+      }
+      const allocs = placeGang(c.indexes, shape, job.tasks, this.fitOpts);
+      if (!allocs) continue;
+      // Do not keep GPUs idle through a long copy: pend as Prewarming and start when the cache is warm.
+      if (c.data.transferSec > this.cfg.maxPrewarmHoldSec) {
+        for (const a of allocs) release(a);
+        return this.pending(job, reasons.prewarming(c.data.missing, c.cluster.id, c.data.transferSec), c, true);
+      }
+      return this.commit(job, c, allocs, []);
+    }
+
+    if (this.cfg.preemption && TIER_RANK[job.tier] < TIER_RANK.filler) {
+      const allowed = cands.filter((c) => !this.cfg.backfill || !this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need));
+      const plan = planPreemption(TIER_RANK[job.tier], shape, job.tasks, allowed, this.runningByCluster, this.fitOpts);
+      if (plan) {
+        for (const v of plan.victims) {
+          const r = v.spec;
+          this.charge(r.project, v.model, v.milli, r.cpuMilli * r.tasks.length, r.memoryMiB * r.tasks.length, -1);
+        }
+        return this.commit(job, plan.cand, plan.allocs, plan.victims);
+      }
+    }
+    if (heldBy) return this.pending(job, heldBy);
+
+    // Still pending: report the target where it would start soonest and hold it for the gang.
+    let best: Candidate | null = null;
+    let bestEta = Number.POSITIVE_INFINITY;
+    for (const c of cands) {
+      let eta = c.readySec;
+      if (c.fitsNow && c.model !== null) {
+        // Capacity is there in total but scattered across nodes: the next release is a fair guess.
+        eta = Math.max(this.timeline.nextRelease(c.cluster.id, c.model) ?? Number.POSITIVE_INFINITY, c.data.transferSec);
+      }
+      if (eta < bestEta || best === null) {
+        best = c;
+        bestEta = eta;
+      }
+    }
+    const eta = Number.isFinite(bestEta) ? bestEta : null;
+    if (best) this.hold(job, best, need);
+    const model = best?.model ?? (shape.models ? [...shape.models].join('|') : 'GPU');
+    const pend = job.tasks > 1 || job.gpus > 1 ? reasons.waitingForGang(need, model, best?.cluster.id ?? null, eta) : reasons.insufficient(need, model, eta === null ? null : (best?.cluster.id ?? null), eta);
+    return this.pending(job, pend, best, (best?.data.missingBytes ?? 0) > 0);
+  }
+
+  private hold(job: JobSpec, c: Candidate, need: number): void {
+    if (!this.cfg.backfill || c.model === null || job.tier === 'filler') return;
+    this.reservations.hold(job.id, c.cluster.id, c.model, c.freeMilli, need, this.timeline);
+  }
+
+  private pending(job: JobSpec, pend: Pend, target: Candidate | null = null, prewarm = false): Outcome {
+    return { kind: 'pending', job, pend, target, prewarm };
+  }
+
+  private commit(job: JobSpec, cand: Candidate, allocs: TaskAlloc[], victims: RunningEntry[]): Outcome {
+    const need = job.tasks * taskMilli(job);
+    this.charge(job.project, cand.model, need, job.cpuMilli * job.tasks, job.memoryMiB * job.tasks, 1);
+    this.budget.spend(job.project, gpuHoursOf(job), cand.costUsd);
+    if (this.cfg.backfill) this.reservations.consume(cand.cluster.id, cand.model, job.tier, job.expectedRuntimeSec, need);
+    return { kind: 'placed', job, cand, allocs, victims, usd: cand.costUsd };
+  }
+
+  /** Record a placed job as running (so later decisions in this engine see it). */
+  admitPlaced(o: Extract<Outcome, { kind: 'placed' }>): void {
+    const j = o.job;
+    const r: RunningAllocation = {
+      jobId: j.id,
+      project: j.project,
+      tier: j.tier as Tier,
+      clusterId: o.cand.cluster.id,
+      ...(o.cand.model ? { gpuModel: o.cand.model } : {}),
+      cpuMilli: j.cpuMilli,
+      memoryMiB: j.memoryMiB,
+      gpus: j.gpus,
+      ...(j.milliGpu ? { milliGpu: j.milliGpu } : {}),
+      tasks: [],
+      checkpointable: j.checkpointable ?? false,
+      startedAt: this.now,
+      expectedRuntimeSec: j.expectedRuntimeSec,
+    };
+    // Charge was done at commit; register without charging again.
+    const milli = j.tasks * taskMilli(j);
+    const e: RunningEntry = { spec: { ...r, tasks: o.allocs.map(() => ({ node: '', gpuIndices: [] })) }, cluster: o.cand.cluster, model: o.cand.model ?? '', allocs: o.allocs, rank: TIER_RANK[j.tier], milli, lostWork: 0, preempted: false };
+    this.running.set(j.id, e);
+    let byC = this.runningByCluster.get(e.cluster.id);
+    if (!byC) this.runningByCluster.set(e.cluster.id, (byC = []));
+    byC.push(e);
+  }
+}

@@ -1,0 +1,86 @@
+// Cluster scoring. Each policy orders the feasible (cluster, GPU model) targets for one job; the cycle
+// then takes the first one whose nodes can actually hold the gang. Cost = GPU $ over the expected
+// runtime + data egress $; ready time = max(GPU wait, missing bytes / link bandwidth).
+import type { BalancedWeights, PolicyName, Tier } from './model.ts';
+import type { DataCost } from './data.ts';
+import type { ClusterState, ModelIndex } from './snapshot.ts';
+
+export const DEFAULT_WEIGHTS: BalancedWeights = { cost: 1, locality: 1, inventory: 1 };
+
+export interface Candidate {
+  cluster: ClusterState;
+  model: string | null;
+  indexes: ModelIndex[];
+  /** Free capacity usable by this job's tasks, in milli-GPU (whole GPUs × 1000 for whole-GPU jobs). */
+  freeMilli: number;
+  totalMilli: number;
+  /** Aggregate capacity is there now (node-level fit is checked when placing). */
+  fitsNow: boolean;
+  /** 0 when it fits now; otherwise the estimated wait (Infinity when unknown). */
+  gpuWaitSec: number;
+  data: DataCost;
+  readySec: number;
+  gpuUsd: number;
+  costUsd: number;
+  /** Seeded tie-break key. */
+  tie: number;
+}
+
+/** $ per GPU-hour: spot for work that may be stopped anyway, on-demand otherwise. */
+export function gpuPrice(cl: ClusterState, model: string | null, tier: Tier, fallback: Map<string, number>): number {
+  if (model === null) return 0;
+  const p = cl.prices[model];
+  if (!p) return fallback.get(model) ?? 0;
+  return (tier === 'interruptible' || tier === 'filler') && p.spot !== undefined ? p.spot : p.onDemand;
+}
+
+/** Highest on-demand price of each model anywhere: unpriced clusters are assumed dear, not free. */
+export function fallbackPrices(clusters: readonly ClusterState[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const c of clusters) for (const [model, p] of Object.entries(c.prices)) m.set(model, Math.max(m.get(model) ?? 0, p.onDemand));
+  return m;
+}
+
+type Key = (c: Candidate) => number[];
+
+const keys: Record<Exclude<PolicyName, 'balanced'>, Key> = {
+  // Most free matching GPUs (shortest wait) first.
+  'inventory-first': (c) => [c.gpuWaitSec, -c.freeMilli, c.costUsd],
+  'cost-first': (c) => [c.fitsNow ? 0 : 1, c.costUsd, c.readySec],
+  // Least data to move, then soonest ready.
+  'locality-first': (c) => [c.data.missingBytes, c.readySec, c.costUsd],
+};
+
+function cmp(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0 && !Number.isNaN(d)) return d;
+  }
+  return 0;
+}
+
+/** Order candidates best-first for a policy. Pure: same candidates and weights, same order. */
+export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: BalancedWeights = DEFAULT_WEIGHTS): Candidate[] {
+  if (policy !== 'balanced') {
+    const k = keys[policy];
+    const withKeys = cands.map((c) => ({ c, k: [...k(c), c.tie] }));
+    withKeys.sort((a, b) => cmp(a.k, b.k));
+    return withKeys.map((x) => x.c);
+  }
+  // Weighted sum of terms normalised to [0, 1] across the candidates; unknown waits rank last.
+  let maxCost = 0;
+  let maxReady = 0;
+  let maxFree = 0;
+  for (const c of cands) {
+    maxCost = Math.max(maxCost, c.costUsd);
+    if (Number.isFinite(c.readySec)) maxReady = Math.max(maxReady, c.readySec);
+    maxFree = Math.max(maxFree, c.freeMilli);
+  }
+  const score = (c: Candidate): number =>
+    weights.cost * (maxCost > 0 ? c.costUsd / maxCost : 0) +
+    weights.locality * (Number.isFinite(c.readySec) ? (maxReady > 0 ? c.readySec / maxReady : 0) : 2) +
+    weights.inventory * (maxFree > 0 ? 1 - c.freeMilli / maxFree : 1);
+  const scored = cands.map((c) => ({ c, s: score(c) }));
+  scored.sort((a, b) => a.s - b.s || a.c.tie - b.c.tie);
+  return scored.map((x) => x.c);
+}

@@ -1,0 +1,215 @@
+// In-memory capacity snapshot of every cluster with reserve/release. Nodes are indexed per GPU model by
+// their count of fully free GPUs (and a set of nodes holding partly used GPUs), so finding candidates
+// for a k-GPU task touches only nodes that can hold it: this is what makes 20,000-node cycles cheap.
+import type { ClusterSpec, Link, PriceEntry, TaskPlacement } from './model.ts';
+
+export interface NodeState {
+  name: string;
+  cluster: ClusterState;
+  /** Index in cluster.nodes (input order, used by first-fit). */
+  idx: number;
+  /** '' for CPU-only nodes. */
+  model: string;
+  used: Int32Array;
+  healthy: Uint8Array;
+  cpuFree: number;
+  memFree: number;
+  schedulable: boolean;
+  /** Healthy GPUs with nothing on them. */
+  freeWhole: number;
+  /** Sum of free milli over healthy GPUs. */
+  freeMilli: number;
+  /** Healthy GPUs that are partly used (0 < used < 1000). */
+  partialCount: number;
+  /** Bumped on every change; lets fit.ts cache the node's fragmentation. */
+  version: number;
+  fragVersion: number;
+  fragValue: number;
+}
+
+export interface ModelIndex {
+  model: string;
+  /** Healthy GPUs on schedulable nodes. */
+  totalHealthy: number;
+  freeWhole: number;
+  freeMilli: number;
+  /** Most healthy GPUs on one schedulable node. */
+  maxPerNode: number;
+  /** byFree[k] = schedulable nodes with exactly k fully free GPUs. */
+  byFree: Set<NodeState>[];
+  /** Schedulable nodes with at least one partly used healthy GPU. */
+  partial: Set<NodeState>;
+  nodes: NodeState[];
+}
+
+export interface ClusterState {
+  id: string;
+  ord: number;
+  region: string;
+  kind: 'kubernetes' | 'slurm';
+  prices: Record<string, PriceEntry>;
+  links: Map<string, Link>;
+  nodes: NodeState[];
+  nodeByName: Map<string, NodeState>;
+  models: Map<string, ModelIndex>;
+  /** dataset → percent copied, for caches being prewarmed. */
+  prewarming: Map<string, number>;
+}
+
+export interface Snapshot {
+  clusters: ClusterState[];
+  byId: Map<string, ClusterState>;
+  /** Every GPU model present anywhere (healthy or not). */
+  models: Set<string>;
+  totals: { gpuMilli: number; cpuMilli: number; memMiB: number };
+}
+
+/** One task's resources on one node: whole GPUs, or a share of one GPU. */
+export interface TaskAlloc {
+  node: NodeState;
+  cpu: number;
+  mem: number;
+  gpuIndices: number[];
+  /** Milli per GPU in gpuIndices: 1000 for whole GPUs, the share for fractional. */
+  milli: number;
+}
+
+function recount(n: NodeState): void {
+  let fw = 0;
+  let fm = 0;
+  let pc = 0;
+  for (let g = 0; g < n.used.length; g++) {
+    if (!n.healthy[g]) continue;
+    const u = n.used[g]!;
+    if (u === 0) fw++;
+    else if (u < 1000) pc++;
+    fm += 1000 - Math.min(1000, u);
+  }
+  n.freeWhole = fw;
+  n.freeMilli = fm;
+  n.partialCount = pc;
+}
+
+function indexOf(n: NodeState): ModelIndex | undefined {
+  return n.cluster.models.get(n.model);
+}
+
+function unindex(n: NodeState): void {
+  const mi = indexOf(n);
+  if (!mi || !n.schedulable) return;
+  mi.byFree[n.freeWhole]?.delete(n);
+  mi.partial.delete(n);
+  mi.freeWhole -= n.freeWhole;
+  mi.freeMilli -= n.freeMilli;
+}
+
+function reindex(n: NodeState): void {
+  const mi = indexOf(n);
+  if (!mi || !n.schedulable) return;
+  mi.byFree[n.freeWhole]!.add(n);
+  if (n.partialCount > 0) mi.partial.add(n);
+  mi.freeWhole += n.freeWhole;
+  mi.freeMilli += n.freeMilli;
+}
+
+export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
+  const snap: Snapshot = { clusters: [], byId: new Map(), models: new Set(), totals: { gpuMilli: 0, cpuMilli: 0, memMiB: 0 } };
+  specs.forEach((spec, ord) => {
+    const cl: ClusterState = {
+      id: spec.id,
+      ord,
+      region: spec.region,
+      kind: spec.kind,
+      prices: spec.prices,
+      links: new Map(spec.links.map((l) => [l.region, l])),
+      nodes: [],
+      nodeByName: new Map(),
+      models: new Map(),
+      prewarming: new Map((spec.prewarming ?? []).map((p) => [p.dataset, p.percent])),
+    };
+    for (const ns of spec.nodes) {
+      const model = ns.gpus.length > 0 ? (ns.gpuModel ?? '') : '';
+      const n: NodeState = {
+        name: ns.name,
+        cluster: cl,
+        idx: cl.nodes.length,
+        model,
+        used: Int32Array.from(ns.gpus.map((g) => g.milliUsed)),
+        healthy: Uint8Array.from(ns.gpus.map((g) => (g.healthy ? 1 : 0))),
+        cpuFree: ns.cpuMilli - ns.cpuAllocatedMilli,
+        memFree: ns.memoryMiB - ns.memoryAllocatedMiB,
+        schedulable: ns.schedulable,
+        freeWhole: 0,
+        freeMilli: 0,
+        partialCount: 0,
+        version: 0,
+        fragVersion: -1,
+        fragValue: 0,
+      };
+      recount(n);
+      cl.nodes.push(n);
+      cl.nodeByName.set(n.name, n);
+      if (model) snap.models.add(model);
+      let mi = cl.models.get(model);
+      if (!mi) {
+        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [] };
+        cl.models.set(model, mi);
+      }
+      mi.nodes.push(n);
+      if (n.schedulable) {
+        let h = 0;
+        for (const x of n.healthy) h += x;
+        mi.totalHealthy += h;
+        mi.maxPerNode = Math.max(mi.maxPerNode, h);
+        while (mi.byFree.length <= n.used.length) mi.byFree.push(new Set());
+        reindex(n);
+        snap.totals.gpuMilli += h * 1000;
+        snap.totals.cpuMilli += ns.cpuMilli;
+        snap.totals.memMiB += ns.memoryMiB;
+      }
+    }
+    snap.clusters.push(cl);
+    snap.byId.set(cl.id, cl);
+  });
+  return snap;
+}
+
+/** Apply (sign = +1) or undo (sign = -1) one task's allocation, keeping every index in step. */
+export function applyAlloc(a: TaskAlloc, sign: 1 | -1): void {
+  const n = a.node;
+  unindex(n);
+  n.cpuFree -= sign * a.cpu;
+  n.memFree -= sign * a.mem;
+  for (const g of a.gpuIndices) n.used[g] = Math.max(0, n.used[g]! + sign * a.milli);
+  recount(n);
+  n.version++;
+  reindex(n);
+}
+
+export const reserve = (a: TaskAlloc): void => applyAlloc(a, 1);
+export const release = (a: TaskAlloc): void => applyAlloc(a, -1);
+
+/** Can `a` be applied without over-allocating CPU, memory or any GPU? */
+export function allocFits(a: TaskAlloc): boolean {
+  const n = a.node;
+  if (n.cpuFree < a.cpu || n.memFree < a.mem) return false;
+  for (const g of a.gpuIndices) if (!n.healthy[g] || n.used[g]! + a.milli > 1000) return false;
+  return true;
+}
+
+export function toTaskPlacement(a: TaskAlloc): TaskPlacement {
+  if (a.milli < 1000 && a.gpuIndices.length === 1) return { node: a.node.name, gpuIndex: a.gpuIndices[0]!, milli: a.milli };
+  return { node: a.node.name, gpuIndices: [...a.gpuIndices] };
+}
+
+/** Turn a reported placement back into an allocation (for releasing running jobs). Null if it names unknown nodes. */
+export function fromTaskPlacement(cl: ClusterState, t: TaskPlacement, cpu: number, mem: number): TaskAlloc | null {
+  const node = cl.nodeByName.get(t.node);
+  if (!node) return null;
+  if ('gpuIndex' in t) {
+    if (t.gpuIndex < 0 || t.gpuIndex >= node.used.length) return null;
+    return { node, cpu, mem, gpuIndices: [t.gpuIndex], milli: t.milli };
+  }
+  if (t.gpuIndices.some((g) => g < 0 || g >= node.used.length)) return null;
+  return { node, cpu, mem, gpuIndices: [...t.gpuIndices], milli: 1000 };
+}
