@@ -95,7 +95,7 @@ export class KubeCluster {
         name: 'kwok',
         command: goBinary('kwok', 'kwok'),
         args: [`--kubeconfig=${kubeconfig}`, `--config=${stagesFile}`, '--manage-all-nodes=true',
-          `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.244.0.0/16', '--node-ip=10.0.0.1', '--v=1'],
+          `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.244.0.0/16', '--node-ip=10.0.0.1', '--v=INFO'],
       }],
     ]);
     const cluster = new KubeCluster(opts.name, runDir, apiPort, specs, token);
