@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Builds @meridian/native: the Node-API addon (node-gyp → build/Release/meridian_native.node) and,
+// with --fake, the fake NVML (build/fake-nvml/libnvidia-ml.so.1) that tests load instead of NVIDIA's.
+//
+//   node native/scripts/build.mjs            addon only (what `npm install` runs)
+//   node native/scripts/build.mjs --fake     addon + fake NVML
+//   node native/scripts/build.mjs --if-stale skip the addon when the .node is newer than its sources
+//   node native/scripts/build.mjs --optional never fail: print why and exit 0 (npm install uses this, so a
+//                                            machine without a C++ toolchain still installs; the addon then
+//                                            reports { available: false, reason: "native addon not built..." })
+//
+// Node headers: node-gyp gets --nodedir from $npm_config_nodedir when set (npm passes ~/.npmrc's nodedir),
+// else from the running node's prefix when <prefix>/include/node/node_api.h exists (Debian/NodeSource
+// packages, official tarballs); otherwise node-gyp falls back to downloading headers.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const optional = args.has('--optional');
+const log = (msg) => console.log(`[@meridian/native] ${msg}`);
+
+export const addonPath = join(pkgDir, 'build', 'Release', 'meridian_native.node');
+export const fakeNvmlPath = join(pkgDir, 'build', 'fake-nvml', 'libnvidia-ml.so.1');
+
+function newestMtime(paths) {
+  let newest = 0;
+  for (const p of paths) {
+    const st = statSync(p);
+    if (st.isDirectory()) newest = Math.max(newest, newestMtime(readdirSync(p).map((n) => join(p, n))));
+    else newest = Math.max(newest, st.mtimeMs);
+  }
+  return newest;
+}
+
+function stale(output, inputs) {
+  return !existsSync(output) || statSync(output).mtimeMs < newestMtime(inputs);
+}
+
+function nodeGyp() {
+  try {
+    return createRequire(join(pkgDir, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
+  } catch {
+    if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) {
+      return process.env.npm_config_node_gyp; // the copy bundled with npm
+    }
+    throw new Error('node-gyp not found: run `npm install` (it is a devDependency of @meridian/native)');
+  }
+}
+
+function nodeDir() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = resolve(dirname(process.execPath), '..');
+  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
+}
+
+export function buildAddon({ ifStale = false } = {}) {
+  if (ifStale && !stale(addonPath, [join(pkgDir, 'csrc'), join(pkgDir, 'binding.gyp')])) {
+    log(`addon up to date: ${addonPath}`);
+    return;
+  }
+  const dir = nodeDir();
+  const gypArgs = [nodeGyp(), 'rebuild', `--jobs=${process.env.JOBS ?? 'max'}`];
+  if (dir) gypArgs.push(`--nodedir=${dir}`);
+  log(`building addon: node ${gypArgs.slice(1).join(' ')}`);
+  const r = spawnSync(process.execPath, gypArgs, { cwd: pkgDir, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`node-gyp rebuild failed (exit ${r.status ?? r.signal}); see the compiler output above`);
+  log(`built ${addonPath}`);
+}
+
+export function buildFakeNvml() {
+  const src = join(pkgDir, 'fake-nvml', 'fake_nvml.c');
+  if (!stale(fakeNvmlPath, [src, join(pkgDir, 'csrc', 'nvml_api.h')])) return fakeNvmlPath;
+  mkdirSync(dirname(fakeNvmlPath), { recursive: true });
+  const cc = process.env.CC ?? 'cc';
+  const ccArgs = ['-O2', '-g', '-Wall', '-std=c11', '-fPIC', '-fvisibility=hidden', '-shared',
+    '-Wl,-soname,libnvidia-ml.so.1', '-o', fakeNvmlPath, src, '-lpthread'];
+  const r = spawnSync(cc, ccArgs, { cwd: pkgDir, stdio: 'inherit' });
+  if (r.error) throw new Error(`cannot run the C compiler '${cc}' to build the fake NVML: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`building the fake NVML failed: ${cc} ${ccArgs.join(' ')} exited ${r.status}`);
+  log(`built ${fakeNvmlPath}`);
+  return fakeNvmlPath;
+}
+
+const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  try {
+    buildAddon({ ifStale: args.has('--if-stale') });
+    if (args.has('--fake')) buildFakeNvml();
+  } catch (err) {
+    if (!optional) {
+      console.error(`[@meridian/native] ${err.message}`);
+      process.exit(1);
+    }
+    log(`WARNING: ${err.message}`);
+    log('continuing without the native addon: GPU/NVML collection reports { available: false }. ' +
+      'Fix the toolchain, then run `npm run build:native -w native`.');
+  }
+}
