@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { Daemon, EngineError, sleep } from '../daemon.ts';
 import { goBinary } from '../engines.ts';
-import { freePort } from '../ports.ts';
+import { freePorts } from '../ports.ts';
 import { RunDir } from '../rundir.ts';
 import { gpuNodeManifest, type GpuNodeSpec } from './nodes.ts';
 import { httpGet } from './probe.ts';
@@ -45,9 +45,7 @@ export class KubeCluster {
 
   static async start(opts: KubeClusterOptions): Promise<KubeCluster> {
     const runDir = RunDir.create(`kube-${opts.name}`);
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = await Promise.all(
-      Array.from({ length: 6 }, () => freePort()),
-    );
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = (await freePorts(6)) as [number, number, number, number, number, number];
     const pki = runDir.sub('pki');
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(join(pki, 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }));
