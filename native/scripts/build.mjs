@@ -87,16 +87,21 @@ export function buildFakeNvml() {
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  try {
-    buildAddon({ ifStale: args.has('--if-stale') });
-    if (args.has('--fake')) buildFakeNvml();
-  } catch (err) {
-    if (!optional) {
-      console.error(`[@meridian/native] ${err.message}`);
-      process.exit(1);
+  const steps = [() => buildAddon({ ifStale: args.has('--if-stale') })];
+  if (args.has('--fake')) steps.push(() => buildFakeNvml());
+  let failed = false;
+  for (const step of steps) {
+    try {
+      step();
+    } catch (err) {
+      failed = true;
+      if (optional) log(`WARNING: ${err.message}`);
+      else console.error(`[@meridian/native] ${err.message}`);
     }
-    log(`WARNING: ${err.message}`);
-    log('continuing without the native addon: GPU/NVML collection reports { available: false }. ' +
-      'Fix the toolchain, then run `npm run build:native -w native`.');
   }
+  if (failed && optional) {
+    log('continuing without it: openNvml() then reports { available: false, reason: "native addon not built..." }. ' +
+      'Fix the toolchain (C/C++ compiler, make, python3), then run `npm run build:native -w native`.');
+  }
+  if (failed && !optional) process.exit(1);
 }
