@@ -44,6 +44,7 @@ export function eligibleTargets(snap: Snapshot, job: JobSpec, shape: TaskShape):
     return mi.maxPerNode >= perTask && mi.totalHealthy * 1000 >= needMilli;
   });
   if (big.length === 0) {
+    const kind = shape.models ? `${wanted} GPUs` : 'GPUs';
     let largest = 0;
     let largestNode = 0;
     for (const t of targets) {
@@ -53,8 +54,8 @@ export function eligibleTargets(snap: Snapshot, job: JobSpec, shape: TaskShape):
     }
     const reason =
       largestNode < perTask
-        ? `GangTooLarge(${perTask} GPUs per task; the largest eligible node has ${largestNode} healthy ${wanted})`
-        : `GangTooLarge(${job.tasks} tasks need ${needMilli / 1000} GPUs on one cluster; the largest eligible cluster has ${largest} healthy ${wanted})`;
+        ? `GangTooLarge(${perTask} GPUs per task; the largest eligible node has ${largestNode} healthy ${kind})`
+        : `GangTooLarge(${job.tasks} tasks need ${needMilli / 1000} GPUs on one cluster; the largest eligible cluster has ${largest} healthy ${kind})`;
     return { ok: false, code: 'GangTooLarge', reason };
   }
   return { ok: true, targets: big };

@@ -153,8 +153,8 @@ export function chooseNode(indexes: readonly ModelIndex[], t: TaskShape, o: FitO
       switch (o.strategy) {
         case 'fgd':
           score = fragAfter(a, o.workload) - cachedFrag(n, o.workload);
-          // Tie-break towards packing (less free GPU, then CPU, left behind).
-          tie = freeAfter * 1e6 + (n.cpuFree - t.cpu) / 1e3;
+          // Tie-break towards packing: less free GPU on the node, then on the chosen GPU, then CPU.
+          tie = freeAfter * 1e9 + (whole ? 0 : (1000 - n.used[gpuIndices[0]!]! - milli) * 1e4) + (n.cpuFree - t.cpu) / 1e3;
           break;
         case 'best-fit':
           score = freeAfter;

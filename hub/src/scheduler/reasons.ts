@@ -8,7 +8,7 @@ export interface Pend {
   etaSec: number | null;
 }
 
-const gpuWord = (milli: number): string => (milli % 1000 === 0 ? `${milli / 1000} GPUs` : `${milli / 1000} GPU`);
+const gpuWord = (milli: number): string => (milli === 1000 || milli % 1000 !== 0 ? `${milli / 1000} GPU` : `${milli / 1000} GPUs`);
 
 export function fmtDuration(sec: number): string {
   if (!Number.isFinite(sec)) return 'unknown';
