@@ -28,7 +28,7 @@ enum key_id {
   K_ECC_DBE_VOLATILE, K_ECC_SBE_AGGREGATE, K_ECC_DBE_AGGREGATE, K_RETIRED_SBE, K_RETIRED_DBE, K_RETIRED_PENDING,
   K_REMAP_CORRECTABLE, K_REMAP_UNCORRECTABLE, K_REMAP_PENDING, K_REMAP_FAILURE, K_PCIE_REPLAY, K_NVLINKS,
   K_NVLINK_DOWN, K_NVLINK_REPLAY, K_NVLINK_RECOVERY, K_NVLINK_CRC_FLIT, K_NVLINK_CRC_DATA, K_RECOVERY_ACTION,
-  K_LOST, K_RESET_REQUIRED, K_UNSUPPORTED, K_COUNT
+  K_LOST, K_RESET_REQUIRED, K_UNSUPPORTED, K_SLOW_MS, K_COUNT
 };
 
 static const char *const KEY_NAMES[K_COUNT] = {
@@ -37,7 +37,7 @@ static const char *const KEY_NAMES[K_COUNT] = {
   "ecc_dbe_volatile", "ecc_sbe_aggregate", "ecc_dbe_aggregate", "retired_sbe", "retired_dbe", "retired_pending",
   "remap_correctable", "remap_uncorrectable", "remap_pending", "remap_failure", "pcie_replay", "nvlinks",
   "nvlink_down", "nvlink_replay", "nvlink_recovery", "nvlink_crc_flit", "nvlink_crc_data", "recovery_action",
-  "lost", "reset_required", "unsupported",
+  "lost", "reset_required", "unsupported", "slow_ms",
 };
 
 /* Keys whose value is free text or a comma list rather than one unsigned integer. */
@@ -382,8 +382,26 @@ static struct fake_state *refresh(void) {
   return cur;
 }
 
+static unsigned long long num(const struct fake_gpu *g, int k, unsigned long long dflt);
+
+/* slow_ms=<n>: every metric call on that GPU takes n ms longer, like a GPU that is failing. */
+static void maybe_slow(nvmlDevice_t dev, const char *group) {
+  unsigned long long ms = 0;
+  if (!group) return;
+  pthread_mutex_lock(&mu);
+  struct fake_state *s = refresh();
+  if (s && s->ok && dev >= handles && dev < handles + MAX_GPUS && dev->index < s->ngpus)
+    ms = num(&s->gpus[dev->index], K_SLOW_MS, 0);
+  pthread_mutex_unlock(&mu);
+  if (ms) {
+    struct timespec nap = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&nap, NULL);
+  }
+}
+
 /* Common prologue for device calls: lock, refresh, check init and handle. */
 #define DEVICE_CALL(dev, gpu_var, group)                                    \
+  maybe_slow(dev, group);                                                   \
   pthread_mutex_lock(&mu);                                                  \
   struct fake_state *s = refresh();                                         \
   nvmlReturn_t rc_ = check(s, dev, group);                                  \

@@ -72,6 +72,8 @@ export interface FakeGpu {
   lost?: boolean;
   /** every dynamic call returns NVML_ERROR_RESET_REQUIRED */
   reset_required?: boolean;
+  /** every metric call on this GPU takes this many ms longer (a failing GPU; checks nothing blocks the event loop) */
+  slow_ms?: number;
   /** metric groups answering NVML_ERROR_NOT_SUPPORTED */
   unsupported?: ('memory' | 'utilization' | 'temperature' | 'memory_temp' | 'power' | 'energy' | 'clocks' | 'clocks_event_reasons' | 'ecc' | 'retired_pages' | 'remapped_rows' | 'pcie_replay' | 'nvlink' | 'recovery_action' | 'events')[];
 }

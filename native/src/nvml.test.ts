@@ -275,8 +275,10 @@ describe('NVML through the addon and the fake library', () => {
     expect(events).toHaveLength(3);
   });
 
-  it('waits for events without blocking the event loop', async () => {
-    writeFakeNvmlScript(scriptPath, script());
+  it('waits for events and samples a slow GPU without blocking the event loop', async () => {
+    const gpus = script().gpus;
+    gpus[1] = { ...gpus[1], slow_ms: 15 }; // ~30 metric calls: a sample takes 400+ ms
+    writeFakeNvmlScript(scriptPath, script({ gpus }));
     const n = open();
     const w = n.watchEvents(() => {}, { waitTimeoutMs: 1000 });
     watchers.push(w);
@@ -287,11 +289,16 @@ describe('NVML through the addon and the fake library', () => {
       maxGap = Math.max(maxGap, now - last);
       last = now;
     }, 10);
-    const reads = await Promise.all([n.readGpus(), n.readGpus(), n.inventory()]);
-    await new Promise((r) => setTimeout(r, 500));
+    const t = Date.now();
+    const reads = await Promise.all([n.readGpus(), n.inventory()]);
+    const took = Date.now() - t;
+    await new Promise((r) => setTimeout(r, 300));
     clearInterval(timer);
     expect(reads[0]).toHaveLength(4);
-    expect(maxGap).toBeLessThan(250);
+    expect(reads[0]![1]!.metrics.gpu_util).toBe(5);
+    expect(took).toBeGreaterThan(300);
+    expect(maxGap).toBeLessThan(took / 2);
+    expect(maxGap).toBeLessThan(200);
   });
 
   it('keeps running when the callback throws, reporting through onCallbackError', async () => {
