@@ -1,0 +1,161 @@
+// The local federation: every engine from the harness, the hub, and (as they land) the agents.
+// Engines that do not depend on each other start in parallel; the 2-core machines this runs on
+// make the Kubernetes control planes the long pole.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Daemon, EngineError } from '../harness/daemon.ts';
+import { goBinary, repoRoot } from '../harness/engines.ts';
+import { KubeCluster } from '../harness/kube/cluster.ts';
+import { httpGet } from '../harness/kube/probe.ts';
+import { freePort } from '../harness/ports.ts';
+import { PostgresEngine } from '../harness/postgres.ts';
+import { PrometheusEngine } from '../harness/prometheus.ts';
+import { RunDir } from '../harness/rundir.ts';
+import { SlurmCluster } from '../harness/slurm.ts';
+import { TemporalEngine } from '../harness/temporal.ts';
+import { kubeRegions, slurmSite } from './topology.ts';
+
+export interface SandboxFacts {
+  MERIDIAN_URL: string;
+  MERIDIAN_TOKEN: string;
+  MERIDIAN_BIN: string;
+  DATABASE_URL: string;
+  TEMPORAL_ADDRESS: string;
+  PROMETHEUS_URL: string;
+  SLURM_CONF: string;
+  SLURMRESTD_URL: string;
+  [kubeconfig: `KUBECONFIG_${string}`]: string;
+}
+
+export const stateDir = join(repoRoot, '.meridian');
+export const envFile = join(stateDir, 'sandbox.env');
+
+type Log = (msg: string) => void;
+
+export class Sandbox {
+  postgres?: PostgresEngine;
+  temporal?: TemporalEngine;
+  prometheus?: PrometheusEngine;
+  slurm?: SlurmCluster;
+  readonly regions = new Map<string, KubeCluster>();
+  private hub?: Daemon;
+  private hubDir?: RunDir;
+
+  constructor(private readonly log: Log = (m) => console.log(m)) {}
+
+  async start(): Promise<SandboxFacts> {
+    const t0 = Date.now();
+    const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      const s = Date.now();
+      const v = await fn();
+      this.log(`  ✓ ${what} (${((Date.now() - s) / 1000).toFixed(1)} s)`);
+      return v;
+    };
+    this.log('starting engines ...');
+    // Postgres, Temporal, Prometheus and Slurm are light; start them while the first control plane boots.
+    const light = Promise.all([
+      step('postgres', async () => (this.postgres = await PostgresEngine.start({ database: 'meridian' }))),
+      step('temporal', async () => (this.temporal = await TemporalEngine.start())),
+      step('prometheus', async () => (this.prometheus = await PrometheusEngine.start())),
+      step(`slurm cluster ${slurmSite.clusterId} (${slurmSite.nodes.length} GPU nodes)`, async () => (this.slurm = await SlurmCluster.start({ clusterName: slurmSite.clusterId, nodes: slurmSite.nodes }))),
+    ]);
+    // Kubernetes regions one after another: two control planes booting at once on 2 cores is slower than in turn.
+    for (const r of kubeRegions) {
+      await step(`kubernetes region ${r.region} (${r.nodes.length} × ${r.nodes[0]?.gpus} ${r.nodes[0]?.gpuModel})`, async () => {
+        this.regions.set(r.clusterId, await KubeCluster.start({ name: r.clusterId, nodes: r.nodes }));
+      });
+    }
+    await light;
+    const token = `mrd_${randomBytes(24).toString('hex')}`;
+    const hubUrl = await step('hub', () => this.startHub(token));
+    const bin = this.writeBinDir();
+    const facts: SandboxFacts = {
+      MERIDIAN_URL: hubUrl,
+      MERIDIAN_TOKEN: token,
+      MERIDIAN_BIN: bin,
+      DATABASE_URL: this.postgres!.url,
+      TEMPORAL_ADDRESS: this.temporal!.address,
+      PROMETHEUS_URL: this.prometheus!.url,
+      SLURM_CONF: this.slurm!.confPath,
+      SLURMRESTD_URL: this.slurm!.restUrl,
+    };
+    for (const [id, cluster] of this.regions) facts[`KUBECONFIG_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = cluster.kubeconfigPath;
+    this.writeEnvFile(facts);
+    this.log(`all up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return facts;
+  }
+
+  private async startHub(token: string): Promise<string> {
+    const port = await freePort();
+    this.hubDir = RunDir.create('hub');
+    this.hub = new Daemon(
+      {
+        name: 'hub',
+        command: process.execPath,
+        args: ['--import', 'tsx', join(repoRoot, 'hub/src/main.ts')],
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          DATABASE_URL: this.postgres!.url,
+          TEMPORAL_ADDRESS: this.temporal!.address,
+          PROMETHEUS_URL: this.prometheus!.url,
+          PROMETHEUS_REMOTE_WRITE_URL: this.prometheus!.remoteWriteUrl,
+          MERIDIAN_BOOTSTRAP_TOKEN: token,
+        },
+      },
+      this.hubDir,
+    ).start();
+    const url = `http://127.0.0.1:${port}`;
+    await this.hub.waitReady(async () => (await httpGet(`${url}/healthz`)).status === 200, 90_000, 250);
+    return url;
+  }
+
+  /** MERIDIAN_BIN: kubectl plus the meridian CLI and login-node commands as they exist. */
+  private writeBinDir(): string {
+    const bin = join(stateDir, 'bin');
+    rmSync(bin, { recursive: true, force: true });
+    mkdirSync(bin, { recursive: true });
+    const links: Record<string, string> = { kubectl: goBinary('kube', 'kubectl') };
+    const meridianCli = join(repoRoot, 'hub/bin/meridian.js');
+    if (existsSync(meridianCli)) links.meridian = meridianCli;
+    for (const cmd of ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol']) {
+      const p = join(repoRoot, 'slurm-bridge/bin', `${cmd}.js`);
+      if (existsSync(p)) links[cmd] = p;
+    }
+    for (const [name, target] of Object.entries(links)) symlinkSync(target, join(bin, name));
+    return bin;
+  }
+
+  private writeEnvFile(facts: SandboxFacts): void {
+    mkdirSync(stateDir, { recursive: true });
+    const lines = Object.entries(facts).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
+    writeFileSync(envFile, `# Written by npm start; source it: . .meridian/sandbox.env\n${lines.join('\n')}\n`, { mode: 0o600 });
+  }
+
+  async stop(): Promise<void> {
+    const errors: unknown[] = [];
+    const attempt = async (fn?: () => Promise<void>) => {
+      try {
+        await fn?.();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    await attempt(this.hub && (() => this.hub!.stop()));
+    this.hubDir?.remove();
+    for (const c of this.regions.values()) await attempt(() => c.stop());
+    await attempt(this.slurm && (() => this.slurm!.stop()));
+    await attempt(this.prometheus && (() => this.prometheus!.stop()));
+    await attempt(this.temporal && (() => this.temporal!.stop()));
+    await attempt(this.postgres && (() => this.postgres!.stop()));
+    rmSync(envFile, { force: true });
+    if (errors.length) throw new EngineError(`sandbox stop: ${errors.map(String).join('; ')}`);
+  }
+}
+
+function shellQuote(v: string): string {
+  return /^[A-Za-z0-9_./:@=-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,52 @@
+// The local federation the sandbox brings up: two Kubernetes regions with different GPU models and
+// prices, and one Slurm cluster with GPUs. Later capabilities read this to register clusters at the hub.
+import type { GpuNodeSpec } from '../harness/kube/nodes.ts';
+import { gpuPool } from '../harness/kube/nodes.ts';
+import type { SlurmNodeSpec } from '../harness/slurm.ts';
+
+export interface KubeRegion {
+  clusterId: string;
+  region: string;
+  /** $ per GPU-hour by GPU model. */
+  prices: Record<string, { onDemand: number; spot?: number }>;
+  nodes: GpuNodeSpec[];
+}
+
+export interface SlurmSite {
+  clusterId: string;
+  region: string;
+  prices: Record<string, { onDemand: number }>;
+  nodes: SlurmNodeSpec[];
+}
+
+export const kubeRegions: KubeRegion[] = [
+  {
+    clusterId: 'us-east',
+    region: 'us-east',
+    prices: { 'NVIDIA-A100-SXM4-80GB': { onDemand: 2.2, spot: 0.9 } },
+    nodes: gpuPool('a100', 4, 8, 'NVIDIA-A100-SXM4-80GB'),
+  },
+  {
+    clusterId: 'eu-west',
+    region: 'eu-west',
+    prices: { 'NVIDIA-H100-80GB-HBM3': { onDemand: 3.9, spot: 1.8 } },
+    nodes: gpuPool('h100', 2, 8, 'NVIDIA-H100-80GB-HBM3'),
+  },
+];
+
+export const slurmSite: SlurmSite = {
+  clusterId: 'hpc',
+  region: 'on-prem',
+  prices: { a100: { onDemand: 1.1 } },
+  nodes: [
+    { name: 'gpu-0', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100' },
+    { name: 'gpu-1', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100' },
+  ],
+};
+
+/** Inter-region links: bandwidth and egress price, used for data-locality scoring. */
+export const links = [
+  { from: 'us-east', to: 'eu-west', bandwidthBytesPerSec: 1.25e9, egressUsdPerGB: 0.02 },
+  { from: 'us-east', to: 'on-prem', bandwidthBytesPerSec: 1.25e8, egressUsdPerGB: 0.09 },
+  { from: 'eu-west', to: 'on-prem', bandwidthBytesPerSec: 1.25e8, egressUsdPerGB: 0.09 },
+];
