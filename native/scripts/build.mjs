@@ -13,8 +13,10 @@
 // else from the running node's prefix when <prefix>/include/node/node_api.h exists (Debian/NodeSource
 // packages, official tarballs); otherwise node-gyp falls back to downloading headers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,7 +59,62 @@ function nodeDir() {
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
 
-export function buildAddon({ ifStale = false } = {}) {
+// Serialises builds across processes (parallel test workers, setup + tests): node-gyp rebuild wipes build/.
+const lockDir = join(tmpdir(), `meridian-native-build-${createHash('sha256').update(pkgDir).digest('hex').slice(0, 12)}.lock`);
+
+function sleepMs(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+function withLock(fn) {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(join(lockDir, 'pid'), 'utf8'));
+      } catch {
+        // the holder has not written its pid yet
+      }
+      const age = Date.now() - (existsSync(lockDir) ? statSync(lockDir).mtimeMs : Date.now());
+      if ((Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) || age > 15 * 60_000) {
+        rmSync(lockDir, { recursive: true, force: true }); // left behind by a dead build
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another build to release ${lockDir}`);
+      sleepMs(200);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+export function buildAddon(opts = {}) {
+  return withLock(() => buildAddonLocked(opts));
+}
+
+export function buildFakeNvml() {
+  return withLock(() => buildFakeNvmlLocked());
+}
+
+function buildAddonLocked({ ifStale = false } = {}) {
   if (ifStale && !stale(addonPath, [join(pkgDir, 'csrc'), join(pkgDir, 'binding.gyp')])) {
     log(`addon up to date: ${addonPath}`);
     return;
@@ -71,16 +128,18 @@ export function buildAddon({ ifStale = false } = {}) {
   log(`built ${addonPath}`);
 }
 
-export function buildFakeNvml() {
+function buildFakeNvmlLocked() {
   const src = join(pkgDir, 'fake-nvml', 'fake_nvml.c');
   if (!stale(fakeNvmlPath, [src, join(pkgDir, 'csrc', 'nvml_api.h')])) return fakeNvmlPath;
   mkdirSync(dirname(fakeNvmlPath), { recursive: true });
   const cc = process.env.CC ?? 'cc';
+  const tmp = `${fakeNvmlPath}.${process.pid}.tmp`;
   const ccArgs = ['-O2', '-g', '-Wall', '-std=c11', '-fPIC', '-fvisibility=hidden', '-shared',
-    '-Wl,-soname,libnvidia-ml.so.1', '-o', fakeNvmlPath, src, '-lpthread'];
+    '-Wl,-soname,libnvidia-ml.so.1', '-o', tmp, src, '-lpthread'];
   const r = spawnSync(cc, ccArgs, { cwd: pkgDir, stdio: 'inherit' });
   if (r.error) throw new Error(`cannot run the C compiler '${cc}' to build the fake NVML: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`building the fake NVML failed: ${cc} ${ccArgs.join(' ')} exited ${r.status}`);
+  renameSync(tmp, fakeNvmlPath); // atomic: a process that has the old one loaded keeps its mapping
   log(`built ${fakeNvmlPath}`);
   return fakeNvmlPath;
 }
