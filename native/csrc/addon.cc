@@ -216,9 +216,11 @@ class Collector {
       out_.unsupported.push_back(key);
       return false;
     }
+    // Health: lost / reset_required are what NVML says about the GPU itself. Any other failure marks it
+    // "error", except NO_PERMISSION (a container without the capability), which says nothing about the GPU.
     if (r == NVML_ERROR_GPU_IS_LOST) out_.health = "lost";
     else if (r == NVML_ERROR_RESET_REQUIRED && out_.health != "lost") out_.health = "reset_required";
-    else if (out_.health == "ok") out_.health = "error";
+    else if (r != NVML_ERROR_NO_PERMISSION && out_.health == "ok") out_.health = "error";
     out_.errors[key] = lib_.Describe(r);
     return false;
   }
@@ -280,6 +282,8 @@ void SampleDevice(const NvmlLib &lib, unsigned int index, nvmlDevice_t dev, bool
     const char *keys[2] = {"memory_temp", "recovery_action"};
     for (int i = 0; i < 2; i++) {
       nvmlReturn_t ri = r != NVML_SUCCESS ? r : fv[i].nvmlReturn;
+      // a driver that predates a field ID answers INVALID_ARGUMENT for it: that is "not supported"
+      if (r == NVML_SUCCESS && ri == NVML_ERROR_INVALID_ARGUMENT) ri = NVML_ERROR_NOT_SUPPORTED;
       bool good = c.Note(keys[i], ri);
       double v = 0;
       if (good) {

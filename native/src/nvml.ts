@@ -96,7 +96,10 @@ export function decodeClocksEventReasons(mask: number | null): string[] {
 export const RECOVERY_ACTIONS = ['none', 'gpu_reset', 'node_reboot', 'drain_p2p', 'drain_and_reset'] as const;
 export type RecoveryAction = (typeof RECOVERY_ACTIONS)[number] | 'unknown';
 
-/** ok; lost = NVML_ERROR_GPU_IS_LOST; reset_required = NVML_ERROR_RESET_REQUIRED; error = any other failing call. */
+/**
+ * ok; lost = a call returned NVML_ERROR_GPU_IS_LOST; reset_required = NVML_ERROR_RESET_REQUIRED;
+ * error = some other call failed (not NOT_SUPPORTED, not NO_PERMISSION; see `errors`).
+ */
 export type GpuHealth = 'ok' | 'lost' | 'reset_required' | 'error';
 
 export interface GpuInventoryItem {
