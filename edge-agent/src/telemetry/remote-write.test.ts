@@ -1,15 +1,44 @@
+import fc from 'fast-check';
+import snappy from 'snappy';
 import { describe, expect, it } from 'vitest';
-import { decodeWriteRequest, encodeWriteRequest, sortLabels } from './remote-write.ts';
+import {
+  compressProto,
+  decodeWriteRequest,
+  decodeWriteRequestReference,
+  encodeWriteRequest,
+  encodeWriteRequestProto,
+  encodeWriteRequestReference,
+  RemoteWriteDecodeError,
+  sortLabels,
+} from './remote-write.ts';
+import type { WriteRequest } from './remote-write.ts';
+
+const sample: WriteRequest = {
+  timeseries: [
+    { labels: sortLabels([{ name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' }, { name: 'gpu', value: '3' }]), samples: [{ value: 97.5, timestamp: 1_763_800_000_123 }] },
+    { labels: [{ name: '__name__', value: 'up' }], samples: [{ value: 1, timestamp: 1 }, { value: 0, timestamp: 2 }] },
+  ],
+};
+
+const arbRequest = fc.record({
+  timeseries: fc.array(
+    fc.record({
+      labels: fc.array(fc.record({ name: fc.string({ maxLength: 30 }), value: fc.string({ unit: 'grapheme', maxLength: 40 }) }), { maxLength: 6 }),
+      samples: fc.array(
+        fc.record({
+          value: fc.double({ noNaN: true }),
+          timestamp: fc.oneof(fc.integer({ min: -(2 ** 40), max: 2 ** 45 }), fc.constant(0), fc.constant(Number.MAX_SAFE_INTEGER)),
+        }),
+        { maxLength: 5 },
+      ),
+    }),
+    { maxLength: 8 },
+  ),
+});
 
 describe('remote-write codec', () => {
   it('round-trips series, labels, values and millisecond timestamps', () => {
-    const req = {
-      timeseries: [
-        { labels: sortLabels([{ name: '__name__', value: 'DCGM_FI_DEV_GPU_UTIL' }, { name: 'gpu', value: '3' }]), samples: [{ value: 97.5, timestamp: 1_763_800_000_123 }] },
-        { labels: [{ name: '__name__', value: 'up' }], samples: [{ value: 1, timestamp: 1 }, { value: 0, timestamp: 2 }] },
-      ],
-    };
-    expect(decodeWriteRequest(encodeWriteRequest(req))).toEqual(req);
+    expect(decodeWriteRequest(encodeWriteRequest(sample))).toEqual(sample);
   });
 
   it('sorts labels by name', () => {
@@ -21,6 +50,55 @@ describe('remote-write codec', () => {
   });
 
   it('rejects a body that is not snappy-compressed protobuf', () => {
-    expect(() => decodeWriteRequest(Buffer.from('not snappy at all'))).toThrow();
+    expect(() => decodeWriteRequest(Buffer.from('not snappy at all'))).toThrow(RemoteWriteDecodeError);
+    expect(() => decodeWriteRequest(Buffer.alloc(0))).toThrow(/snappy/);
+  });
+
+  it('hand-written encoder and decoder agree with protobufjs on arbitrary requests', () => {
+    fc.assert(
+      fc.property(arbRequest, (req) => {
+        // protobufjs is the reference: our bytes decode there, its bytes decode here, both to the same object
+        const ours = encodeWriteRequest(req);
+        const theirs = encodeWriteRequestReference(req);
+        const norm = (r: WriteRequest) => ({ timeseries: r.timeseries.map((t) => ({ labels: t.labels, samples: t.samples.map((s) => ({ value: Object.is(s.value, -0) ? 0 : s.value, timestamp: s.timestamp })) })) });
+        expect(norm(decodeWriteRequestReference(ours))).toEqual(norm(req));
+        expect(norm(decodeWriteRequest(theirs))).toEqual(norm(req));
+        expect(norm(decodeWriteRequest(ours))).toEqual(norm(req));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('concatenated WriteRequest protobufs decode as one request holding every series', () => {
+    const a = encodeWriteRequestProto({ timeseries: [sample.timeseries[0]!] });
+    const b = encodeWriteRequestProto({ timeseries: [sample.timeseries[1]!] });
+    expect(decodeWriteRequest(compressProto(Buffer.concat([a, b])))).toEqual(sample);
+  });
+
+  it('names the layer that failed: snappy, protobuf or size', () => {
+    const layer = (body: Buffer, max?: number) => {
+      try {
+        decodeWriteRequest(body, max === undefined ? {} : { maxUncompressedBytes: max });
+        return 'ok';
+      } catch (err) {
+        return (err as RemoteWriteDecodeError).layer;
+      }
+    };
+    expect(layer(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe('snappy');
+    expect(layer(snappy.compressSync(Buffer.from('this is plain text, not protobuf')))).toBe('protobuf');
+    // a series whose label length runs past the end
+    expect(layer(snappy.compressSync(Buffer.from([0x0a, 0x05, 0x0a, 0x09, 0x0a])))).toBe('protobuf');
+    // a truncated varint
+    expect(layer(snappy.compressSync(Buffer.from([0x0a, 0xff])))).toBe('protobuf');
+    expect(layer(encodeWriteRequest(sample), 10)).toBe('size');
+    expect(layer(encodeWriteRequest(sample))).toBe('ok');
+  });
+
+  it('skips 1.0 metadata and exemplars but rejects unknown fields', () => {
+    const proto = encodeWriteRequestProto(sample);
+    const metadata = Buffer.from([0x1a, 0x02, 0x08, 0x01]); // WriteRequest.metadata { type: COUNTER }
+    expect(decodeWriteRequest(compressProto(Buffer.concat([proto, metadata])))).toEqual(sample);
+    const unknown = Buffer.from([0x28, 0x01]); // field 5 varint
+    expect(() => decodeWriteRequest(compressProto(Buffer.concat([proto, unknown])))).toThrow(/unexpected WriteRequest field 5/);
   });
 });
