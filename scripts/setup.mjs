@@ -39,6 +39,12 @@ function npmDeps() {
   writeFileSync(stamp, lockTime);
 }
 
+/** The native addon (NVML, RDMA) and the fake NVML used by tests; a no-op when they are current. */
+function nativeAddon() {
+  log('native addon: build if stale');
+  run('npm', ['run', '--silent', 'build:native', '-w', 'native'], { cwd: root });
+}
+
 function aptPackages() {
   const absent = Object.entries(engines.apt).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
   if (absent.length === 0) {
@@ -110,6 +116,7 @@ function main() {
   log(`cache: ${cacheDir}`);
   mkdirSync(join(cacheDir, 'engines'), { recursive: true });
   if (want('npm')) npmDeps();
+  if (want('npm')) nativeAddon();
   if (want('apt')) aptPackages();
   for (const name of Object.keys(engines.go)) if (want(name)) goEngine(name);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
