@@ -1,2 +1,7 @@
 // @meridian/slurm-bridge public entry point.
-export {};
+export * from './types.ts';
+export { RestTransport, type RestOptions } from './transports/rest.ts';
+export { SshTransport, SshRunner, type SshOptions, type SshTransportOptions } from './transports/ssh.ts';
+export { CliTransport, type CliTransportOptions } from './transports/cli.ts';
+export { LocalTransport } from './transports/local.ts';
+export { LocalRunner, type CommandRunner } from './transports/runner.ts';

@@ -1,0 +1,157 @@
+// The Slurm CLI as a transport: sbatch/scancel/scontrol (and sacct when accounting is on), parsed from
+// their machine-readable forms (`--parsable`, `scontrol show -o`, `sacct -P`). Runs locally or over SSH.
+import { jobsFromSacct, parseSacctParsable, SACCT_FIELDS } from '../parsers/sacct.ts';
+import { parseParsableSubmit, parseScontrolJobs, parseScontrolNodes, parseScontrolPartitions } from '../parsers/scontrol.ts';
+import { SlurmError, type NodeUpdate, type SlurmJob, type SlurmNode, type SlurmPartition, type SlurmTransport, type SubmitRequest, type SubmitResult } from '../types.ts';
+import type { CommandRunner, RunResult } from './runner.ts';
+
+export interface CliTransportOptions {
+  /** Ask sacct for jobs slurmctld has forgotten (needs slurmdbd). Default: true; turned off after "accounting storage is disabled". */
+  useSacct?: boolean;
+  timeoutMs?: number;
+}
+
+/** sbatch options for a submit request (without the script). */
+export function sbatchArgs(req: SubmitRequest): string[] {
+  const a: string[] = ['--parsable'];
+  const opt = (flag: string, v: string | number | undefined) => {
+    if (v !== undefined && v !== '') a.push(`--${flag}=${v}`);
+  };
+  opt('job-name', req.name);
+  opt('comment', req.comment);
+  opt('partition', req.partition);
+  opt('account', req.account);
+  opt('qos', req.qos);
+  opt('nodes', req.nodes);
+  opt('ntasks', req.tasks);
+  opt('ntasks-per-node', req.tasksPerNode);
+  opt('cpus-per-task', req.cpusPerTask);
+  if (req.memoryPerNodeMiB !== undefined) opt('mem', `${req.memoryPerNodeMiB}M`);
+  else if (req.memoryPerCpuMiB !== undefined) opt('mem-per-cpu', `${req.memoryPerCpuMiB}M`);
+  opt('gres', req.gres);
+  opt('time', req.timeLimitMin);
+  opt('output', req.stdout);
+  opt('error', req.stderr);
+  opt('chdir', req.workDir);
+  opt('array', req.array);
+  opt('dependency', req.dependency);
+  opt('constraint', req.constraint);
+  opt('nodelist', req.nodeList);
+  opt('begin', req.begin);
+  opt('signal', req.signal);
+  if (req.hold) a.push('--hold');
+  if (req.exclusive) a.push('--exclusive');
+  if (req.requeue === true) a.push('--requeue');
+  if (req.requeue === false) a.push('--no-requeue');
+  a.push('--export=ALL');
+  return a;
+}
+
+function slurmFailure(what: string, r: RunResult): SlurmError {
+  const msg = (r.stderr || r.stdout).trim();
+  return new SlurmError(`${what} failed (exit ${r.code}): ${msg}`, msg, r.code);
+}
+
+const INVALID_JOB = /Invalid job id specified/i;
+
+export class CliTransport implements SlurmTransport {
+  readonly kind: 'ssh' | 'local';
+  private useSacct: boolean;
+
+  constructor(
+    readonly runner: CommandRunner,
+    private readonly opts: CliTransportOptions = {},
+  ) {
+    this.kind = runner.kind;
+    this.useSacct = opts.useSacct ?? true;
+  }
+
+  private run(argv: string[], stdin?: string, env?: Record<string, string>): Promise<RunResult> {
+    return this.runner.exec(argv, { stdin, env, timeoutMs: this.opts.timeoutMs ?? 60_000 });
+  }
+
+  async ping(): Promise<void> {
+    const r = await this.run(['scontrol', 'ping']);
+    if (r.code !== 0 || !/is UP/.test(r.stdout)) throw slurmFailure('scontrol ping', r);
+  }
+
+  async submit(req: SubmitRequest): Promise<SubmitResult> {
+    const r = await this.run(['sbatch', ...sbatchArgs(req)], req.script, req.env);
+    if (r.code !== 0) throw slurmFailure('sbatch', r);
+    return { jobId: parseParsableSubmit(r.stdout).jobId };
+  }
+
+  async getJob(jobId: string): Promise<SlurmJob | undefined> {
+    if (!/^\d+$/.test(jobId)) throw new SlurmError(`not a Slurm job id: ${JSON.stringify(jobId)}`);
+    const r = await this.run(['scontrol', 'show', 'job', '-o', jobId]);
+    if (r.code === 0) {
+      const jobs = parseScontrolJobs(r.stdout);
+      return jobs.find((j) => j.jobId === jobId) ?? jobs.find((j) => j.arrayJobId === jobId);
+    }
+    if (!INVALID_JOB.test(r.stderr + r.stdout)) throw slurmFailure('scontrol show job', r);
+    return (await this.sacct(['-j', jobId])).find((j) => j.jobId === jobId);
+  }
+
+  /** Jobs from accounting; [] when accounting is disabled (and sacct is not asked again). */
+  private async sacct(args: string[]): Promise<SlurmJob[]> {
+    if (!this.useSacct) return [];
+    const r = await this.run(['sacct', '-X', '-P', '-n', `--format=${SACCT_FIELDS.join(',')}`, ...args]);
+    if (/accounting storage is disabled/i.test(r.stderr + r.stdout)) {
+      this.useSacct = false;
+      return [];
+    }
+    if (r.code !== 0) throw slurmFailure('sacct', r);
+    return jobsFromSacct(parseSacctParsable(r.stdout, SACCT_FIELDS));
+  }
+
+  async listJobs(): Promise<SlurmJob[]> {
+    const r = await this.run(['scontrol', 'show', 'job', '-o']);
+    if (r.code !== 0) throw slurmFailure('scontrol show job', r);
+    return parseScontrolJobs(r.stdout);
+  }
+
+  async findJobsByComment(comment: string): Promise<SlurmJob[]> {
+    const live = (await this.listJobs()).filter((j) => j.comment === comment);
+    if (live.length) return live;
+    // Forgotten by slurmctld (MinJobAge) but maybe in accounting.
+    return (await this.sacct(['-S', 'now-7days'])).filter((j) => j.comment === comment);
+  }
+
+  async cancel(jobId: string, signal?: string): Promise<void> {
+    const r = await this.run(['scancel', ...(signal ? ['--signal', signal] : []), jobId]);
+    if (r.code !== 0 && !/already completing or completed|Invalid job id/i.test(r.stderr)) throw slurmFailure('scancel', r);
+  }
+
+  async hold(jobId: string): Promise<void> {
+    const r = await this.run(['scontrol', 'hold', jobId]);
+    if (r.code !== 0) throw slurmFailure('scontrol hold', r);
+  }
+
+  async release(jobId: string): Promise<void> {
+    const r = await this.run(['scontrol', 'release', jobId]);
+    if (r.code !== 0) throw slurmFailure('scontrol release', r);
+  }
+
+  async nodes(): Promise<SlurmNode[]> {
+    const r = await this.run(['scontrol', 'show', 'node', '-o']);
+    if (r.code !== 0) throw slurmFailure('scontrol show node', r);
+    return parseScontrolNodes(r.stdout);
+  }
+
+  async partitions(): Promise<SlurmPartition[]> {
+    const r = await this.run(['scontrol', 'show', 'partition', '-o']);
+    if (r.code !== 0) throw slurmFailure('scontrol show partition', r);
+    return parseScontrolPartitions(r.stdout);
+  }
+
+  async updateNode(name: string, update: NodeUpdate): Promise<void> {
+    const args = ['scontrol', 'update', `NodeName=${name}`, `State=${update.state.toUpperCase()}`];
+    if ('reason' in update) args.push(`Reason=${update.reason}`);
+    const r = await this.run(args);
+    if (r.code !== 0) throw slurmFailure(`scontrol update NodeName=${name}`, r);
+  }
+
+  async close(): Promise<void> {
+    await this.runner.close();
+  }
+}

@@ -1,0 +1,200 @@
+// The Slurm bridge's own view of a Slurm cluster: one normalised shape for jobs, nodes and partitions,
+// whichever transport (slurmrestd or the CLI over SSH) produced it.
+
+/** Slurm's long job states (scontrol/REST spelling). */
+export type SlurmJobState =
+  | 'PENDING'
+  | 'RUNNING'
+  | 'SUSPENDED'
+  | 'COMPLETING'
+  | 'COMPLETED'
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'TIMEOUT'
+  | 'NODE_FAIL'
+  | 'PREEMPTED'
+  | 'BOOT_FAIL'
+  | 'DEADLINE'
+  | 'OUT_OF_MEMORY'
+  | 'CONFIGURING'
+  | 'REQUEUED'
+  | 'RESIZING'
+  | 'REVOKED'
+  | 'SPECIAL_EXIT'
+  | 'STOPPED'
+  | 'SIGNALING'
+  | 'STAGE_OUT'
+  | 'REQUEUE_HOLD'
+  | 'REQUEUE_FED'
+  | 'RESV_DEL_HOLD';
+
+export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set([
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'TIMEOUT',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'OUT_OF_MEMORY',
+  'REVOKED',
+  'SPECIAL_EXIT',
+]);
+
+export interface SlurmJob {
+  /** Slurm job id (for array tasks, the task's own id). */
+  jobId: string;
+  /** Array parent id and task index for array tasks. */
+  arrayJobId?: string;
+  arrayTaskId?: string;
+  name: string;
+  comment: string;
+  user: string;
+  account?: string;
+  partition: string;
+  /** Base state in Slurm's long spelling, e.g. RUNNING, TIMEOUT, OUT_OF_MEMORY. */
+  state: string;
+  reason: string;
+  /** Exit code and terminating signal: `exit 3` → 3/0, time limit → 0/15. */
+  exitCode: number;
+  signal: number;
+  /** Compressed node list, e.g. gpu-[0-1]; empty while pending. */
+  nodeList: string;
+  numNodes: number;
+  numCpus: number;
+  /** Minutes; undefined = UNLIMITED. */
+  timeLimitMin?: number;
+  submitTime?: Date;
+  startTime?: Date;
+  endTime?: Date;
+  stdout: string;
+  stderr: string;
+  workDir: string;
+  /** e.g. gres:gpu:1 (REST tres_per_node / scontrol TresPerNode). */
+  tresPerNode: string;
+  priority?: number;
+}
+
+export interface GresCount {
+  name: string;
+  type?: string;
+  count: number;
+}
+
+export interface SlurmNode {
+  name: string;
+  /** Base state lowercase: idle, allocated, mixed, down, future, unknown, error. */
+  baseState: string;
+  /** Flags uppercase: DRAIN, NOT_RESPONDING, CLOUD, POWERED_DOWN, POWERING_UP, POWERING_DOWN, COMPLETING, ... */
+  flags: string[];
+  cpus: number;
+  allocCpus: number;
+  memoryMiB: number;
+  allocMemoryMiB: number;
+  gres: GresCount[];
+  gresUsed: GresCount[];
+  partitions: string[];
+  features: string[];
+  reason: string;
+  reasonUser?: string;
+  reasonTime?: Date;
+}
+
+export interface SlurmPartition {
+  name: string;
+  nodes: string;
+  state: string;
+  isDefault: boolean;
+  totalCpus: number;
+  totalNodes: number;
+  /** Minutes; undefined = UNLIMITED. */
+  maxTimeMin?: number;
+}
+
+/** What the bridge can ask Slurm to run: the common subset of sbatch options and slurmrestd job properties. */
+export interface SubmitRequest {
+  script: string;
+  name?: string;
+  comment?: string;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  /** Minimum node count. */
+  nodes?: number;
+  tasks?: number;
+  tasksPerNode?: number;
+  cpusPerTask?: number;
+  memoryPerNodeMiB?: number;
+  memoryPerCpuMiB?: number;
+  /** GRES per node, e.g. gpu:2 or gpu:a100:2. */
+  gres?: string;
+  timeLimitMin?: number;
+  stdout?: string;
+  stderr?: string;
+  workDir?: string;
+  /** Environment for the job (added to the submitting environment on the CLI, the whole environment over REST). */
+  env?: Record<string, string>;
+  array?: string;
+  dependency?: string;
+  hold?: boolean;
+  constraint?: string;
+  exclusive?: boolean;
+  requeue?: boolean;
+  /** Node names the job must use (comma list / hostlist). */
+  nodeList?: string;
+  /** Slurm --begin value (e.g. now+60, 2026-11-22T12:00:00). */
+  begin?: string;
+  /** Signal before the time limit, e.g. "USR1@60" (checkpoint). */
+  signal?: string;
+}
+
+export interface SubmitResult {
+  jobId: string;
+}
+
+export type NodeUpdate =
+  | { state: 'drain'; reason: string }
+  | { state: 'resume' }
+  | { state: 'down'; reason: string }
+  | { state: 'power_up' }
+  | { state: 'power_down' };
+
+export interface SlurmTransport {
+  readonly kind: 'rest' | 'ssh' | 'local';
+  ping(): Promise<void>;
+  submit(req: SubmitRequest): Promise<SubmitResult>;
+  /** One job by Slurm id; undefined when Slurm no longer knows it. */
+  getJob(jobId: string): Promise<SlurmJob | undefined>;
+  /** Every job slurmctld knows (pending, running and recently finished), array tasks expanded. */
+  listJobs(): Promise<SlurmJob[]>;
+  /** Jobs whose comment equals `comment` (the federation id marker). */
+  findJobsByComment(comment: string): Promise<SlurmJob[]>;
+  cancel(jobId: string, signal?: string): Promise<void>;
+  hold(jobId: string): Promise<void>;
+  release(jobId: string): Promise<void>;
+  nodes(): Promise<SlurmNode[]>;
+  partitions(): Promise<SlurmPartition[]>;
+  updateNode(name: string, update: NodeUpdate): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A Slurm call failed; `slurmMessage` is Slurm's own words. */
+export class SlurmError extends Error {
+  constructor(
+    message: string,
+    readonly slurmMessage: string = message,
+    readonly code?: number,
+  ) {
+    super(message);
+    this.name = 'SlurmError';
+  }
+}
+
+/** The transport cannot do this operation against this Slurm version. */
+export class SlurmUnsupportedError extends SlurmError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SlurmUnsupportedError';
+  }
+}
