@@ -1,2 +1,2 @@
-// @meridian/workflows public entry point.
-export {};
+// @meridian/workflows: Temporal workflow code (bundled by the hub's worker).
+export * from './job-lifecycle.ts';

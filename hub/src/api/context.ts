@@ -1,0 +1,28 @@
+// What route modules need from the running hub.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { AgentGateway } from '../gateway/gateway.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { JobWorkflows } from '../temporal/client.ts';
+
+export interface AdmissionConfig {
+  /** Queued jobs allowed per tier before 429. */
+  maxQueuedPerTier: Partial<Record<string, number>>;
+  /** Queued jobs allowed per project before 429 (a project's own maxPending wins). */
+  maxQueuedPerProject: number;
+  retryAfterSec: number;
+  /** Largest accepted job spec in bytes (413 past it). */
+  maxSpecBytes: number;
+}
+
+export interface ApiContext {
+  pool: pg.Pool;
+  log: Logger;
+  metrics: HubMetrics;
+  workflows: () => JobWorkflows | null;
+  gateway: AgentGateway;
+  admission: AdmissionConfig;
+  version: string;
+  /** Wakes the scheduler (in-process shortcut; NOTIFY covers other hubs). */
+  triggerSchedule: () => void;
+}

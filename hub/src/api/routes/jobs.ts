@@ -1,0 +1,152 @@
+// Jobs: submit (admission, one transaction, idempotent workflow start), get, list, cancel, why-pending, logs.
+import { z } from 'zod';
+import { JobSpecSchema } from '../../protocol/job-spec.ts';
+import { tx } from '../../store/db.ts';
+import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
+import { getProject } from '../../store/repos/projects.ts';
+import { countQueued, getJob, insertJob, listJobs, markWorkflowStarted, requestCancel } from '../../store/repos/jobs.ts';
+import type { JobRow } from '../../store/repos/jobs.ts';
+import type { Principal } from '../../store/repos/users.ts';
+import { hasRole, visibleProjects } from '../auth.ts';
+import type { ApiContext } from '../context.ts';
+import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
+import type { Routes } from '../route.ts';
+import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
+import { jobView, page } from '../views.ts';
+
+const IdParams = z.object({ id: JobId }).strict();
+
+export async function visibleJob(ctx: ApiContext, p: Principal, id: string): Promise<JobRow> {
+  const j = await getJob(ctx.pool, id);
+  if (!j || !hasRole(p, j.project, 'viewer')) throw notFound(`job ${id}`);
+  return j;
+}
+
+export function jobRoutes(r: Routes, ctx: ApiContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/jobs',
+    tag: 'jobs',
+    summary: 'Submit a job (JSON or YAML body). 201 with the job; 429 + Retry-After when the queue is full.',
+    body: JobSpecSchema,
+    bodyLimit: ctx.admission.maxSpecBytes,
+    responses: { 201: 'the stored job', 400: 'invalid spec (details name the fields)', 403: 'no member role in the project', 413: 'spec too large', 429: 'queue full; retry after Retry-After seconds' },
+    handler: async ({ req, reply, principal, body: spec }) => {
+      if (!hasRole(principal, spec.project, 'member'))
+        throw new ApiError(403, 'forbidden', `you have no member role in project ${spec.project}`, [
+          { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
+        ]);
+      const project = await getProject(ctx.pool, spec.project);
+      if (!project) throw badRequest(`project ${spec.project} does not exist`, [{ path: 'project', message: `no project named "${spec.project}"; create it first (meridian project create)` }]);
+      const q = await countQueued(ctx.pool, spec.tier, spec.project);
+      const tierBound = ctx.admission.maxQueuedPerTier[spec.tier];
+      const projectBound = project.maxPending ?? ctx.admission.maxQueuedPerProject;
+      const full = tierBound !== undefined && q.tier >= tierBound ? `tier ${spec.tier} has ${q.tier} queued jobs (bound ${tierBound})` : q.project >= projectBound ? `project ${spec.project} has ${q.project} queued jobs (bound ${projectBound})` : null;
+      if (full) {
+        ctx.metrics.submissions.inc({ outcome: 'throttled' });
+        throw new ApiError(429, 'queue_full', `the queue is full: ${full}; retry later`, [], { 'retry-after': String(ctx.admission.retryAfterSec) });
+      }
+      const job = await tx(ctx.pool, async (c) => {
+        const j = await insertJob(c, spec, principal.id);
+        await c.query(`SELECT pg_notify('meridian_schedule', $1)`, [j.id]);
+        return j;
+      });
+      ctx.metrics.submissions.inc({ outcome: 'accepted' });
+      // After commit: start the workflow (ID = job ID, idempotent). If this fails the reconciler starts it.
+      const wf = ctx.workflows();
+      if (wf)
+        try {
+          await wf.start(job.id);
+          await markWorkflowStarted(ctx.pool, [job.id]);
+        } catch (err) {
+          req.log.warn({ jobId: job.id, err: (err as Error).message }, 'workflow start deferred to the reconciler');
+        }
+      ctx.triggerSchedule();
+      void reply.code(201).header('location', `/api/v1/jobs/${job.id}`);
+      return jobView(job);
+    },
+  });
+
+  r.add({
+    method: 'GET',
+    url: '/api/v1/jobs',
+    tag: 'jobs',
+    summary: 'List jobs you can see, newest first, with filters and cursor pagination',
+    query: JobListQuery,
+    handler: async ({ principal, query }) => {
+      const rows = await listJobs(ctx.pool, { projects: visibleProjects(principal), ...query }, query.limit, query.cursor ?? null);
+      const p = page(rows, query.limit);
+      return { items: p.items.map(jobView), nextCursor: p.nextCursor };
+    },
+  });
+
+  r.add({
+    method: 'GET',
+    url: '/api/v1/jobs/:id',
+    tag: 'jobs',
+    summary: 'Get a job: {id, state, cluster, reason, ...}',
+    params: IdParams,
+    handler: async ({ principal, params }) => jobView(await visibleJob(ctx, principal, params.id)),
+  });
+
+  r.add({
+    method: 'POST',
+    url: '/api/v1/jobs/:id/cancel',
+    tag: 'jobs',
+    summary: 'Cancel a job; the cancel reaches the cluster when it was dispatched',
+    params: IdParams,
+    responses: { 202: 'cancel requested', 409: 'the job already finished' },
+    handler: async ({ principal, params, reply }) => {
+      const j = await visibleJob(ctx, principal, params.id);
+      if (!hasRole(principal, j.project, 'member')) throw forbidden(`viewers cannot cancel jobs in project ${j.project}`);
+      if (!(await requestCancel(ctx.pool, j.id))) throw conflict(`job ${j.id} already finished (${j.state})`);
+      await ctx.workflows()?.wake([j.id]);
+      void reply.code(202);
+      return jobView((await getJob(ctx.pool, j.id))!);
+    },
+  });
+
+  r.add({
+    method: 'GET',
+    url: '/api/v1/jobs/:id/why',
+    tag: 'jobs',
+    summary: 'Why a job is pending: the scheduler reason code, a sentence, and an ETA',
+    params: IdParams,
+    handler: async ({ principal, params }) => {
+      const j = await visibleJob(ctx, principal, params.id);
+      const explain =
+        j.state === 'Queued'
+          ? (j.reason ?? 'waiting for the next scheduling cycle')
+          : `the job is ${j.state}${j.cluster ? ` on ${j.cluster}` : ''}${j.reason ? `: ${j.reason}` : ''}`;
+      return { id: j.id, state: j.state, attempt: j.attempt, reasonCode: j.state === 'Queued' ? j.reasonCode : null, reason: explain, etaSec: j.state === 'Queued' ? j.etaSec : null };
+    },
+  });
+
+  r.add({
+    method: 'GET',
+    url: '/api/v1/jobs/:id/logs',
+    tag: 'jobs',
+    summary: "Fetch a task's log tail from the cluster (through the agent)",
+    params: IdParams,
+    query: LogsQuery,
+    produces: 'text/plain',
+    responses: { 200: 'log text', 409: 'the job has not been dispatched', 504: 'the agent did not answer in time' },
+    handler: async ({ principal, params, query, reply }) => {
+      const j = await visibleJob(ctx, principal, params.id);
+      if (!j.cluster || !j.dispatchedAt) throw conflict(`job ${j.id} has not been dispatched to a cluster yet (${j.state})`);
+      const cluster = j.cluster;
+      const seq = await tx(ctx.pool, (c) => enqueueCommand(c, cluster, { kind: 'logs', jobId: j.id, task: query.task, tailLines: query.tail }));
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const res = (await commandResult(ctx.pool, cluster, seq)) as { ok: boolean; error?: string; detail?: unknown } | null;
+        if (res) {
+          if (!res.ok) throw new ApiError(502, 'agent_error', `cluster ${cluster}: ${res.error ?? 'logs unavailable'}`);
+          const d = res.detail as { text?: string } | string | undefined;
+          return void reply.type('text/plain').send(typeof d === 'string' ? d : (d?.text ?? ''));
+        }
+        await new Promise((r2) => setTimeout(r2, 100));
+      }
+      throw new ApiError(504, 'agent_timeout', `cluster ${cluster} did not return logs within 10s${ctx.gateway.connected(cluster) ? '' : ' (its agent is not connected)'}`);
+    },
+  });
+}

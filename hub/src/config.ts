@@ -1,0 +1,63 @@
+// Hub configuration from the environment (flags in main.ts override it).
+import type { AdmissionConfig } from './api/context.ts';
+import type { SchedulerConfig } from './scheduler/index.ts';
+
+export interface HubConfig {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  logLevel: string;
+  /** Creates user `bootstrapAdmin` (global admin) with this token when no user holds it yet. */
+  bootstrapToken?: string;
+  bootstrapAdmin: string;
+  schedulerIntervalMs: number;
+  clusterLostTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  workflowPollMs: number;
+  cancelConfirmMs: number;
+  admission: AdmissionConfig;
+  scheduler: SchedulerConfig;
+  /** Turn parts off to run API-only or worker-only hubs. */
+  runWorker: boolean;
+  runScheduler: boolean;
+}
+
+const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
+  const tierBounds: Partial<Record<string, number>> = {};
+  for (const t of ['realtime', 'batch', 'interruptible', 'filler']) {
+    const v = env[`MERIDIAN_MAX_QUEUED_${t.toUpperCase()}`];
+    if (v) tierBounds[t] = Number(v);
+  }
+  const base: HubConfig = {
+    databaseUrl: env.DATABASE_URL ?? 'postgres://meridian@127.0.0.1:5432/meridian',
+    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.MERIDIAN_TASK_QUEUE ?? 'meridian-jobs',
+    host: env.HOST ?? '127.0.0.1',
+    port: num(env.PORT, 8080),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    ...(env.MERIDIAN_BOOTSTRAP_TOKEN ? { bootstrapToken: env.MERIDIAN_BOOTSTRAP_TOKEN } : {}),
+    bootstrapAdmin: env.MERIDIAN_BOOTSTRAP_ADMIN ?? 'admin',
+    schedulerIntervalMs: num(env.MERIDIAN_SCHEDULER_INTERVAL_MS, 2000),
+    clusterLostTimeoutMs: num(env.MERIDIAN_CLUSTER_LOST_TIMEOUT_MS, 60_000),
+    heartbeatIntervalMs: num(env.MERIDIAN_HEARTBEAT_INTERVAL_MS, 10_000),
+    workflowPollMs: num(env.MERIDIAN_WORKFLOW_POLL_MS, 30_000),
+    cancelConfirmMs: num(env.MERIDIAN_CANCEL_CONFIRM_MS, 120_000),
+    admission: {
+      maxQueuedPerTier: tierBounds,
+      maxQueuedPerProject: num(env.MERIDIAN_MAX_QUEUED_PER_PROJECT, 100_000),
+      retryAfterSec: num(env.MERIDIAN_RETRY_AFTER_SEC, 30),
+      maxSpecBytes: num(env.MERIDIAN_MAX_SPEC_BYTES, 256 * 1024),
+    },
+    scheduler: { preemption: true, backfill: true },
+    runWorker: env.MERIDIAN_RUN_WORKER !== 'false',
+    runScheduler: env.MERIDIAN_RUN_SCHEDULER !== 'false',
+  };
+  return { ...base, ...overrides, admission: { ...base.admission, ...overrides.admission } };
+}

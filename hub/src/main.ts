@@ -1,0 +1,177 @@
+// The hub process: `startHub(config)` composes store, API, gateway, Temporal worker and scheduling loop;
+// run directly (`tsx hub/src/main.ts`), it reads DATABASE_URL, TEMPORAL_ADDRESS, PORT, ... from the env.
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { buildServer } from './api/server.ts';
+import { bootstrapAdmin } from './bootstrap.ts';
+import { configFromEnv } from './config.ts';
+import type { HubConfig } from './config.ts';
+import { AgentGateway } from './gateway/gateway.ts';
+import { HubMetrics } from './metrics.ts';
+import { SchedulingLoop } from './scheduling/loop.ts';
+import { createPool } from './store/db.ts';
+import { migrate } from './store/migrate.ts';
+import { JobWorkflows } from './temporal/client.ts';
+import { startWorker } from './temporal/worker.ts';
+import type { WorkerHandle } from './temporal/worker.ts';
+
+export const HUB_VERSION = '0.1.0';
+export type { HubConfig } from './config.ts';
+export { configFromEnv } from './config.ts';
+
+export interface Hub {
+  url: string;
+  port: number;
+  config: HubConfig;
+  app: FastifyInstance;
+  scheduler: SchedulingLoop | null;
+  gateway: AgentGateway;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, isStopped: () => boolean, timeoutMs = Infinity): Promise<T | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; !isStopped(); i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      if (i % 10 === 0) log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
+      await sleep(Math.min(2000, 100 * 2 ** i));
+    }
+  }
+  return null;
+}
+
+/** The telemetry receiver (hub/src/telemetry/, another module) is registered when present. */
+async function telemetryPlugins(app: FastifyInstance, log: Logger, ctx: unknown): Promise<void> {
+  for (const f of ['index.ts', 'plugin.ts', 'receiver.ts']) {
+    const url = new URL(`./telemetry/${f}`, import.meta.url);
+    if (!existsSync(fileURLToPath(url))) continue;
+    const mod = (await import(url.href)) as { telemetryPlugin?: Parameters<FastifyInstance['register']>[0] };
+    if (mod.telemetryPlugin) {
+      await app.register(mod.telemetryPlugin, ctx as Record<string, unknown>);
+      log.info({ file: f }, 'telemetry receiver registered');
+      return;
+    }
+  }
+}
+
+export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'databaseUrl' | 'temporalAddress'>, logger?: Logger): Promise<Hub> {
+  const config = configFromEnv({}, partial);
+  const log = logger ?? pino({ level: config.logLevel, base: { svc: 'hub' } });
+  let stopped = false;
+  const pool = createPool(config.databaseUrl, log);
+  await retry('postgres migrate', log, () => migrate(pool), () => stopped, 60_000);
+  if (config.bootstrapToken) await bootstrapAdmin(pool, config.bootstrapAdmin, config.bootstrapToken);
+  else await pool.query(`INSERT INTO projects (name) VALUES ('default') ON CONFLICT DO NOTHING`);
+
+  const metrics = new HubMetrics(pool, { defaultMetrics: true });
+  let workflows: JobWorkflows | null = null;
+  let worker: WorkerHandle | null = null;
+  let scheduler: SchedulingLoop | null = null;
+  const gateway = new AgentGateway(
+    pool,
+    log,
+    { databaseUrl: config.databaseUrl, heartbeatIntervalMs: config.heartbeatIntervalMs, idleTimeoutMs: Math.max(3 * config.heartbeatIntervalMs, 5000) },
+    {
+      afterCommit: (fx) => {
+        if (fx.wake.length) void workflows?.wake(fx.wake);
+        if (fx.inventoryChanged) scheduler?.trigger();
+      },
+      onState: (cluster, connected) => metrics.agentConnected.set({ cluster }, connected ? 1 : 0),
+    },
+  );
+  const ctx = {
+    pool,
+    log,
+    metrics,
+    workflows: () => workflows,
+    gateway,
+    admission: config.admission,
+    version: HUB_VERSION,
+    triggerSchedule: () => scheduler?.trigger(),
+  };
+  const app = await buildServer(ctx, log, { plugins: (a) => telemetryPlugins(a, log, { pool, log }) });
+  await app.listen({ host: config.host, port: config.port });
+  const port = (app.server.address() as AddressInfo).port;
+  await gateway.start(app.server);
+
+  // Temporal may be down or restarting: connect in the background; submissions still commit and the
+  // reconciler starts their workflows once it is back.
+  const temporalReady = (async () => {
+    workflows = await retry(
+      'temporal connect',
+      log,
+      () => JobWorkflows.connect({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pollMs: config.workflowPollMs, cancelConfirmMs: config.cancelConfirmMs }, log),
+      () => stopped,
+    );
+    if (config.runWorker)
+      worker = await retry('temporal worker', log, () => startWorker({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pool, log }), () => stopped);
+  })();
+  if (config.runScheduler) {
+    scheduler = new SchedulingLoop(pool, () => workflows, log, {
+      databaseUrl: config.databaseUrl,
+      intervalMs: config.schedulerIntervalMs,
+      clusterLostTimeoutMs: config.clusterLostTimeoutMs,
+      scheduler: config.scheduler,
+    }, metrics);
+    await scheduler.start();
+  }
+  await temporalReady;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ url }, 'hub started');
+
+  return {
+    url,
+    port,
+    config,
+    app,
+    get scheduler() {
+      return scheduler;
+    },
+    gateway,
+    async stop() {
+      stopped = true;
+      await scheduler?.stop();
+      await gateway.stop();
+      await app.close();
+      await worker?.stop();
+      await workflows?.close();
+      await pool.end();
+    },
+  };
+}
+
+// Run as a process: `tsx hub/src/main.ts [--port N]`.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const flag = (name: string): string | undefined => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const env = { ...process.env };
+  if (flag('port')) env.PORT = flag('port');
+  if (flag('database-url')) env.DATABASE_URL = flag('database-url');
+  if (flag('temporal-address')) env.TEMPORAL_ADDRESS = flag('temporal-address');
+  const cfg = configFromEnv(env);
+  startHub(cfg).then(
+    (hub) => {
+      const shutdown = (): void => void hub.stop().then(() => process.exit(0));
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+      // A parent (tests, the sandbox) reads this line to learn the URL.
+      process.stdout.write(`MERIDIAN_HUB_URL=${hub.url}\n`);
+    },
+    (err: unknown) => {
+      console.error(`hub failed to start: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,163 @@
+// The scheduling loop. The leader runs a cycle when something changed (NOTIFY on submit/requeue/inventory)
+// and on a timer: store → CycleInput → runCycle → decisions in one transaction → wake workflows after commit.
+// The leader also marks silent clusters lost (requeueing their jobs) and starts any missing job workflow.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { PgListener } from '../gateway/listener.ts';
+import type { HubMetrics } from '../metrics.ts';
+import { runCycle } from '../scheduler/index.ts';
+import type { CycleOutput, SchedulerConfig } from '../scheduler/index.ts';
+import { tx } from '../store/db.ts';
+import { markLostClusters } from '../store/repos/clusters.ts';
+import { activeJobsOn, jobsMissingWorkflow, markWorkflowStarted, requestRequeue } from '../store/repos/jobs.ts';
+import { applyPlacement } from '../store/repos/lifecycle.ts';
+import type { JobWorkflows } from '../temporal/client.ts';
+import { buildCycleInput } from './input.ts';
+import { Leadership } from './leader.ts';
+
+export const SCHEDULE_CHANNEL = 'meridian_schedule';
+
+export interface LoopConfig {
+  databaseUrl: string;
+  intervalMs: number;
+  clusterLostTimeoutMs: number;
+  scheduler: SchedulerConfig;
+}
+
+export class SchedulingLoop {
+  private readonly leadership: Leadership;
+  private readonly listener: PgListener;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private lastReconcile = 0;
+  lastOutput: CycleOutput | null = null;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly workflows: () => JobWorkflows | null,
+    private readonly log: Logger,
+    private readonly cfg: LoopConfig,
+    private readonly metrics?: HubMetrics,
+  ) {
+    this.leadership = new Leadership(cfg.databaseUrl, log);
+    this.listener = new PgListener(cfg.databaseUrl, [SCHEDULE_CHANNEL], () => this.trigger(), log, () => this.trigger());
+  }
+
+  get isLeader(): boolean {
+    return this.leadership.isLeader;
+  }
+
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.timer = setInterval(() => this.trigger(), this.cfg.intervalMs);
+    this.trigger();
+  }
+
+  /** Asks for a cycle soon; triggers while a cycle runs coalesce into one more. */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.runOnce()
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'scheduling cycle failed'))
+      .finally(() => {
+        this.running = false;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          setTimeout(() => this.trigger(), 20);
+        }
+      });
+  }
+
+  private async runOnce(): Promise<void> {
+    if (!(await this.leadership.tryAcquire())) return;
+    await this.sweepLostClusters();
+    await this.cycle();
+    if (Date.now() - this.lastReconcile > 3000) {
+      this.lastReconcile = Date.now();
+      await this.reconcileWorkflows();
+    }
+  }
+
+  /** One scheduling cycle; returns the output (also kept as lastOutput). */
+  async cycle(): Promise<CycleOutput | null> {
+    const started = process.hrtime.bigint();
+    const input = await buildCycleInput(this.pool, Date.now(), this.cfg.scheduler);
+    if (input.jobs.length === 0) return null;
+    const out = runCycle(input);
+    const submittedAt = new Map(input.jobs.map((j) => [j.id, j.submittedAt]));
+    const tierOf = new Map(input.jobs.map((j) => [j.id, j.tier]));
+    const placed: string[] = [];
+    const victims: string[] = [];
+    await tx(this.pool, async (c) => {
+      for (const p of out.placements)
+        if (await applyPlacement(c, { jobId: p.jobId, clusterId: p.clusterId, gpuModel: p.gpuModel, tasks: p.tasks, estimatedUsd: p.estimatedUsd })) placed.push(p.jobId);
+      const pend = out.pending.filter((p) => /^\d+$/.test(p.jobId));
+      if (pend.length)
+        await c.query(
+          `UPDATE jobs j SET reason = p.reason, reason_code = p.code, eta_sec = p.eta
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS p(id, code, reason, eta)
+           WHERE j.id = p.id AND j.state = 'Queued'`,
+          [pend.map((p) => p.jobId), pend.map((p) => p.code), pend.map((p) => p.reason), pend.map((p) => (p.etaSec === null ? null : Math.min(2e9, Math.round(p.etaSec))))],
+        );
+      for (const pr of out.preemptions)
+        for (const v of pr.victims) {
+          const a = await c.query<{ attempt: number }>('SELECT attempt FROM jobs WHERE id = $1', [v]);
+          if (a.rows[0] && (await requestRequeue(c, v, a.rows[0].attempt, `preempted for job ${pr.jobId} (${pr.reason})`))) victims.push(v);
+        }
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics?.cycleDuration.observe(seconds);
+    const now = Date.now();
+    for (const id of placed) {
+      this.metrics?.placements.inc({ tier: tierOf.get(id) ?? 'batch' });
+      this.metrics?.queueWait.observe({ tier: tierOf.get(id) ?? 'batch' }, (now - (submittedAt.get(id) ?? now)) / 1000);
+    }
+    this.lastOutput = out;
+    this.log.debug({ jobs: input.jobs.length, placed: placed.length, seconds }, 'scheduling cycle');
+    await this.workflows()?.wake([...placed, ...victims]);
+    return out;
+  }
+
+  private async sweepLostClusters(): Promise<void> {
+    const lost = await markLostClusters(this.pool, this.cfg.clusterLostTimeoutMs);
+    if (lost.length === 0) return;
+    const wake: string[] = [];
+    for (const j of await activeJobsOn(this.pool, lost))
+      if (await requestRequeue(this.pool, j.id, j.attempt, `cluster lost: no heartbeat for ${Math.round(this.cfg.clusterLostTimeoutMs / 1000)}s`)) wake.push(j.id);
+    this.log.warn({ clusters: lost, requeued: wake.length }, 'clusters lost');
+    await this.workflows()?.wake(wake);
+  }
+
+  /** Starts workflows whose start was never confirmed (crash or Temporal outage right after the submit commit). */
+  async reconcileWorkflows(): Promise<number> {
+    const wf = this.workflows();
+    if (!wf) return 0;
+    const ids = await jobsMissingWorkflow(this.pool, 2000, 500);
+    const started: string[] = [];
+    for (const id of ids) {
+      try {
+        await wf.start(id);
+        started.push(id);
+      } catch (err) {
+        this.log.debug({ jobId: id, err: (err as Error).message }, 'workflow start failed; will retry');
+        break;
+      }
+    }
+    await markWorkflowStarted(this.pool, started);
+    return started.length;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.listener.stop();
+    for (let i = 0; i < 100 && this.running; i++) await new Promise((r) => setTimeout(r, 50));
+    await this.leadership.release();
+  }
+}

@@ -1,0 +1,85 @@
+// Agent stream state per cluster: the last stored agent event seq, and the hub → agent command outbox
+// (numbered per cluster, acked by the agent, resent after a reconnect until acked).
+import type { Command } from '../../protocol/agent-protocol.ts';
+import type { Queryable } from '../db.ts';
+
+export const OUTBOX_CHANNEL = 'meridian_outbox';
+
+export interface OutboxCommand {
+  seq: number;
+  command: Command;
+}
+
+/** Appends a command to the cluster's outbox (call inside the caller's transaction); returns its seq. */
+export async function enqueueCommand(db: Queryable, clusterId: string, command: Command, jobId?: string, attempt?: number): Promise<number> {
+  const s = await db.query<{ seq: string }>(
+    'UPDATE agent_streams SET next_command_seq = next_command_seq + 1 WHERE cluster_id = $1 RETURNING next_command_seq::text AS seq',
+    [clusterId],
+  );
+  if (!s.rows[0]) throw new Error(`cluster ${clusterId} has no agent stream`);
+  const seq = Number(s.rows[0].seq);
+  await db.query('INSERT INTO agent_commands (cluster_id, seq, kind, job_id, attempt, command) VALUES ($1, $2, $3, $4, $5, $6)', [
+    clusterId,
+    seq,
+    command.kind,
+    jobId ?? null,
+    attempt ?? null,
+    JSON.stringify(command),
+  ]);
+  await db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, clusterId]);
+  return seq;
+}
+
+export async function hasCommand(db: Queryable, jobId: string, attempt: number, kind: 'dispatch' | 'cancel'): Promise<boolean> {
+  const r = await db.query('SELECT 1 FROM agent_commands WHERE job_id = $1 AND attempt = $2 AND kind = $3', [jobId, attempt, kind]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Commands past `afterSeq`, in order. */
+export async function pendingCommands(db: Queryable, clusterId: string, afterSeq: number, limit = 500): Promise<OutboxCommand[]> {
+  const r = await db.query<{ seq: string; command: Command }>(
+    'SELECT seq::text AS seq, command FROM agent_commands WHERE cluster_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    [clusterId, afterSeq, limit],
+  );
+  return r.rows.map((x) => ({ seq: Number(x.seq), command: x.command }));
+}
+
+export async function ackCommands(db: Queryable, clusterId: string, upTo: number): Promise<void> {
+  await db.query('UPDATE agent_streams SET acked_command_seq = GREATEST(acked_command_seq, $2) WHERE cluster_id = $1', [clusterId, upTo]);
+  await db.query('UPDATE agent_commands SET acked_at = now() WHERE cluster_id = $1 AND seq <= $2 AND acked_at IS NULL', [clusterId, upTo]);
+}
+
+export async function recordCommandResult(db: Queryable, clusterId: string, seq: number, result: unknown): Promise<void> {
+  await db.query('UPDATE agent_commands SET result = $3, result_at = now() WHERE cluster_id = $1 AND seq = $2', [clusterId, seq, JSON.stringify(result)]);
+}
+
+export async function commandResult(db: Queryable, clusterId: string, seq: number): Promise<unknown> {
+  const r = await db.query<{ result: unknown }>('SELECT result FROM agent_commands WHERE cluster_id = $1 AND seq = $2', [clusterId, seq]);
+  return r.rows[0]?.result ?? null;
+}
+
+export async function streamState(db: Queryable, clusterId: string): Promise<{ storedEventSeq: number; ackedCommandSeq: number; nextCommandSeq: number }> {
+  const r = await db.query<{ e: string; a: string; n: string }>(
+    'SELECT stored_event_seq::text AS e, acked_command_seq::text AS a, next_command_seq::text AS n FROM agent_streams WHERE cluster_id = $1',
+    [clusterId],
+  );
+  const row = r.rows[0];
+  return { storedEventSeq: Number(row?.e ?? 0), ackedCommandSeq: Number(row?.a ?? 0), nextCommandSeq: Number(row?.n ?? 0) };
+}
+
+/**
+ * Claims agent event `seq` for storing (inside the caller's transaction). Returns false for a duplicate
+ * (already stored), so a resent event is acked again without being applied twice.
+ */
+export async function claimEventSeq(db: Queryable, clusterId: string, seq: number, type: string, event: unknown): Promise<boolean> {
+  const r = await db.query('UPDATE agent_streams SET stored_event_seq = $2 WHERE cluster_id = $1 AND stored_event_seq < $2', [clusterId, seq]);
+  if ((r.rowCount ?? 0) === 0) return false;
+  if (type !== 'heartbeat')
+    await db.query('INSERT INTO agent_events (cluster_id, seq, type, event) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+      clusterId,
+      seq,
+      type,
+      JSON.stringify(event),
+    ]);
+  return true;
+}

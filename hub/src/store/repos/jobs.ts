@@ -1,0 +1,174 @@
+// Jobs: the spec as submitted, the lifecycle state, and the event history.
+import type { JobSpec, JobState } from '../../protocol/job-spec.ts';
+import type { Queryable } from '../db.ts';
+
+export interface JobRow {
+  id: string;
+  name: string;
+  project: string;
+  user: string | null;
+  tier: string;
+  priority: number;
+  state: JobState;
+  attempt: number;
+  cluster: string | null;
+  gpuModel: string | null;
+  placement: unknown;
+  estimatedUsd: number | null;
+  reason: string | null;
+  reasonCode: string | null;
+  etaSec: number | null;
+  exitCode: number | null;
+  agentPhase: string | null;
+  agentAttempt: number | null;
+  agentReason: string | null;
+  clusterJobId: string | null;
+  cancelRequested: boolean;
+  requeueReason: string | null;
+  requeueAttempt: number | null;
+  submittedAt: string;
+  placedAt: string | null;
+  dispatchedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  spec: JobSpec;
+}
+
+export const JOB_COLS = `j.id::text AS id, j.name, j.project, (SELECT u.name FROM users u WHERE u.id = j.user_id) AS "user", j.tier, j.priority,
+  j.state, j.attempt, j.cluster_id AS cluster, j.gpu_model AS "gpuModel", j.placement, j.estimated_usd AS "estimatedUsd",
+  j.reason, j.reason_code AS "reasonCode", j.eta_sec AS "etaSec", j.exit_code AS "exitCode", j.agent_phase AS "agentPhase",
+  j.agent_attempt AS "agentAttempt", j.agent_reason AS "agentReason", j.cluster_job_id AS "clusterJobId",
+  (j.cancel_requested_at IS NOT NULL) AS "cancelRequested", j.requeue_reason AS "requeueReason", j.requeue_attempt AS "requeueAttempt",
+  j.submitted_at AS "submittedAt", j.placed_at AS "placedAt", j.dispatched_at AS "dispatchedAt", j.started_at AS "startedAt",
+  j.finished_at AS "finishedAt", j.spec`;
+
+export async function insertJob(db: Queryable, spec: JobSpec, userId: string | null): Promise<JobRow> {
+  const r = await db.query<{ id: string }>(
+    `INSERT INTO jobs (name, project, user_id, tier, priority, spec, reason, reason_code)
+     VALUES ($1, $2, $3, $4, $5, $6, 'waiting for the next scheduling cycle', 'New') RETURNING id::text AS id`,
+    [spec.name, spec.project, userId, spec.tier, spec.priority, JSON.stringify(spec)],
+  );
+  const id = r.rows[0]!.id;
+  await addEvent(db, id, 'submitted', 'Queued', 1, `submitted to project ${spec.project} (tier ${spec.tier})`);
+  return (await getJob(db, id))!;
+}
+
+export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  if (!/^\d{1,18}$/.test(id)) return undefined;
+  return (await db.query<JobRow>(`SELECT ${JOB_COLS} FROM jobs j WHERE j.id = $1::bigint`, [id])).rows[0];
+}
+
+export async function countQueued(db: Queryable, tier: string, project: string): Promise<{ tier: number; project: number }> {
+  const r = await db.query<{ t: number; p: number }>(
+    `SELECT count(*) FILTER (WHERE tier = $1)::int AS t, count(*) FILTER (WHERE project = $2)::int AS p
+     FROM jobs WHERE state = 'Queued' AND (tier = $1 OR project = $2)`,
+    [tier, project],
+  );
+  return { tier: r.rows[0]!.t, project: r.rows[0]!.p };
+}
+
+export interface JobFilter {
+  /** null = every project (global admins). */
+  projects: string[] | null;
+  project?: string;
+  state?: string[];
+  tier?: string;
+  cluster?: string;
+  name?: string;
+  user?: string;
+}
+
+/** Newest first; `before` is the cursor (the last id of the previous page). */
+export async function listJobs(db: Queryable, f: JobFilter, limit: number, before: string | null): Promise<JobRow[]> {
+  const r = await db.query<JobRow>(
+    `SELECT ${JOB_COLS} FROM jobs j
+     WHERE ($1::text[] IS NULL OR j.project = ANY($1)) AND ($2::text IS NULL OR j.project = $2)
+       AND ($3::text[] IS NULL OR j.state = ANY($3)) AND ($4::text IS NULL OR j.tier = $4)
+       AND ($5::text IS NULL OR j.cluster_id = $5) AND ($6::text IS NULL OR j.name = $6)
+       AND ($7::bigint IS NULL OR j.id < $7)
+       AND ($8::text IS NULL OR j.user_id = (SELECT id FROM users WHERE name = $8))
+     ORDER BY j.id DESC LIMIT $9`,
+    [f.projects, f.project ?? null, f.state ?? null, f.tier ?? null, f.cluster ?? null, f.name ?? null, before, f.user ?? null, limit],
+  );
+  return r.rows;
+}
+
+export interface JobEvent {
+  id: string;
+  jobId: string;
+  at: string;
+  type: string;
+  state: string | null;
+  attempt: number | null;
+  message: string;
+  data: unknown;
+}
+
+export async function addEvent(db: Queryable, jobId: string, type: string, state: string | null, attempt: number | null, message: string, data?: unknown): Promise<void> {
+  await db.query('INSERT INTO job_events (job_id, type, state, attempt, message, data) VALUES ($1, $2, $3, $4, $5, $6)', [
+    jobId,
+    type,
+    state,
+    attempt,
+    message,
+    data === undefined ? null : JSON.stringify(data),
+  ]);
+}
+
+export async function listEvents(db: Queryable, jobId: string, after: string | null, limit: number): Promise<JobEvent[]> {
+  return (
+    await db.query<JobEvent>(
+      `SELECT id::text AS id, job_id::text AS "jobId", at, type, state, attempt, message, data FROM job_events
+       WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [jobId, after ?? '0', limit],
+    )
+  ).rows;
+}
+
+export async function markWorkflowStarted(db: Queryable, ids: string[]): Promise<void> {
+  if (ids.length) await db.query('UPDATE jobs SET workflow_started_at = now() WHERE id = ANY($1::bigint[]) AND workflow_started_at IS NULL', [ids]);
+}
+
+/** Jobs whose workflow start was never confirmed (hub crash or Temporal outage between commit and start). */
+export async function jobsMissingWorkflow(db: Queryable, olderThanMs: number, limit: number): Promise<string[]> {
+  const r = await db.query<{ id: string }>(
+    `SELECT id::text AS id FROM jobs WHERE workflow_started_at IS NULL
+       AND submitted_at < now() - ($1::double precision * interval '1 millisecond') ORDER BY id LIMIT $2`,
+    [olderThanMs, limit],
+  );
+  return r.rows.map((x) => x.id);
+}
+
+/** Records a cancel request; false when the job is already finished. */
+export async function requestCancel(db: Queryable, id: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now()
+     WHERE id = $1 AND state NOT IN ('Succeeded', 'Failed', 'Cancelled')`,
+    [id],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Asks the job's workflow to requeue the given attempt (cluster lost, node fault, preemption). */
+export async function requestRequeue(db: Queryable, id: string, attempt: number, reason: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE jobs SET requeue_reason = $3, requeue_attempt = $2, updated_at = now()
+     WHERE id = $1 AND attempt = $2 AND state IN ('Placed', 'Dispatched', 'Running') AND requeue_attempt IS DISTINCT FROM $2`,
+    [id, attempt, reason],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Active jobs on the given clusters (for cluster-lost requeue). */
+export async function activeJobsOn(db: Queryable, clusterIds: string[]): Promise<{ id: string; attempt: number }[]> {
+  return (
+    await db.query(
+      `SELECT id::text AS id, attempt FROM jobs WHERE cluster_id = ANY($1) AND state IN ('Placed', 'Dispatched', 'Running')`,
+      [clusterIds],
+    )
+  ).rows;
+}
+
+export async function stateCounts(db: Queryable): Promise<{ state: string; tier: string; project: string; n: number }[]> {
+  return (await db.query('SELECT state, tier, project, count(*)::int AS n FROM jobs GROUP BY state, tier, project')).rows;
+}

@@ -1,0 +1,70 @@
+// The Temporal worker hosted by the hub: job-lifecycle workflows and their activities.
+// The workflow bundle is cached on disk by content hash so a restarted hub starts in seconds.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { lifecycleActivities } from './activities/lifecycle.ts';
+import type { LifecycleHooks } from './activities/lifecycle.ts';
+
+export const WORKFLOWS_DIR = fileURLToPath(new URL('../../../workflows/src/', import.meta.url));
+
+/** Bundles the workflows package once per content version (cached under the OS temp dir). */
+export async function workflowBundle(log?: Logger): Promise<{ code: string }> {
+  const h = createHash('sha256');
+  for (const f of readdirSync(WORKFLOWS_DIR).filter((x) => x.endsWith('.ts')).sort()) h.update(f).update(readFileSync(join(WORKFLOWS_DIR, f)));
+  const file = join(tmpdir(), `meridian-workflows-${h.digest('hex').slice(0, 16)}.js`);
+  if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
+  const started = Date.now();
+  const { code } = await bundleWorkflowCode({ workflowsPath: join(WORKFLOWS_DIR, 'index.ts'), logger: undefined });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, code);
+  renameSync(tmp, file);
+  log?.info({ ms: Date.now() - started }, 'bundled workflows');
+  return { code };
+}
+
+export interface WorkerHandle {
+  run: Promise<void>;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+/** The SDK logs through its own runtime; keep it to warnings (once per process). */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+  } catch {
+    /* already installed by the host process */
+  }
+}
+
+export async function startWorker(opts: { address: string; namespace: string; taskQueue: string; pool: pg.Pool; log: Logger; hooks?: LifecycleHooks }): Promise<WorkerHandle> {
+  quietRuntime();
+  const connection = await NativeConnection.connect({ address: opts.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await workflowBundle(opts.log),
+    activities: lifecycleActivities(opts.pool, opts.hooks),
+    maxConcurrentActivityTaskExecutions: 50,
+    maxConcurrentLocalActivityExecutions: 50,
+    shutdownGraceTime: '2 seconds',
+  });
+  const run = worker.run().catch((err: unknown) => opts.log.error({ err: (err as Error).message }, 'temporal worker stopped'));
+  return {
+    run,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await run;
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+// Shared helpers for the hub's engine tests: a small API client and polling.
+export interface ApiAnswer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export class Api {
+  constructor(
+    readonly url: string,
+    readonly token: string | null,
+  ) {}
+
+  as(token: string | null): Api {
+    return new Api(this.url, token);
+  }
+
+  async req<T = Record<string, unknown>>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer<T>> {
+    const h: Record<string, string> = { ...headers };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.url + path, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* text answer */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  get<T = Record<string, unknown>>(path: string): Promise<ApiAnswer<T>> {
+    return this.req<T>('GET', path);
+  }
+
+  post<T = Record<string, unknown>>(path: string, body?: unknown): Promise<ApiAnswer<T>> {
+    return this.req<T>('POST', path, body ?? {});
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const ADMIN_TOKEN = 'mrd_test-admin-token-0123456789';
+
+export function helloJob(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    project: 'ml',
+    resources: { gpus: 1, cpu: 2, memory: '8Gi' },
+    workload: { image: 'busybox', command: ['sh', '-c', 'echo hello'] },
+    ...extra,
+  };
+}
+
+/** Settings that make a test hub react quickly. */
+export const FAST = {
+  port: 0,
+  logLevel: process.env.HUB_LOG_LEVEL ?? 'warn',
+  bootstrapToken: ADMIN_TOKEN,
+  schedulerIntervalMs: 500,
+  workflowPollMs: 2000,
+  heartbeatIntervalMs: 1000,
+  clusterLostTimeoutMs: 5000,
+  cancelConfirmMs: 10_000,
+} as const;
