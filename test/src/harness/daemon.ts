@@ -32,11 +32,15 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const d of live) d.killNow();
   });
+  // On a signal, kill engines and exit — unless the program handles the signal itself (the sandbox
+  // stops its engines gracefully), in which case stay out of its way.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
+    const onSignal = (): void => {
+      if (process.listeners(sig).some((l) => l !== onSignal)) return;
       for (const d of live) d.killNow();
       process.exit(130);
-    });
+    };
+    process.on(sig, onSignal);
   }
 }
 

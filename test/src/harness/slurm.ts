@@ -3,7 +3,7 @@
 // Recipe: ../shared/research/slurm.md. Every file lives in the run dir; SLURM_CONF points at it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Daemon, EngineError, sleep } from './daemon.ts';
@@ -21,6 +21,11 @@ export interface SlurmNodeSpec {
   /** GRES type, e.g. "a100" → gres gpu:a100:N. */
   gpuType?: string;
   features?: string[];
+  /**
+   * An elastic node: declared `State=CLOUD` and its slurmd is not started with the cluster; slurmctld's
+   * ResumeProgram (from `extraConfig`) is expected to start it (e.g. `slurmd -N <name> -f <conf>`).
+   */
+  cloud?: boolean;
 }
 
 export interface SlurmOptions {
@@ -106,7 +111,7 @@ export class SlurmCluster {
     const nodeLines = nodes.map((n, i) => {
       const gres = n.gpus ? ` Gres=gpu${n.gpuType ? `:${n.gpuType}` : ''}:${n.gpus}` : '';
       const feat = n.features?.length ? ` Feature=${n.features.join(',')}` : '';
-      return `NodeName=${n.name} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${nodePorts[i]} CPUs=${n.cpus ?? 4} RealMemory=${n.memoryMiB ?? 8000}${gres}${feat} State=UNKNOWN`;
+      return `NodeName=${n.name} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${nodePorts[i]} CPUs=${n.cpus ?? 4} RealMemory=${n.memoryMiB ?? 8000}${gres}${feat} State=${n.cloud ? 'CLOUD' : 'UNKNOWN'}`;
     });
     const confPath = join(etc, 'slurm.conf');
     writeFileSync(
@@ -186,10 +191,11 @@ export class SlurmCluster {
       for (const [i, n] of nodes.entries()) {
         const spec = { name: `slurmd-${n.name}`, command: debian.slurmd, args: ['-D', '-N', n.name, '-f', confPath], env };
         cluster.slurmdSpecs.set(n.name, spec);
+        if (n.cloud) continue; // powered up on demand by the ResumeProgram
         cluster.daemons.set(spec.name, new Daemon(spec, runDir).start());
         await cluster.daemons.get(spec.name)!.waitReady(async () => tcpOpen(nodePorts[i]!), 30_000);
       }
-      await cluster.waitForNodes('idle', nodes.map((n) => n.name));
+      await cluster.waitForNodes('idle', nodes.filter((n) => !n.cloud).map((n) => n.name));
       if (opts.restd !== false) await cluster.startRestd();
     } catch (err) {
       await cluster.stop();
@@ -257,7 +263,26 @@ export class SlurmCluster {
     chownSync(path, uid, gid);
   }
 
+  /** Where a node's slurmd writes its pid (SlurmdPidFile), e.g. for a power-save program that stops it. */
+  slurmdPidFile(name: string): string {
+    return join(this.runDir.path, `slurmd-${name}.pid`);
+  }
+
+  /** Stops slurmds started outside the harness (by a ResumeProgram) for cloud nodes. */
+  private killCloudSlurmds(): void {
+    for (const n of this.nodes) {
+      if (!n.cloud) continue;
+      try {
+        const pid = Number(readFileSync(this.slurmdPidFile(n.name), 'utf8').trim());
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      } catch {
+        // not running
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    this.killCloudSlurmds();
     const order = ['slurmrestd', ...[...this.daemons.keys()].filter((k) => k.startsWith('slurmd-')), 'slurmctld', 'munged'];
     for (const name of order) await this.daemons.get(name)?.stop();
     this.daemons.clear();

@@ -1,0 +1,104 @@
+// The README's first command, as a user runs it: start, use kubectl and sinfo, Ctrl-C, nothing left.
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../harness/engines.ts';
+
+function parseEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^export (\w+)=(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
+  }
+  return out;
+}
+
+function descendants(pid: number): number[] {
+  const r = spawnSync('ps', ['-e', '-o', 'pid=,ppid=,pgid='], { encoding: 'utf8' });
+  const rows = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+  const found = new Set<number>([pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [p, pp] of rows) if (found.has(pp) && !found.has(p)) (found.add(p), (grew = true));
+  }
+  found.delete(pid);
+  return [...found];
+}
+
+describe('sandbox (npm start)', () => {
+  let child: ChildProcess | undefined;
+  let output = '';
+  afterAll(() => {
+    if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('comes up, serves kubectl and sinfo, and stops clean on Ctrl-C', async () => {
+    child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/src/sandbox/main.ts')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`sandbox not ready in 240 s; output:\n${output}`)), 240_000);
+      const check = setInterval(() => {
+        if (output.includes('sandbox ready') && output.includes('Ctrl-C stops everything')) {
+          clearInterval(check);
+          clearTimeout(timer);
+          resolve();
+        }
+      }, 200);
+      child!.once('exit', (code) => {
+        clearInterval(check);
+        clearTimeout(timer);
+        reject(new Error(`sandbox exited with ${code} before ready; output:\n${output}`));
+      });
+    });
+
+    const envPath = join(repoRoot, '.meridian/sandbox.env');
+    const env = parseEnv(readFileSync(envPath, 'utf8'));
+    for (const key of ['MERIDIAN_URL', 'MERIDIAN_TOKEN', 'MERIDIAN_BIN', 'TEMPORAL_ADDRESS', 'PROMETHEUS_URL', 'SLURM_CONF', 'KUBECONFIG_US_EAST', 'KUBECONFIG_EU_WEST']) {
+      expect(env[key], key).toBeTruthy();
+      expect(output).toContain(`${key}=`);
+    }
+    const kubectl = join(env.MERIDIAN_BIN!, 'kubectl');
+    const east = spawnSync(kubectl, ['--kubeconfig', env.KUBECONFIG_US_EAST!, 'get', 'nodes', '-L', 'nvidia.com/gpu.product', '--no-headers'], { encoding: 'utf8' });
+    expect(east.stderr).toBe('');
+    expect(east.stdout.trim().split('\n')).toHaveLength(4);
+    expect(east.stdout).toMatch(/a100-0\s+Ready.*NVIDIA-A100-SXM4-80GB/);
+    const west = spawnSync(kubectl, ['--kubeconfig', env.KUBECONFIG_EU_WEST!, 'get', 'nodes', '-L', 'nvidia.com/gpu.product', '--no-headers'], { encoding: 'utf8' });
+    expect(west.stdout).toMatch(/h100-1\s+Ready.*NVIDIA-H100-80GB-HBM3/);
+    const sinfo = spawnSync('sinfo', ['-N', '-h', '-o', '%N %t %G'], { encoding: 'utf8', env: { ...process.env, SLURM_CONF: env.SLURM_CONF } });
+    expect(sinfo.stdout).toContain('gpu-0 idle gpu:a100:4');
+    const health = await fetch(`${env.MERIDIAN_URL}/healthz`);
+    expect(health.status).toBe(200);
+
+    const spawned = descendants(child.pid!);
+    expect(spawned.length).toBeGreaterThan(8);
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(output).toContain('sandbox stopped');
+    // A process counts as left behind if it still runs (not a zombie awaiting reaping) 5 s after exit.
+    const running = (pid: number): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    let alive = spawned.filter(running);
+    for (let i = 0; i < 25 && alive.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      alive = alive.filter(running);
+    }
+    const describe = (pid: number): string => {
+      try {
+        return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`;
+      } catch {
+        return String(pid);
+      }
+    };
+    expect(alive.map(describe), 'processes left behind').toEqual([]);
+    expect(existsSync(envPath)).toBe(false);
+  }, 360_000);
+});
