@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { ACTIONS } from './health.ts';
+import { decideQuarantine, DEFAULT_BREAKER, planRemediation, releaseQuarantine, requeueOrder, resetBreaker } from './remediation-policy.ts';
+import type { BreakerState } from './remediation-policy.ts';
+
+const fresh = (totalNodes: number): BreakerState => ({ totalNodes, quarantined: [], recentQuarantines: [], trippedAt: null });
+
+describe('planRemediation', () => {
+  it('in-service actions have no steps; quarantining ones start with quarantine → checkpoint → requeue and end with return to service', () => {
+    for (const a of ACTIONS) {
+      const p = planRemediation(a);
+      if (['none', 'inform_job', 'watch', 'restart_app', 'reset_when_idle'].includes(a)) expect(p.steps).toEqual([]);
+      else {
+        expect(p.steps.slice(0, 3)).toEqual(['quarantine', 'checkpoint_jobs', 'requeue_jobs']);
+        expect(p.steps.slice(-2)).toEqual(['wait_healthy', 'return_to_service']);
+      }
+    }
+    expect(planRemediation('drain_reboot').steps).toContain('reboot_node');
+    expect(planRemediation('drain_reset').steps).toContain('reset_gpu');
+    expect(planRemediation('drain_reset_diagnostics').manual).toEqual(['field_diagnostics']);
+    expect(planRemediation('drain_fabric').manual).toEqual(['fabric_recovery']);
+  });
+});
+
+describe('circuit breaker', () => {
+  it('never quarantines more than the configured share of a cluster', () => {
+    let s = fresh(20); // 10 % of 20 = 2
+    const cfg = { ...DEFAULT_BREAKER, maxQuarantinesPerWindow: 100 };
+    for (const [node, allow] of [['n1', true], ['n2', true], ['n3', false]] as const) {
+      const d = decideQuarantine(s, node, 1000, cfg);
+      expect(d.allow).toBe(allow);
+      s = d.state;
+    }
+    expect(s.quarantined).toEqual(['n1', 'n2']);
+    s = releaseQuarantine(s, 'n1');
+    expect(decideQuarantine(s, 'n3', 2000, cfg).allow).toBe(true);
+  });
+
+  it('allows at least one node in a small cluster, and repeating a quarantined node is idempotent', () => {
+    let s = fresh(3);
+    let d = decideQuarantine(s, 'a', 0);
+    expect(d.allow).toBe(true);
+    s = d.state;
+    d = decideQuarantine(s, 'a', 1);
+    expect(d.allow).toBe(true);
+    expect(d.state.quarantined).toEqual(['a']);
+    d = decideQuarantine(s, 'b', 2);
+    expect(d.allow).toBe(false);
+    if (!d.allow) {
+      expect(d.tripped).toBe(false);
+      expect(d.reason).toMatch(/1 of 3 nodes already quarantined/);
+    }
+  });
+
+  it('a flood of quarantines trips it until an operator resets it', () => {
+    let s = fresh(1000);
+    for (let i = 0; i < 5; i++) {
+      const d = decideQuarantine(s, `n${i}`, i * 1000);
+      expect(d.allow).toBe(true);
+      s = d.state;
+    }
+    const d = decideQuarantine(s, 'n5', 6000);
+    expect(d.allow).toBe(false);
+    if (!d.allow) expect(d.tripped).toBe(true);
+    s = d.state;
+    expect(s.trippedAt).toBe(6000);
+    // still open an hour later
+    expect(decideQuarantine(s, 'n6', 3_600_000).allow).toBe(false);
+    s = resetBreaker(s);
+    expect(decideQuarantine(s, 'n6', 3_600_000).allow).toBe(true);
+  });
+
+  it('old quarantines fall out of the window', () => {
+    let s = fresh(1000);
+    for (let i = 0; i < 5; i++) s = decideQuarantine(s, `n${i}`, i).state;
+    expect(decideQuarantine(s, 'late', DEFAULT_BREAKER.windowMs + 10).allow).toBe(true);
+  });
+});
+
+describe('requeueOrder', () => {
+  it('checkpointable first, then tier, then id', () => {
+    const order = requeueOrder([
+      { jobId: 'c', checkpointable: false, tier: 'realtime' },
+      { jobId: 'b', checkpointable: true, tier: 'filler' },
+      { jobId: 'a', checkpointable: true, tier: 'batch' },
+      { jobId: 'd', checkpointable: false, tier: 'realtime' },
+    ]).map((j) => j.jobId);
+    expect(order).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
