@@ -1,7 +1,9 @@
 // End to end on real Postgres and Temporal, with a test agent speaking the real protocol:
 // submit → placed → dispatch command → status → Succeeded, billed; plus cancel, cluster loss, node fault,
 // tenancy, admission and the API's error shapes.
+import { execFile } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
@@ -207,5 +209,31 @@ describe('hub end to end', () => {
     const badq = await alice.get<{ details: { path: string }[] }>('/api/v1/jobs?state=Exploded');
     expect(badq.status).toBe(400);
     expect(badq.body.details[0]!.path).toMatch(/^query\.state/);
+  });
+
+  it('the meridian CLI submits --wait: exit 0 on success, non-zero with the reason on failure', async () => {
+    const bin = fileURLToPath(new URL('../bin/meridian.js', import.meta.url));
+    const example = fileURLToPath(new URL('../../examples/jobs/hello-gpu.yaml', import.meta.url));
+    const env = { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, XDG_CONFIG_HOME: '/nonexistent' };
+    const run = promisify(execFile);
+    const ok = await run(process.execPath, [bin, 'job', 'submit', example, '--wait', '--timeout', '2m'], { env, cwd: '/', timeout: 90_000 });
+    expect(ok.stdout).toMatch(/submitted job \d+ \(hello-gpu, project default\)/);
+    expect(ok.stdout).toMatch(/succeeded on east/);
+    agents[0]!.o.outcome = (cmd) => (cmd.name === 'doomed' ? { phase: 'Failed', exitCode: 3, reason: 'Error: exit code 3' } : { phase: 'Succeeded', exitCode: 0 });
+    const bad = await run(process.execPath, [bin, 'job', 'submit', example, '--name', 'doomed', '--wait'], { env, timeout: 90_000 }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad?.code).toBe(1);
+    expect(bad?.stderr).toMatch(/Failed: Error: exit code 3 \(exit code 3\)/);
+    const pending = run(process.execPath, [bin, 'job', 'submit', '-', '--wait'], { env, timeout: 60_000 });
+    pending.child.stdin?.end('name: Bad Name\nworkload: {}\n');
+    const invalid = await pending.then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(invalid?.code).toBe(1);
+    expect(invalid?.stderr).toMatch(/error 400 \(invalid\)[^]*name: use lowercase/);
+    const list = await run(process.execPath, [bin, 'job', 'list', '--state', 'Failed'], { env });
+    expect(list.stdout).toMatch(/doomed/);
+    const nodes = await run(process.execPath, [bin, 'nodes', '--cluster', 'east'], { env });
+    expect(nodes.stdout).toMatch(/east-0\s+A100\s+8/);
   });
 });

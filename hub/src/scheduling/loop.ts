@@ -32,6 +32,7 @@ export class SchedulingLoop {
   private again = false;
   private stopped = false;
   private lastReconcile = 0;
+  private readonly startedAt = Date.now();
   lastOutput: CycleOutput | null = null;
 
   constructor(
@@ -125,6 +126,9 @@ export class SchedulingLoop {
   }
 
   private async sweepLostClusters(): Promise<void> {
+    // A hub that just (re)started has not yet given agents the chance to reconnect: silence during our own
+    // downtime is not the cluster's fault.
+    if (Date.now() - this.startedAt < this.cfg.clusterLostTimeoutMs) return;
     const lost = await markLostClusters(this.pool, this.cfg.clusterLostTimeoutMs);
     if (lost.length === 0) return;
     const wake: string[] = [];
