@@ -1,0 +1,180 @@
+// The Kubernetes driver: inventory, job tracking, dispatch/cancel/logs and node commands over one
+// kubeconfig, emitting agent protocol events through a sink. It knows nothing about the hub connection,
+// so engine tests drive it directly; agent.ts plugs it into hub-link.
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { AgentEvent, Command } from '../../../hub/src/protocol/agent-protocol.ts';
+import { cancelJob } from './cancel.ts';
+import { DriftMonitor } from './drift.ts';
+import type { DriftMode } from './drift.ts';
+import { errText, statusOf } from './informer.ts';
+import { DEFAULT_INVENTORY_OPTIONS, InventoryTracker } from './inventory.ts';
+import type { InventoryOptions } from './inventory.ts';
+import { DEFAULT_JOB_OPTIONS, ensureJob, ensureNamespace } from './jobs.ts';
+import type { JobOptions } from './jobs.ts';
+import { taskLogs } from './logs.ts';
+import { NodeOps } from './node-ops.ts';
+import type { Outcome } from './node-ops.ts';
+import { JobTracker } from './status.ts';
+
+export interface DriverOptions {
+  kubeConfig: k8s.KubeConfig;
+  /** Namespace for Meridian's Jobs (created when missing). */
+  namespace: string;
+  emit: (event: AgentEvent) => void;
+  inventory?: Partial<InventoryOptions>;
+  jobs?: Partial<Omit<JobOptions, 'namespace'>>;
+  driftMode?: DriftMode;
+  deltaIntervalMs?: number;
+  statusDebounceMs?: number;
+  /** Keep retrying a dispatch the apiserver cannot take (down, 5xx, 429) this long before failing it. */
+  dispatchRetryMs?: number;
+  log?: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const transient = (err: unknown): boolean => {
+  const code = statusOf(err);
+  return code === undefined || code === 429 || code >= 500;
+};
+
+export class KubernetesDriver {
+  readonly inventory: InventoryTracker;
+  readonly tracker: JobTracker;
+  readonly ops: NodeOps;
+  readonly drift: DriftMonitor;
+  readonly batch: k8s.BatchV1Api;
+  readonly core: k8s.CoreV1Api;
+  readonly jobOptions: JobOptions;
+  readonly commandCounts = new Map<string, number>();
+  private readyPromise: Promise<void> | null = null;
+  private apiDownSince: number | null = null;
+  private lastApiError: string | null = null;
+
+  constructor(private readonly o: DriverOptions) {
+    const kc = o.kubeConfig;
+    this.batch = kc.makeApiClient(k8s.BatchV1Api);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    const inv: InventoryOptions = { ...DEFAULT_INVENTORY_OPTIONS, ...o.inventory };
+    this.jobOptions = {
+      ...DEFAULT_JOB_OPTIONS,
+      gpuModelLabel: inv.gpuModelLabel,
+      gpuResource: inv.gpuResource,
+      rdmaResource: inv.rdmaResource,
+      milliGpuResource: inv.milliGpuResource,
+      ...o.jobs,
+      namespace: o.namespace,
+    };
+    this.ops = new NodeOps(this.core);
+    this.drift = new DriftMonitor(o.driftMode ?? 'report', o.emit, this.ops, o.log);
+    const onHealth = (ok: boolean, err?: string): void => {
+      if (!ok) {
+        this.apiDownSince ??= Date.now();
+        this.lastApiError = err ?? null;
+        o.log?.warn({ err }, 'lost the Kubernetes apiserver; retrying');
+      } else if (this.inventory?.healthy && this.tracker?.jobs.healthy && this.tracker?.pods.healthy) {
+        if (this.apiDownSince) o.log?.info({ downMs: Date.now() - this.apiDownSince }, 'Kubernetes apiserver is back');
+        this.apiDownSince = null;
+      }
+    };
+    this.inventory = new InventoryTracker(kc, {
+      ...inv,
+      emit: o.emit,
+      deltaIntervalMs: o.deltaIntervalMs ?? 250,
+      maxPerDelta: 500,
+      onNode: (n) => this.drift.check(n),
+      onHealth,
+    });
+    this.tracker = new JobTracker(kc, { namespace: o.namespace, emit: o.emit, debounceMs: o.statusDebounceMs ?? 100, onHealth });
+  }
+
+  /** Starts informers; resolves after the first inventory snapshot has been emitted. */
+  start(): Promise<void> {
+    this.readyPromise ??= (async () => {
+      for (let i = 0; ; i++) {
+        try {
+          await ensureNamespace(this.core, this.o.namespace);
+          break;
+        } catch (err) {
+          if (i % 10 === 0) this.o.log?.warn({ err: errText(err) }, 'cannot reach the Kubernetes apiserver yet; retrying');
+          await sleep(Math.min(5000, 250 * 2 ** i));
+        }
+      }
+      await this.tracker.start();
+      await this.inventory.start();
+    })();
+    return this.readyPromise;
+  }
+
+  /** Milliseconds the apiserver has been unreachable (0 when reachable). */
+  get apiDownMs(): number {
+    return this.apiDownSince ? Date.now() - this.apiDownSince : 0;
+  }
+
+  get apiError(): string | null {
+    return this.lastApiError;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.inventory.stop(), this.tracker.stop()]);
+  }
+
+  /** Applies one hub command idempotently; the outcome becomes a command.result (void: none needed). */
+  async handle(cmd: Command): Promise<Outcome | void> {
+    await this.start();
+    const count = (result: string): void => {
+      const k = `${cmd.kind}\u0000${result}`;
+      this.commandCounts.set(k, (this.commandCounts.get(k) ?? 0) + 1);
+    };
+    let out: Outcome | void;
+    try {
+      out = await this.apply(cmd);
+    } catch (err) {
+      out = { ok: false, error: errText(err) };
+    }
+    count(out && !out.ok ? 'error' : 'ok');
+    return out;
+  }
+
+  private async apply(cmd: Command): Promise<Outcome | void> {
+    switch (cmd.kind) {
+      case 'dispatch': {
+        const ref = { jobId: cmd.jobId, attempt: cmd.attempt };
+        const deadline = Date.now() + (this.o.dispatchRetryMs ?? 120_000);
+        for (let i = 0; ; i++) {
+          try {
+            const r = await ensureJob(this.batch, cmd, this.jobOptions);
+            this.o.log?.info({ jobId: cmd.jobId, attempt: cmd.attempt, job: r.name, adopted: !r.created }, r.created ? 'job created' : 'job adopted');
+            this.tracker.resend(ref);
+            return { ok: true, detail: { clusterJobId: `${r.namespace}/${r.name}`, adopted: !r.created } };
+          } catch (err) {
+            const cause = (err as { cause?: unknown }).cause ?? err;
+            if (transient(cause) && !/exists but is not|being deleted/.test(errText(err)) && Date.now() < deadline) {
+              await sleep(Math.min(5000, 250 * 2 ** i));
+              continue;
+            }
+            const reason = `DispatchFailed: ${errText(err)}`;
+            this.o.emit({ type: 'job.status', jobId: cmd.jobId, attempt: cmd.attempt, phase: 'Failed', reason, tasks: [], finishedAt: new Date().toISOString() });
+            return { ok: false, error: reason };
+          }
+        }
+      }
+      case 'cancel': {
+        if (cmd.attempt) this.tracker.markCancelled({ jobId: cmd.jobId, attempt: cmd.attempt }, cmd.reason);
+        const r = await cancelJob(this.batch, this.core, this.o.namespace, cmd);
+        const attempts = new Set(r.attempts);
+        if (cmd.attempt) attempts.add(cmd.attempt);
+        for (const a of attempts) this.tracker.markCancelled({ jobId: cmd.jobId, attempt: a }, cmd.reason);
+        return { ok: true, detail: { deleted: r.deleted } };
+      }
+      case 'node':
+        return this.ops.apply(cmd);
+      case 'logs': {
+        const r = await taskLogs(this.core, this.o.namespace, cmd);
+        return { ok: true, detail: r };
+      }
+      case 'prewarm':
+        return { ok: false, error: 'prewarm is not supported by the Kubernetes agent yet (needs Fluid DataLoad or a copy Job)' };
+    }
+  }
+}

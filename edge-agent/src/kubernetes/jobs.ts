@@ -1,0 +1,206 @@
+// Jobs down: a DispatchCommand becomes one batch/v1 Job (Indexed, parallelism = completions = gang size),
+// named after the federation job ID and attempt so a resent or replayed dispatch finds the same object:
+// create is idempotent, an existing Job of that ID and attempt is adopted, never duplicated.
+import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import type { V1EnvVar, V1Job, V1Toleration } from '@kubernetes/client-node';
+import type { DispatchCommand } from '../../../hub/src/protocol/agent-protocol.ts';
+import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import { errText, statusOf } from './informer.ts';
+
+export const MANAGED_BY = 'meridian';
+export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
+export const JOB_ANNOTATIONS = {
+  name: 'meridian.dev/job-name',
+  checkpointSignal: 'meridian.dev/checkpoint-signal',
+  cancelReason: 'meridian.dev/cancel-reason',
+} as const;
+
+export interface JobOptions {
+  namespace: string;
+  gpuModelLabel: string;
+  gpuResource: string;
+  rdmaResource: string;
+  milliGpuResource: string;
+  /** Image for commands that carry a script but no image. */
+  defaultImage: string;
+  tolerations: V1Toleration[];
+  /** Finished Jobs are garbage-collected after this long (logs stay readable until then). */
+  ttlSecondsAfterFinished: number;
+  serviceAccountName?: string;
+  priorityClassName?: string;
+}
+
+export const DEFAULT_JOB_OPTIONS: JobOptions = {
+  namespace: 'default',
+  gpuModelLabel: 'nvidia.com/gpu.product',
+  gpuResource: 'nvidia.com/gpu',
+  rdmaResource: 'rdma/hca',
+  milliGpuResource: 'meridian.dev/milli-gpu',
+  defaultImage: 'busybox:1.36',
+  tolerations: [],
+  ttlSecondsAfterFinished: 86_400,
+};
+
+/** A label value (≤ 63 chars of [A-Za-z0-9._-], alphanumeric at both ends); long or odd values get a hash suffix. */
+export function labelValue(v: string): string {
+  const clean = v.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  if (clean === v && v.length <= 63) return v;
+  const hash = createHash('sha256').update(v).digest('hex').slice(0, 8);
+  return `${clean.slice(0, 54).replace(/[^A-Za-z0-9]+$/, '')}-${hash}`.replace(/^-/, '');
+}
+
+/** The Kubernetes Job name of a federation job attempt: `mj-<id>-a<attempt>` (DNS-1123, ≤ 63). */
+export function jobName(jobId: string, attempt: number): string {
+  const id = jobId.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const suffix = `-a${attempt}`;
+  const base = `mj-${id}`;
+  if (id === jobId && base.length + suffix.length <= 63) return base + suffix;
+  const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 8);
+  return `${base.slice(0, 63 - suffix.length - 9).replace(/-+$/, '')}-${hash}${suffix}`;
+}
+
+/** The labels every object of a dispatched attempt carries. */
+export function jobLabels(cmd: Pick<DispatchCommand, 'jobId' | 'attempt' | 'project'>): Record<string, string> {
+  return {
+    [LABELS.jobId]: labelValue(cmd.jobId),
+    [LABELS.attempt]: String(cmd.attempt),
+    [LABELS.project]: labelValue(cmd.project),
+    [LABELS.managedBy]: MANAGED_BY,
+  };
+}
+
+const qualifiedName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** The Job for one dispatch (pure). */
+export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS): V1Job {
+  const labels = jobLabels(cmd);
+  const name = jobName(cmd.jobId, cmd.attempt);
+  const t = cmd.perTask;
+  const limits: Record<string, string> = {};
+  const requests: Record<string, string> = {};
+  if (t.cpuMilli > 0) requests.cpu = `${Math.round(t.cpuMilli)}m`;
+  if (t.memoryMiB > 0) requests.memory = limits.memory = `${Math.ceil(t.memoryMiB)}Mi`;
+  if (t.gpus > 0) requests[o.gpuResource] = limits[o.gpuResource] = String(t.gpus);
+  else if (t.milliGpu && t.milliGpu > 0) requests[o.milliGpuResource] = limits[o.milliGpuResource] = String(t.milliGpu);
+  if (t.rdma > 0) requests[o.rdmaResource] = limits[o.rdmaResource] = String(t.rdma);
+
+  const env: V1EnvVar[] = [
+    { name: 'MERIDIAN_JOB_ID', value: cmd.jobId },
+    { name: 'MERIDIAN_ATTEMPT', value: String(cmd.attempt) },
+    { name: 'MERIDIAN_PROJECT', value: cmd.project },
+    { name: 'MERIDIAN_RANK', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } } },
+    { name: 'MERIDIAN_WORLD_SIZE', value: String(cmd.tasks) },
+    ...Object.entries(cmd.env).map(([k, v]) => ({ name: k, value: v })),
+  ];
+  let command = cmd.command;
+  let args = cmd.args;
+  if (!command && cmd.script) {
+    command = ['/bin/sh', '-c'];
+    args = [cmd.script];
+  }
+  const podAnnotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cmd.annotations)) if (qualifiedName.test(k) && k.length <= 317) podAnnotations[k] = v;
+  if (cmd.checkpointSignal) podAnnotations[JOB_ANNOTATIONS.checkpointSignal] = cmd.checkpointSignal;
+
+  const wholeGpus = t.gpus > 0 || Boolean(t.milliGpu);
+  const nodeSelector: Record<string, string> = {};
+  if (cmd.gpuModel && wholeGpus) nodeSelector[o.gpuModelLabel] = cmd.gpuModel;
+  const hinted = [...new Set(cmd.nodes)];
+
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: o.namespace,
+      labels,
+      annotations: { [JOB_ANNOTATIONS.name]: cmd.name, 'meridian.dev/job-id': cmd.jobId },
+    },
+    spec: {
+      completionMode: 'Indexed',
+      completions: cmd.tasks,
+      parallelism: cmd.tasks,
+      // A gang is all or nothing: no retries inside the cluster; the hub decides whether to requeue.
+      backoffLimit: 0,
+      activeDeadlineSeconds: Math.max(1, Math.ceil(cmd.maxRuntimeSec)),
+      ttlSecondsAfterFinished: o.ttlSecondsAfterFinished,
+      // An evicted (drained / preempted) pod fails the Job at once with a reason the hub reads as "requeue".
+      podFailurePolicy: { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
+      template: {
+        metadata: { labels, annotations: podAnnotations },
+        spec: {
+          restartPolicy: 'Never',
+          ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
+          ...(hinted.length
+            ? {
+                affinity: {
+                  nodeAffinity: {
+                    preferredDuringSchedulingIgnoredDuringExecution: [
+                      { weight: 50, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: hinted }] } },
+                    ],
+                  },
+                },
+              }
+            : {}),
+          ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
+          ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
+          ...(o.priorityClassName ? { priorityClassName: o.priorityClassName } : {}),
+          containers: [
+            {
+              name: 'main',
+              image: cmd.image ?? o.defaultImage,
+              ...(command ? { command } : {}),
+              ...(args ? { args } : {}),
+              env,
+              resources: { requests, limits },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export interface EnsureResult {
+  created: boolean;
+  name: string;
+  namespace: string;
+  job: V1Job;
+}
+
+/**
+ * Creates the Job for a dispatch, or adopts the one that already exists for this job ID and attempt
+ * (a resent command, an agent restart). A same-named object that belongs to something else is an error.
+ */
+export async function ensureJob(batch: k8s.BatchV1Api, cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS): Promise<EnsureResult> {
+  const body = buildJob(cmd, o);
+  const name = body.metadata!.name!;
+  try {
+    const job = await batch.createNamespacedJob({ namespace: o.namespace, body });
+    return { created: true, name, namespace: o.namespace, job };
+  } catch (err) {
+    if (statusOf(err) !== 409) throw new Error(`creating Job ${o.namespace}/${name} failed: ${errText(err)}`);
+  }
+  const existing = await batch.readNamespacedJob({ name, namespace: o.namespace });
+  const l = existing.metadata?.labels ?? {};
+  if (l[LABELS.jobId] !== labelValue(cmd.jobId) || l[LABELS.attempt] !== String(cmd.attempt)) {
+    throw new Error(`Job ${o.namespace}/${name} exists but is not job ${cmd.jobId} attempt ${cmd.attempt} (labels ${JSON.stringify(l)}); not touching it`);
+  }
+  if (existing.metadata?.deletionTimestamp) throw new Error(`Job ${o.namespace}/${name} is being deleted (cancelled); a cancelled attempt is not restarted`);
+  return { created: false, name, namespace: o.namespace, job: existing };
+}
+
+/** Makes sure the jobs namespace exists (the agent creates it on start when it may). */
+export async function ensureNamespace(core: k8s.CoreV1Api, namespace: string): Promise<void> {
+  try {
+    await core.readNamespace({ name: namespace });
+  } catch (err) {
+    if (statusOf(err) !== 404) throw new Error(`reading namespace ${namespace} failed: ${errText(err)}`);
+    try {
+      await core.createNamespace({ body: { metadata: { name: namespace, labels: { [LABELS.managedBy]: MANAGED_BY } } } });
+    } catch (e) {
+      if (statusOf(e) !== 409) throw new Error(`creating namespace ${namespace} failed: ${errText(e)}`);
+    }
+  }
+}

@@ -1,0 +1,282 @@
+// Status up: a Job and its pods → JobStatusEvent (phase, per-task phase/node/exit code/times, and a plain
+// reason a person understands: ImagePullBackOff, Unschedulable, OOMKilled, DeadlineExceeded, Evicted).
+// jobStatus() is pure; JobTracker watches Meridian's Jobs and pods (informers, label-selected) and emits an
+// event whenever what the hub would see changes.
+import * as k8s from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { AgentEvent, JobStatusEvent } from '../../../hub/src/protocol/agent-protocol.ts';
+import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import { KeptInformer } from './informer.ts';
+import { COMPLETION_INDEX_ANNOTATION, JOB_ANNOTATIONS, MANAGED_BY } from './jobs.ts';
+
+type Task = JobStatusEvent['tasks'][number];
+
+const WAITING_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff', 'RunContainerError']);
+
+const iso = (d: Date | string | undefined | null): string | undefined => (d ? new Date(d).toISOString() : undefined);
+
+function podIndex(p: V1Pod): number {
+  const v = p.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION] ?? p.metadata?.labels?.[COMPLETION_INDEX_ANNOTATION];
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+/** One pod as a task status (pure). */
+export function taskStatus(p: V1Pod): Task {
+  const cs = p.status?.containerStatuses?.find((c) => c.name === 'main') ?? p.status?.containerStatuses?.[0];
+  const term = cs?.state?.terminated ?? cs?.lastState?.terminated;
+  const waiting = cs?.state?.waiting;
+  const phase = (p.status?.phase ?? 'Pending') as Task['phase'];
+  const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const disrupted = p.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  let reason: string | undefined;
+  if (disrupted) reason = disrupted.reason === 'DeletionByTaintManager' ? 'Evicted: NoExecute taint' : `Evicted${disrupted.reason ? `: ${disrupted.reason}` : ''}`;
+  else if (p.status?.reason === 'Evicted') reason = 'Evicted';
+  else if (p.status?.reason === 'DeadlineExceeded') reason = 'DeadlineExceeded';
+  else if (term?.reason === 'OOMKilled') reason = 'OOMKilled';
+  else if (waiting?.reason && WAITING_REASONS.has(waiting.reason)) reason = waiting.reason === 'ErrImagePull' ? 'ImagePullBackOff' : waiting.reason;
+  else if (sched?.status === 'False' && sched.reason === 'Unschedulable') reason = 'Unschedulable';
+  else if (phase === 'Failed' && term?.reason && term.reason !== 'Error') reason = term.reason;
+  const exitCode = term?.exitCode;
+  const startedAt = iso(term?.startedAt ?? cs?.state?.running?.startedAt ?? p.status?.startTime);
+  const finishedAt = iso(term?.finishedAt);
+  return {
+    index: podIndex(p),
+    ...(p.spec?.nodeName ? { node: p.spec.nodeName } : {}),
+    phase: ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'].includes(phase) ? phase : 'Unknown',
+    ...(exitCode !== undefined && exitCode !== null ? { exitCode } : {}),
+    ...(term?.signal ? { signal: term.signal } : {}),
+    ...(reason ? { reason } : {}),
+    ...(phase !== 'Pending' && startedAt ? { startedAt } : {}),
+    ...(finishedAt && (phase === 'Succeeded' || phase === 'Failed') ? { finishedAt } : {}),
+  };
+}
+
+function schedulingMessage(pods: V1Pod[]): string | undefined {
+  for (const p of pods) {
+    const c = p.status?.conditions?.find((x) => x.type === 'PodScheduled' && x.status === 'False' && x.reason === 'Unschedulable');
+    if (c?.message) return c.message;
+  }
+  return undefined;
+}
+
+export interface JobRef {
+  jobId: string;
+  attempt: number;
+}
+
+/**
+ * What the hub should know about one attempt (pure). `job` undefined means the Job is gone: `deleted`
+ * says whether the agent deleted it (cancel) — then it is Cancelled.
+ */
+export function jobStatus(ref: JobRef, job: V1Job | undefined, pods: V1Pod[], deletedReason?: string): JobStatusEvent {
+  // Latest pod per completion index.
+  const latest = new Map<number, V1Pod>();
+  for (const p of pods) {
+    const i = podIndex(p);
+    const cur = latest.get(i);
+    const ts = (x: V1Pod) => new Date(x.metadata?.creationTimestamp ?? 0).getTime();
+    if (!cur || ts(p) >= ts(cur)) latest.set(i, p);
+  }
+  const tasks = [...latest.values()].map(taskStatus).sort((a, b) => a.index - b.index);
+  const base = {
+    type: 'job.status' as const,
+    jobId: ref.jobId,
+    attempt: ref.attempt,
+    ...(job ? { clusterJobId: `${job.metadata?.namespace}/${job.metadata?.name}` } : {}),
+  };
+  const starts = tasks.map((t) => t.startedAt).filter((x): x is string => Boolean(x)).sort();
+  const ends = tasks.map((t) => t.finishedAt).filter((x): x is string => Boolean(x)).sort();
+  const startedAt = starts[0] ?? iso(job?.status?.startTime);
+  const times = (finished?: string) => ({ ...(startedAt ? { startedAt } : {}), ...(finished ? { finishedAt: finished } : {}) });
+
+  if (!job || job.metadata?.deletionTimestamp) {
+    if (deletedReason !== undefined || !job)
+      return { ...base, phase: 'Cancelled', tasks, reason: deletedReason || 'Job deleted on the cluster', ...times(ends.at(-1) ?? new Date().toISOString()) };
+  }
+  const conds = job?.status?.conditions ?? [];
+  const complete = conds.find((c) => c.type === 'Complete' && c.status === 'True');
+  const failed = conds.find((c) => c.type === 'Failed' && c.status === 'True') ?? conds.find((c) => c.type === 'FailureTarget' && c.status === 'True');
+  if (complete) return { ...base, phase: 'Succeeded', tasks, exitCode: 0, ...times(iso(job?.status?.completionTime ?? complete.lastTransitionTime) ?? ends.at(-1)) };
+  if (failed) {
+    const bad = tasks.find((t) => t.phase === 'Failed' && t.reason) ?? tasks.find((t) => t.phase === 'Failed' && t.exitCode) ?? tasks.find((t) => t.phase === 'Failed');
+    let reason: string;
+    if (failed.reason === 'DeadlineExceeded') reason = 'DeadlineExceeded';
+    else if (bad?.reason) reason = bad.reason;
+    else if (failed.reason === 'PodFailurePolicy') reason = 'Evicted';
+    else reason = bad?.exitCode !== undefined ? `Error: exit code ${bad.exitCode}` : (failed.reason ?? 'Failed');
+    const exitCode = tasks.find((t) => t.phase === 'Failed' && t.exitCode !== undefined && t.exitCode !== 0)?.exitCode ?? bad?.exitCode;
+    return {
+      ...base,
+      phase: 'Failed',
+      tasks,
+      ...(exitCode !== undefined ? { exitCode } : {}),
+      reason,
+      ...(failed.message ? { message: failed.message } : {}),
+      ...times(iso(failed.lastTransitionTime) ?? ends.at(-1)),
+    };
+  }
+  const running = tasks.some((t) => t.phase === 'Running' || t.phase === 'Succeeded' || t.phase === 'Failed');
+  const stuck = tasks.find((t) => t.phase === 'Pending' && t.reason);
+  const msg = stuck?.reason === 'Unschedulable' ? schedulingMessage(pods) : undefined;
+  return {
+    ...base,
+    phase: running ? 'Running' : 'Pending',
+    tasks,
+    ...(stuck?.reason ? { reason: stuck.reason } : {}),
+    ...(msg ? { message: msg } : {}),
+    ...(running ? times() : {}),
+  };
+}
+
+/** A stable fingerprint of what matters in a status (so a pod heartbeat does not resend it). */
+export function statusKey(s: JobStatusEvent): string {
+  return JSON.stringify([s.phase, s.reason, s.exitCode, s.tasks.map((t) => [t.index, t.phase, t.node, t.exitCode, t.reason])]);
+}
+
+function refOf(o: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } }): JobRef | null {
+  const l = o.metadata?.labels ?? {};
+  const attempt = Number(l[LABELS.attempt]);
+  const jobId = o.metadata?.annotations?.['meridian.dev/job-id'] ?? l[LABELS.jobId];
+  if (!jobId || !Number.isInteger(attempt) || attempt < 1) return null;
+  return { jobId, attempt };
+}
+
+export interface JobTrackerOptions {
+  namespace: string;
+  emit: (event: AgentEvent) => void;
+  /** Coalesce changes of one job for this long. */
+  debounceMs: number;
+  onHealth?: (ok: boolean, err?: string) => void;
+}
+
+/** Watches Meridian's Jobs and pods in the jobs namespace and streams status changes up. */
+export class JobTracker {
+  readonly jobs: KeptInformer<V1Job>;
+  readonly pods: KeptInformer<V1Pod>;
+  private readonly last = new Map<string, string>();
+  private readonly lastPhase = new Map<string, JobStatusEvent['phase']>();
+  private readonly pending = new Map<string, JobRef>();
+  private readonly podsByJob = new Map<string, Map<string, V1Pod>>();
+  /** Attempts the agent cancelled, with the reason (so their deletion reads Cancelled, not lost). */
+  private readonly cancelled = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly o: JobTrackerOptions,
+  ) {
+    const batch = kc.makeApiClient(k8s.BatchV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const labelSelector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.jobId}`;
+    this.jobs = new KeptInformer<V1Job>(kc, `/apis/batch/v1/namespaces/${o.namespace}/jobs`, () => batch.listNamespacedJob({ namespace: o.namespace, labelSelector }), {
+      upsert: (j) => this.touch(refOf(j)),
+      remove: (j) => this.touch(refOf(j)),
+      onHealth: o.onHealth,
+    }, { labelSelector });
+    this.pods = new KeptInformer<V1Pod>(kc, `/api/v1/namespaces/${o.namespace}/pods`, () => core.listNamespacedPod({ namespace: o.namespace, labelSelector }), {
+      upsert: (p) => this.podEvent(p, false),
+      remove: (p) => this.podEvent(p, true),
+      onHealth: o.onHealth,
+    }, { labelSelector });
+  }
+
+  static key(r: JobRef): string {
+    return `${r.jobId}/${r.attempt}`;
+  }
+
+  async start(): Promise<void> {
+    this.jobs.start();
+    this.pods.start();
+    await Promise.all([this.jobs.synced, this.pods.synced]);
+    this.started = true;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await Promise.all([this.jobs.stop(), this.pods.stop()]);
+  }
+
+  /** Marks an attempt as cancelled by the agent: its Job's disappearance reports Cancelled with this reason. */
+  markCancelled(ref: JobRef, reason: string): void {
+    this.cancelled.set(JobTracker.key(ref), reason);
+    this.touch(ref);
+  }
+
+  /** The current status of one attempt from the informer caches. */
+  status(ref: JobRef): JobStatusEvent {
+    const k = JobTracker.key(ref);
+    const job = this.findJob(ref);
+    const pods = [...(this.podsByJob.get(k)?.values() ?? [])];
+    return jobStatus(ref, job, pods, this.cancelled.get(k));
+  }
+
+  /** Forces the next change of this attempt (or its current state) to be sent, e.g. after adopting it. */
+  resend(ref: JobRef): void {
+    this.last.delete(JobTracker.key(ref));
+    this.touch(ref);
+  }
+
+  private findJob(ref: JobRef): V1Job | undefined {
+    return this.jobs.list(this.o.namespace).find((j) => {
+      const r = refOf(j);
+      return r?.jobId === ref.jobId && r.attempt === ref.attempt;
+    });
+  }
+
+  private podEvent(p: V1Pod, gone: boolean): void {
+    const ref = refOf(p);
+    if (!ref) return;
+    const k = JobTracker.key(ref);
+    let m = this.podsByJob.get(k);
+    if (!m) this.podsByJob.set(k, (m = new Map()));
+    if (gone) m.delete(p.metadata?.name ?? '');
+    else m.set(p.metadata?.name ?? '', p);
+    this.touch(ref);
+  }
+
+  private touch(ref: JobRef | null): void {
+    if (!ref) return;
+    this.pending.set(JobTracker.key(ref), ref);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.started || this.timer || this.pending.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.o.debounceMs);
+  }
+
+  flush(): void {
+    const refs = [...this.pending.values()];
+    this.pending.clear();
+    for (const ref of refs) {
+      const k = JobTracker.key(ref);
+      const job = this.findJob(ref);
+      const pods = [...(this.podsByJob.get(k)?.values() ?? [])];
+      // A Job we never saw and did not cancel (pods of a deleted Job arriving late) is not news.
+      if (!job && !this.cancelled.has(k) && !this.last.has(k)) continue;
+      // A finished Job collected later (ttlSecondsAfterFinished, kubectl delete) stays finished.
+      const before = this.lastPhase.get(k);
+      if (!job && (before === 'Succeeded' || before === 'Failed' || before === 'Cancelled')) continue;
+      const ev = jobStatus(ref, job, pods, this.cancelled.get(k));
+      const fp = statusKey(ev);
+      if (this.last.get(k) === fp) continue;
+      this.last.set(k, fp);
+      this.lastPhase.set(k, ev.phase);
+      this.o.emit(ev);
+      if (!job && pods.length === 0) {
+        // Gone for good: forget it (keep the fingerprint so a late event does not resend Cancelled).
+        this.podsByJob.delete(k);
+      }
+    }
+    this.schedule();
+  }
+}
+
+export { JOB_ANNOTATIONS };

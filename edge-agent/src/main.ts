@@ -1,0 +1,140 @@
+// The `edge-agent` process for a Kubernetes member cluster.
+//
+//   edge-agent --hub-url http://hub:8080 --cluster-id us-east --credential-file /etc/meridian/credential \
+//              [--kubeconfig ~/.kube/config] [--namespace meridian-jobs] [--listen 0.0.0.0:9402]
+//
+// Every flag has an environment variable (MERIDIAN_HUB_URL, MERIDIAN_CLUSTER_ID, MERIDIAN_CLUSTER_CREDENTIAL
+// or MERIDIAN_CLUSTER_CREDENTIAL_FILE, KUBECONFIG, ...). Without a kubeconfig it uses the in-cluster service
+// account. It serves /healthz and /metrics, and prints `MERIDIAN_AGENT_LISTEN=http://host:port` once up.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pino from 'pino';
+import client from 'prom-client';
+import { AGENT_VERSION, KubernetesAgent } from './kubernetes/agent.ts';
+
+export interface MainOptions {
+  hubUrl: string;
+  clusterId: string;
+  credential?: string;
+  credentialFile?: string;
+  kubeconfig?: string;
+  namespace: string;
+  listen: string;
+  journal?: string;
+  drift: 'report' | 'reconcile';
+  gpuLabel: string;
+  tolerate: string[];
+  apiserverLostAfter: number;
+  logLevel: string;
+}
+
+const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds >= 0');
+  return n;
+};
+
+export function program(): Command {
+  return new Command('edge-agent')
+    .description("Meridian's edge agent for a Kubernetes cluster: inventory and job status up, jobs and node commands down")
+    .addOption(new Option('--hub-url <url>', 'hub base URL (http(s)://host:port)').env('MERIDIAN_HUB_URL').makeOptionMandatory())
+    .addOption(new Option('--cluster-id <id>', 'this cluster\'s id at the hub').env('MERIDIAN_CLUSTER_ID').makeOptionMandatory())
+    .addOption(new Option('--credential <secret>', 'cluster credential (from POST /api/v1/clusters)').env('MERIDIAN_CLUSTER_CREDENTIAL'))
+    .addOption(new Option('--credential-file <path>', 'file holding the cluster credential').env('MERIDIAN_CLUSTER_CREDENTIAL_FILE'))
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig (default: in-cluster service account, else ~/.kube/config)').env('KUBECONFIG'))
+    .addOption(new Option('--namespace <ns>', 'namespace for Meridian Jobs').env('MERIDIAN_NAMESPACE').default('meridian-jobs'))
+    .addOption(new Option('--listen <host:port>', '/healthz and /metrics address').env('MERIDIAN_AGENT_LISTEN').default('0.0.0.0:9402'))
+    .addOption(new Option('--journal <path>', 'journal file (unacked events survive a restart)').env('MERIDIAN_AGENT_JOURNAL'))
+    .addOption(new Option('--drift <mode>', 'a hand-undone hub cordon/taint: report it, or put it back').choices(['report', 'reconcile']).env('MERIDIAN_DRIFT').default('report'))
+    .addOption(new Option('--gpu-label <label>', 'node label with the GPU model').env('MERIDIAN_GPU_LABEL').default('nvidia.com/gpu.product'))
+    .addOption(new Option('--tolerate <taint-key...>', 'taint keys Meridian Jobs tolerate').env('MERIDIAN_TOLERATE').default([]))
+    .addOption(new Option('--apiserver-lost-after <ms>', 'disconnect from the hub when the apiserver is unreachable this long (0 = never)').env('MERIDIAN_APISERVER_LOST_AFTER_MS').argParser(positiveInt).default(30_000))
+    .addOption(new Option('--log-level <level>').env('LOG_LEVEL').default('info'));
+}
+
+export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent; url: string; close(): Promise<void> }> {
+  const credential = o.credential ?? (o.credentialFile ? readFileSync(o.credentialFile, 'utf8').trim() : undefined);
+  if (!credential) throw new Error('no cluster credential: pass --credential-file <path> (or MERIDIAN_CLUSTER_CREDENTIAL); an admin gets one from POST /api/v1/clusters');
+  if (!/^https?:\/\//.test(o.hubUrl)) throw new Error(`--hub-url must be http(s)://host:port, got ${JSON.stringify(o.hubUrl)}`);
+  const log = pino({ level: o.logLevel, base: { svc: 'edge-agent', cluster: o.clusterId } });
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'meridian_agent_' });
+  const tolerate = Array.isArray(o.tolerate) ? o.tolerate : String(o.tolerate).split(',').filter(Boolean);
+  const agent = KubernetesAgent.fromKubeconfig(o.kubeconfig, {
+    hubUrl: o.hubUrl,
+    credential,
+    clusterId: o.clusterId,
+    namespace: o.namespace,
+    ...(o.journal ? { journalFile: o.journal } : {}),
+    driftMode: o.drift,
+    inventory: { gpuModelLabel: o.gpuLabel, toleratedTaints: tolerate },
+    jobs: { tolerations: tolerate.map((key) => ({ key, operator: 'Exists' })) },
+    apiserverLostAfterMs: o.apiserverLostAfter,
+    registry,
+    log,
+  });
+  const [host, portText] = splitHostPort(o.listen);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/healthz') {
+      const h = agent.health();
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ...h, version: AGENT_VERSION }));
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    } else res.writeHead(404, { 'content-type': 'text/plain' }).end('try /healthz or /metrics\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address}:${addr.port}`;
+  await agent.start();
+  log.info({ url, hub: o.hubUrl, namespace: o.namespace }, 'edge agent started');
+  return {
+    agent,
+    url,
+    async close() {
+      await agent.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function splitHostPort(v: string): [string, string] {
+  const i = v.lastIndexOf(':');
+  if (i < 0) return ['0.0.0.0', v];
+  return [v.slice(0, i) || '0.0.0.0', v.slice(i + 1)];
+}
+
+/** Parses argv, starts the agent, stops it cleanly on SIGTERM/SIGINT. */
+export function cli(argv: string[] = process.argv): void {
+  const cmd = program();
+  cmd.parse(argv);
+  const opts = cmd.opts<MainOptions>();
+  run(opts).then(
+    (h) => {
+      process.stdout.write(`MERIDIAN_AGENT_LISTEN=${h.url}\n`);
+      let stopping = false;
+      const shutdown = (): void => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        void h.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    },
+    (err: unknown) => {
+      console.error(`edge-agent failed to start: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) cli();
