@@ -85,7 +85,16 @@ export class KubernetesDriver {
       onNode: (n) => this.drift.check(n),
       onHealth,
     });
-    this.tracker = new JobTracker(kc, { namespace: o.namespace, emit: o.emit, debounceMs: o.statusDebounceMs ?? 100, onHealth });
+    this.tracker = new JobTracker(kc, {
+      namespace: o.namespace,
+      emit: o.emit,
+      debounceMs: o.statusDebounceMs ?? 100,
+      onHealth,
+      onEvicted: (ref) => {
+        o.log?.warn(ref, 'a pod of the attempt was evicted: failing the attempt and deleting its Job (the hub requeues it)');
+        cancelJob(this.batch, this.core, o.namespace, { ...ref, graceSeconds: 0 }).catch((err: unknown) => o.log?.warn({ ...ref, err: errText(err) }, 'deleting an evicted Job failed'));
+      },
+    });
   }
 
   /** Starts informers; resolves after the first inventory snapshot has been emitted. */

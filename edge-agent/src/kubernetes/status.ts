@@ -148,6 +148,12 @@ export interface JobTrackerOptions {
   /** Coalesce changes of one job for this long. */
   debounceMs: number;
   onHealth?: (ok: boolean, err?: string) => void;
+  /**
+   * A running pod of an active attempt was evicted (drain, preemption, NoExecute taint): the gang is broken,
+   * the attempt is reported Failed ("Evicted: ...", which the hub requeues) and this is called so the
+   * driver deletes the rest of it — the Job controller must not re-run it behind the hub's back.
+   */
+  onEvicted?: (ref: JobRef) => void;
 }
 
 /** Watches Meridian's Jobs and pods in the jobs namespace and streams status changes up. */
@@ -160,6 +166,8 @@ export class JobTracker {
   private readonly podsByJob = new Map<string, Map<string, V1Pod>>();
   /** Attempts the agent cancelled, with the reason (so their deletion reads Cancelled, not lost). */
   private readonly cancelled = new Map<string, string>();
+  /** Attempts that lost a running pod to an eviction, with the plain reason. */
+  private readonly evicted = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -233,8 +241,15 @@ export class JobTracker {
     const k = JobTracker.key(ref);
     let m = this.podsByJob.get(k);
     if (!m) this.podsByJob.set(k, (m = new Map()));
-    if (gone) m.delete(p.metadata?.name ?? '');
-    else m.set(p.metadata?.name ?? '', p);
+    if (gone) {
+      const seen = m.get(p.metadata?.name ?? '') ?? p;
+      m.delete(p.metadata?.name ?? '');
+      const ph = seen.status?.phase ?? p.status?.phase;
+      const disrupted = [...(seen.status?.conditions ?? []), ...(p.status?.conditions ?? [])].find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+      if (disrupted && ph !== 'Succeeded' && ph !== 'Failed' && !this.cancelled.has(k) && !this.evicted.has(k)) {
+        this.evicted.set(k, `Evicted: ${disrupted.reason ?? 'DisruptionTarget'} (pod ${p.metadata?.name} on ${p.spec?.nodeName ?? seen.spec?.nodeName ?? 'unknown node'})`);
+      }
+    } else m.set(p.metadata?.name ?? '', p);
     this.touch(ref);
   }
 
@@ -264,7 +279,12 @@ export class JobTracker {
       // A finished Job collected later (ttlSecondsAfterFinished, kubectl delete) stays finished.
       const before = this.lastPhase.get(k);
       if (!job && (before === 'Succeeded' || before === 'Failed' || before === 'Cancelled')) continue;
-      const ev = jobStatus(ref, job, pods, this.cancelled.get(k));
+      let ev = jobStatus(ref, job, pods, this.cancelled.get(k));
+      const evicted = this.evicted.get(k);
+      if (evicted && ev.phase !== 'Succeeded' && ev.phase !== 'Failed' && ev.phase !== 'Cancelled') {
+        ev = { ...ev, phase: 'Failed', reason: evicted, finishedAt: new Date().toISOString() };
+        this.o.onEvicted?.(ref);
+      }
       const fp = statusKey(ev);
       if (this.last.get(k) === fp) continue;
       this.last.set(k, fp);
