@@ -19,9 +19,11 @@ function linkFor(cl: ClusterState, region: string, fallback: Link): Link {
   return cl.links.get(region) ?? (region === cl.region ? INTRA_REGION : fallback);
 }
 
+const NOTHING: DataCost = Object.freeze({ missingBytes: 0, transferSec: 0, egressUsd: 0, missing: Object.freeze([]) as unknown as DataCost['missing'] });
+
 export function dataCost(snap: Snapshot, cl: ClusterState, datasets: readonly DatasetRef[] | undefined, fallback: Link): DataCost {
+  if (!datasets || datasets.length === 0) return NOTHING;
   const out: DataCost = { missingBytes: 0, transferSec: 0, egressUsd: 0, missing: [] };
-  if (!datasets) return out;
   for (const d of datasets) {
     if (d.cachedIn.includes(cl.id)) continue;
     const percent = Math.min(100, Math.max(0, cl.prewarming.get(d.name) ?? 0));

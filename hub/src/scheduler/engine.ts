@@ -20,7 +20,7 @@ import type { RunningEntry } from './preemption.ts';
 import { lostWork, planPreemption } from './preemption.ts';
 import type { Pend } from './reasons.ts';
 import { reasons } from './reasons.ts';
-import { hash32, makeRng } from './rng.ts';
+import { hash32, makeRng, mix32 } from './rng.ts';
 
 export type Outcome =
   | { kind: 'placed'; job: JobSpec; cand: Candidate; allocs: TaskAlloc[]; victims: RunningEntry[]; usd: number }
@@ -33,6 +33,7 @@ export interface ResolvedConfig {
   maxNodesScored: number;
   maxPrewarmHoldSec: number;
   preemption: boolean;
+  maxPreemptionAttempts: number;
   backfill: boolean;
   defaultLink: Link;
 }
@@ -42,9 +43,10 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     seed: c.seed ?? 1,
     defaultPolicy: c.defaultPolicy ?? 'balanced',
     nodeStrategy: c.nodeStrategy ?? 'fgd',
-    maxNodesScored: c.maxNodesScored ?? 64,
+    maxNodesScored: c.maxNodesScored ?? 32,
     maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
     preemption: c.preemption ?? true,
+    maxPreemptionAttempts: c.maxPreemptionAttempts ?? 100,
     backfill: c.backfill ?? true,
     defaultLink: { region: '', ...(c.defaultLink ?? { bandwidthBytesPerSec: 100e6, egressUsdPerGB: 0.09 }) },
   };
@@ -78,6 +80,14 @@ export class Engine {
   now: number;
   private readonly prices: Map<string, number>;
   private readonly fitOpts: FitOptions;
+  /**
+   * Failed node-level attempts, keyed by target and task shape, with the cluster's release counter at
+   * the time. A full cluster is not searched again for the same shape until something in it is freed,
+   * which is what keeps a saturated cycle fast.
+   */
+  private readonly failed = new Map<string, number>();
+  private preemptionAttempts = 0;
+  private readonly filterMemo = new Map<string, ReturnType<typeof eligibleTargets>>();
 
   constructor(input: Omit<CycleInput, 'jobs'>) {
     this.now = input.now;
@@ -143,6 +153,9 @@ export class Engine {
 
   /** Start a cycle: fresh reservations and a release timeline from the live running set. */
   beginCycle(): void {
+    this.preemptionAttempts = 0;
+    this.failed.clear();
+    this.filterMemo.clear();
     this.reservations = new Reservations();
     this.timeline = new Timeline();
     for (const e of this.running.values()) {
@@ -156,7 +169,7 @@ export class Engine {
     return this.projects.get(job.project)?.policy ?? this.cfg.defaultPolicy;
   }
 
-  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null): Candidate {
+  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number): Candidate {
     const indexes = indexesFor(cluster, shape, model);
     let freeMilli = 0;
     let totalMilli = 0;
@@ -182,19 +195,25 @@ export class Engine {
       readySec: Math.max(gpuWaitSec, data.transferSec),
       gpuUsd,
       costUsd: gpuUsd + data.egressUsd,
-      tie: hash32(`${job.id}\u0000${cluster.id}\u0000${model ?? ''}`, this.cfg.seed),
+      tie: mix32(jobHash ^ Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : hash32(model))),
     };
   }
 
   /** Decide one job. On placement, capacity is reserved and ledgers charged. */
   scheduleJob(job: JobSpec): Outcome {
     const shape = shapeOf(job);
-    const filtered = eligibleTargets(this.snap, job, shape);
+    // Static filters depend only on the constraints and gang shape (cluster totals do not change within
+    // a cycle), so jobs sharing them share the answer.
+    const fkey = `${job.tasks}|${shape.gpus}|${shape.milli}|${job.gpuModels?.join('|') ?? ''}|${job.regions?.join('|') ?? ''}|${job.clusters?.join('|') ?? ''}`;
+    let filtered = this.filterMemo.get(fkey);
+    if (!filtered) this.filterMemo.set(fkey, (filtered = eligibleTargets(this.snap, job, shape)));
     if (!filtered.ok) return this.pending(job, { code: filtered.code, reason: filtered.reason, etaSec: null });
     const need = job.tasks * taskMilli(job);
     const hours = gpuHoursOf(job);
+    const shapeKey = `${shape.cpu}|${shape.mem}|${shape.gpus}|${shape.milli}|${job.tasks}`;
 
-    let cands = filtered.targets.map((t) => this.candidate(job, shape, t.cluster, t.model));
+    const jobHash = hash32(job.id, this.cfg.seed);
+    let cands = filtered.targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash));
     const quotaOk = cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
     if (quotaOk.length === 0) return this.pending(job, { code: 'QuotaExceeded', reason: this.quota.check(job.project, cands[0]!.model, need)!, etaSec: null });
     const budgetOk = quotaOk.filter((c) => this.budget.check(job.project, hours, c.costUsd) === null);
@@ -225,8 +244,13 @@ export class Engine {
         heldBy ??= reasons.held(blocker.clusterId, blocker.model, blocker.jobId, blocker.shadowSec);
         continue;
       }
+      const key = `p\u0000${c.cluster.id}\u0000${c.model}\u0000${shapeKey}`;
+      if (this.failed.get(key) === c.cluster.releases) continue;
       const allocs = placeGang(c.indexes, shape, job.tasks, this.fitOpts);
-      if (!allocs) continue;
+      if (!allocs) {
+        this.failed.set(key, c.cluster.releases);
+        continue;
+      }
       // Do not keep GPUs idle through a long copy: pend as Prewarming and start when the cache is warm.
       if (c.data.transferSec > this.cfg.maxPrewarmHoldSec) {
         for (const a of allocs) release(a);
@@ -235,9 +259,16 @@ export class Engine {
       return this.commit(job, c, allocs, []);
     }
 
-    if (this.cfg.preemption && TIER_RANK[job.tier] < TIER_RANK.filler) {
-      const allowed = cands.filter((c) => !this.cfg.backfill || !this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need));
-      const plan = planPreemption(TIER_RANK[job.tier], shape, job.tasks, allowed, this.runningByCluster, this.fitOpts);
+    if (this.cfg.preemption && TIER_RANK[job.tier] < TIER_RANK.filler && this.preemptionAttempts < this.cfg.maxPreemptionAttempts) {
+      this.preemptionAttempts++;
+      const rank = TIER_RANK[job.tier];
+      const pkey = (c: Candidate): string => `x\u0000${c.cluster.id}\u0000${c.model}\u0000${rank}\u0000${shapeKey}`;
+      const allowed = cands.filter(
+        (c) =>
+          this.failed.get(pkey(c)) !== c.cluster.releases &&
+          (!this.cfg.backfill || !this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need)),
+      );
+      const plan = planPreemption(rank, shape, job.tasks, allowed, this.runningByCluster, this.fitOpts, (c) => this.failed.set(pkey(c), c.cluster.releases));
       if (plan) {
         for (const v of plan.victims) {
           const r = v.spec;

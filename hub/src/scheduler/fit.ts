@@ -70,114 +70,211 @@ export function resetFragCache(nodes: Iterable<NodeState>): void {
   for (const n of nodes) n.fragVersion = -1;
 }
 
-/** Fragmentation of the node as if `a` were applied, without touching any index. */
-function fragAfter(a: TaskAlloc, workload: readonly WorkloadType[]): number {
-  const n = a.node;
-  const saved = [n.cpuFree, n.memFree, n.freeWhole, n.freeMilli, n.partialCount] as const;
-  n.cpuFree -= a.cpu;
-  n.memFree -= a.mem;
-  for (const g of a.gpuIndices) {
-    const before = n.used[g]!;
-    n.used[g] = before + a.milli;
-    if (before === 0) n.freeWhole--;
-    else if (before + a.milli >= 1000) n.partialCount--;
-    if (before === 0 && a.milli < 1000) n.partialCount++;
+/**
+ * Fragmentation of node n as if a task took `milli` on each GPU in `gpus` (plus cpu/mem), computed by
+ * mutating the node in place and restoring it: no allocation, no index churn.
+ */
+function fragAfter(n: NodeState, gpus: ArrayLike<number>, count: number, milli: number, cpu: number, mem: number, workload: readonly WorkloadType[]): number {
+  const fw = n.freeWhole;
+  const fm = n.freeMilli;
+  n.cpuFree -= cpu;
+  n.memFree -= mem;
+  for (let i = 0; i < count; i++) {
+    const g = gpus[i]!;
+    if (n.used[g] === 0) n.freeWhole--;
+    n.used[g] = n.used[g]! + milli;
   }
-  n.freeMilli -= a.milli * a.gpuIndices.length;
+  n.freeMilli -= milli * count;
   const f = nodeFragmentation(n, workload);
-  for (const g of a.gpuIndices) n.used[g] = n.used[g]! - a.milli;
-  [n.cpuFree, n.memFree, n.freeWhole, n.freeMilli, n.partialCount] = saved;
+  for (let i = 0; i < count; i++) n.used[gpus[i]!] = n.used[gpus[i]!]! - milli;
+  n.cpuFree += cpu;
+  n.memFree += mem;
+  n.freeWhole = fw;
+  n.freeMilli = fm;
   return f;
 }
 
-/** Candidate GPU choices for one task on one node (empty when it does not fit). */
-function gpuChoices(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: () => number): number[][] {
-  if (n.cpuFree < t.cpu || n.memFree < t.mem) return [];
-  if (t.gpus > 0) {
-    if (n.freeWhole < t.gpus) return [];
-    const pick: number[] = [];
-    for (let g = 0; g < n.used.length && pick.length < t.gpus; g++) if (n.healthy[g] && n.used[g] === 0) pick.push(g);
-    return [pick];
-  }
-  if (t.milli > 0) {
-    // GPUs with the same usage are interchangeable: keep the first of each usage level.
-    const seen = new Set<number>();
-    const out: number[][] = [];
-    for (let g = 0; g < n.used.length; g++) {
-      const u = n.used[g]!;
-      if (!n.healthy[g] || u + t.milli > 1000 || seen.has(u)) continue;
-      seen.add(u);
-      out.push([g]);
-    }
-    if (out.length <= 1 || strategy === 'fgd') return out;
-    if (strategy === 'best-fit') return [out.reduce((b, c) => (n.used[c[0]!]! > n.used[b[0]!]! ? c : b))];
-    if (strategy === 'random') return [out[Math.floor(rng() * out.length)]!];
-    return [out.reduce((b, c) => (c[0]! < b[0]! ? c : b))];
-  }
-  return [[]];
+const scratch = new Int32Array(64);
+const seenStates = new Set<number>();
+
+/** First `k` fully free healthy GPUs of a node (into `out`); returns how many were found. */
+function firstFree(n: NodeState, k: number, out: Int32Array): number {
+  let c = 0;
+  for (let g = 0; g < n.used.length && c < k; g++) if (n.healthy[g] && n.used[g] === 0) out[c++] = g;
+  return c;
 }
 
-/** Nodes worth looking at for task t, tightest buckets first. */
-function* candidates(indexes: readonly ModelIndex[], t: TaskShape): Generator<NodeState> {
-  for (const mi of indexes) {
-    if (t.gpus === 0 && t.milli === 0) {
-      for (const n of mi.nodes) if (n.schedulable) yield n;
-      continue;
-    }
-    if (t.milli > 0) yield* mi.partial;
-    const from = Math.max(t.gpus, t.milli > 0 ? 1 : 0);
-    for (let k = from; k < mi.byFree.length; k++) yield* mi.byFree[k]!;
+/** GPU indices a task would take on node n (null when it does not fit there). */
+export function pickGpus(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: () => number, workload: readonly WorkloadType[] = []): number[] | null {
+  if (n.cpuFree < t.cpu || n.memFree < t.mem) return null;
+  if (t.gpus > 0) {
+    if (n.freeWhole < t.gpus) return null;
+    const c = firstFree(n, t.gpus, scratch);
+    return Array.from(scratch.subarray(0, c));
   }
+  if (t.milli === 0) return [];
+  const g = bestShareGpu(n, t, strategy, rng, workload);
+  return g < 0 ? null : [g];
+}
+
+/** For a fractional task: the GPU to share on this node, or -1. */
+function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: () => number, workload: readonly WorkloadType[]): number {
+  let best = -1;
+  let bestScore = Number.POSITIVE_INFINITY;
+  let bestTie = Number.POSITIVE_INFINITY;
+  let options = 0;
+  for (let g = 0; g < n.used.length; g++) {
+    const u = n.used[g]!;
+    if (!n.healthy[g] || u + t.milli > 1000) continue;
+    // GPUs at the same usage level are interchangeable: score the first of each level only.
+    let dup = false;
+    for (let h = 0; h < g; h++)
+      if (n.healthy[h] && n.used[h] === u) {
+        dup = true;
+        break;
+      }
+    if (dup) continue;
+    options++;
+    let score: number;
+    // Ties prefer the fuller GPU (GPU-level best fit).
+    const tie = 1000 - u;
+    switch (strategy) {
+      case 'fgd':
+        scratch[0] = g;
+        score = fragAfter(n, scratch, 1, t.milli, t.cpu, t.mem, workload);
+        break;
+      case 'best-fit':
+        score = 1000 - u;
+        break;
+      case 'first-fit':
+        score = g;
+        break;
+      case 'random':
+        score = rng();
+        break;
+    }
+    if (score < bestScore - 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && tie < bestTie)) {
+      bestScore = score;
+      bestTie = tie;
+      best = g;
+    }
+  }
+  return options > 0 ? best : -1;
+}
+
+interface Best {
+  node: NodeState | null;
+  gpu: number;
+  score: number;
+  tie: number;
+}
+
+/** Score node n for task t into `b` if it beats the current best. Returns false if n does not fit. */
+function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
+  if (n.cpuFree < t.cpu || n.memFree < t.mem) return false;
+  let gpu = -1;
+  let milliTaken: number;
+  if (t.gpus > 0) {
+    if (n.freeWhole < t.gpus) return false;
+    milliTaken = t.gpus * 1000;
+  } else if (t.milli > 0) {
+    gpu = bestShareGpu(n, t, o.strategy, o.rng, o.workload);
+    if (gpu < 0) return false;
+    milliTaken = t.milli;
+  } else milliTaken = 0;
+  const freeAfter = n.freeMilli - milliTaken;
+  let score: number;
+  let tie: number;
+  switch (o.strategy) {
+    case 'fgd': {
+      let after: number;
+      if (t.gpus > 0) after = fragAfter(n, scratch, firstFree(n, t.gpus, scratch), 1000, t.cpu, t.mem, o.workload);
+      else if (gpu >= 0) {
+        scratch[0] = gpu;
+        after = fragAfter(n, scratch, 1, t.milli, t.cpu, t.mem, o.workload);
+      } else after = fragAfter(n, scratch, 0, 0, t.cpu, t.mem, o.workload);
+      score = after - cachedFrag(n, o.workload);
+      // Ties go towards packing: less free GPU on the node, then on the chosen GPU, then CPU.
+      tie = freeAfter * 1e9 + (gpu >= 0 ? (1000 - n.used[gpu]! - t.milli) * 1e4 : 0) + (n.cpuFree - t.cpu) / 1e3;
+      break;
+    }
+    case 'best-fit':
+      score = freeAfter;
+      tie = n.cpuFree - t.cpu;
+      break;
+    case 'first-fit':
+      score = n.idx;
+      tie = 0;
+      break;
+    case 'random':
+      score = o.rng();
+      tie = 0;
+      break;
+  }
+  if (score < b.score - 1e-9 || (Math.abs(score - b.score) <= 1e-9 && tie < b.tie)) {
+    b.node = n;
+    b.gpu = gpu;
+    b.score = score;
+    b.tie = tie;
+  }
+  return true;
+}
+
+/**
+ * Hash of what makes two nodes score the same (model, free CPU/memory, GPU usage levels). Nodes in the
+ * same state are interchangeable, so a capped scan skips repeats and spends its budget on distinct
+ * choices. A rare collision only skips a candidate; it never causes a wrong placement.
+ */
+function stateHash(n: NodeState): number {
+  let h = Math.imul(n.cpuFree | 0, 0x9e3779b1) ^ Math.imul(n.memFree | 0, 0x85ebca6b) ^ n.model.length;
+  // Order-independent mix of the per-GPU usage (sum of per-GPU hashes).
+  let g = 0;
+  for (let i = 0; i < n.used.length; i++) {
+    let x = (n.healthy[i] ? n.used[i]! + 1 : 0) * 0x27d4eb2d;
+    x ^= x >>> 15;
+    g = (g + Math.imul(x, 0x165667b1)) | 0;
+  }
+  h ^= g;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 /** Best single-task allocation in the given model indexes, or null. Does not reserve. */
 export function chooseNode(indexes: readonly ModelIndex[], t: TaskShape, o: FitOptions): TaskAlloc | null {
-  const whole = t.gpus > 0;
-  const milli = whole ? 1000 : t.milli;
-  let best: TaskAlloc | null = null;
-  let bestScore = Number.POSITIVE_INFINITY;
-  let bestTie = Number.POSITIVE_INFINITY;
+  const b: Best = { node: null, gpu: -1, score: Number.POSITIVE_INFINITY, tie: Number.POSITIVE_INFINITY };
+  const cap = o.maxScan > 0 ? o.maxScan : Number.POSITIVE_INFINITY;
+  const visitCap = cap * 20;
   let feasible = 0;
   let visited = 0;
-  const visitCap = o.maxScan > 0 ? o.maxScan * 20 : Number.POSITIVE_INFINITY;
-  for (const n of candidates(indexes, t)) {
-    if (++visited > visitCap) break;
-    const choices = gpuChoices(n, t, o.strategy, o.rng);
-    if (choices.length === 0) continue;
-    feasible++;
-    for (const gpuIndices of choices) {
-      const a: TaskAlloc = { node: n, cpu: t.cpu, mem: t.mem, gpuIndices, milli };
-      const freeAfter = n.freeMilli - milli * gpuIndices.length;
-      let score: number;
-      let tie: number;
-      switch (o.strategy) {
-        case 'fgd':
-          score = fragAfter(a, o.workload) - cachedFrag(n, o.workload);
-          // Tie-break towards packing: less free GPU on the node, then on the chosen GPU, then CPU.
-          tie = freeAfter * 1e9 + (whole ? 0 : (1000 - n.used[gpuIndices[0]!]! - milli) * 1e4) + (n.cpuFree - t.cpu) / 1e3;
-          break;
-        case 'best-fit':
-          score = freeAfter;
-          tie = n.cpuFree - t.cpu;
-          break;
-        case 'first-fit':
-          score = n.idx;
-          tie = gpuIndices[0] ?? 0;
-          break;
-        case 'random':
-          score = o.rng();
-          tie = 0;
-          break;
-      }
-      if (score < bestScore - 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && tie < bestTie)) {
-        best = a;
-        bestScore = score;
-        bestTie = tie;
-      }
+  const dedupe = o.strategy === 'fgd' || o.strategy === 'best-fit' ? seenStates : null;
+  dedupe?.clear();
+  const visit = (n: NodeState): boolean => {
+    if (dedupe) {
+      const h = stateHash(n) ^ (n.cluster.ord << 20);
+      if (dedupe.has(h)) return ++visited <= visitCap;
+      dedupe.add(h);
     }
-    if (o.maxScan > 0 && feasible >= o.maxScan) break;
+    if (++visited > visitCap) return false;
+    if (consider(n, t, o, b) && ++feasible >= cap) return false;
+    return true;
+  };
+  // Tightest buckets first, so a capped scan still sees the best packing candidates.
+  scan: for (const mi of indexes) {
+    if (t.gpus === 0 && t.milli === 0) {
+      for (const n of mi.nodes) if (n.schedulable && !visit(n)) break scan;
+      continue;
+    }
+    if (t.milli > 0) for (const n of mi.partial) if (!visit(n)) break scan;
+    for (let k = Math.max(t.gpus, t.milli > 0 ? 1 : 0); k < mi.byFree.length; k++) for (const n of mi.byFree[k]!) if (!visit(n)) break scan;
   }
-  return best;
+  if (!b.node) return null;
+  const n = b.node;
+  if (t.gpus > 0) {
+    const c = firstFree(n, t.gpus, scratch);
+    return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: Array.from(scratch.subarray(0, c)), milli: 1000 };
+  }
+  if (t.milli > 0) return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: [b.gpu], milli: t.milli };
+  return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: [], milli: 0 };
 }
 
 /**
@@ -199,23 +296,33 @@ export function placeGang(indexes: readonly ModelIndex[], t: TaskShape, count: n
   return done;
 }
 
-/** Cheap necessary condition from the per-model counters (no node walk). */
+/**
+ * Cheap necessary condition from the per-model counters and buckets (no walk over nodes): whole-GPU
+ * tasks count the slots each bucket offers (a node with k free GPUs holds floor(k/g) tasks of g GPUs).
+ */
 export function aggregateFits(indexes: readonly ModelIndex[], t: TaskShape, count: number): boolean {
   if (t.gpus === 0 && t.milli === 0) return true;
-  let whole = 0;
-  let milli = 0;
-  for (const mi of indexes) {
-    whole += mi.freeWhole;
-    milli += mi.freeMilli;
+  if (t.gpus === 0) {
+    let milli = 0;
+    for (const mi of indexes) milli += mi.freeMilli;
+    return milli >= t.milli * count;
   }
-  return t.gpus > 0 ? whole >= t.gpus * count : milli >= t.milli * count;
+  let whole = 0;
+  for (const mi of indexes) whole += mi.freeWhole;
+  if (whole < t.gpus * count) return false;
+  let slots = 0;
+  for (const mi of indexes)
+    for (let k = t.gpus; k < mi.byFree.length; k++) {
+      slots += mi.byFree[k]!.size * Math.floor(k / t.gpus);
+      if (slots >= count) return true;
+    }
+  return false;
 }
 
 /** Model indexes of a cluster a task may use (CPU-only tasks: CPU-only nodes first, then the rest). */
 export function indexesFor(cl: ClusterState, t: TaskShape, model: string | null): ModelIndex[] {
   if (model !== null) {
-    const mi = cl.models.get(model);
-    return mi ? [mi] : [];
+    return cl.models.get(model)?.asList ?? [];
   }
   const out: ModelIndex[] = [];
   const cpuOnly = cl.models.get('');

@@ -144,6 +144,8 @@ export interface SchedulerConfig {
   /** Do not hold GPUs idle while data copies for longer than this; pend as Prewarming instead. */
   maxPrewarmHoldSec?: number;
   preemption?: boolean;
+  /** Jobs that may try preemption per cycle (highest tiers first); bounds the cost of a saturated cycle. */
+  maxPreemptionAttempts?: number;
   backfill?: boolean;
   admission?: { maxPendingPerTier?: Partial<Record<Tier, number>>; maxPendingPerProject?: number };
   migration?: { enabled: boolean; minSavingUsd?: number; minSavingFraction?: number; restartOverheadSec?: number };

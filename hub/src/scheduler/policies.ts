@@ -41,32 +41,29 @@ export function fallbackPrices(clusters: readonly ClusterState[]): Map<string, n
   return m;
 }
 
-type Key = (c: Candidate) => number[];
+type Cmp = (a: Candidate, b: Candidate) => number;
 
-const keys: Record<Exclude<PolicyName, 'balanced'>, Key> = {
+// Comparators (no per-candidate allocations: this runs for every target of every job).
+const orders: Record<Exclude<PolicyName, 'balanced'>, Cmp> = {
   // Most free matching GPUs (shortest wait) first.
-  'inventory-first': (c) => [c.gpuWaitSec, -c.freeMilli, c.costUsd],
-  'cost-first': (c) => [c.fitsNow ? 0 : 1, c.costUsd, c.readySec],
+  'inventory-first': (a, b) => a.gpuWaitSec - b.gpuWaitSec || b.freeMilli - a.freeMilli || a.costUsd - b.costUsd,
+  // Cheapest among those that can start now, then the cheapest of the rest.
+  'cost-first': (a, b) => Number(b.fitsNow) - Number(a.fitsNow) || a.costUsd - b.costUsd || a.readySec - b.readySec,
   // Least data to move, then soonest ready.
-  'locality-first': (c) => [c.data.missingBytes, c.readySec, c.costUsd],
+  'locality-first': (a, b) => a.data.missingBytes - b.data.missingBytes || a.readySec - b.readySec || a.costUsd - b.costUsd,
 };
 
-function cmp(a: number[], b: number[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i]! - b[i]!;
-    if (d !== 0 && !Number.isNaN(d)) return d;
-  }
-  return 0;
-}
+/** NaN-safe (Infinity - Infinity) wrapper with the seeded tie-break last. */
+const total =
+  (f: Cmp): Cmp =>
+  (a, b) => {
+    const d = f(a, b);
+    return d !== 0 && !Number.isNaN(d) ? d : a.tie - b.tie;
+  };
 
 /** Order candidates best-first for a policy. Pure: same candidates and weights, same order. */
 export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: BalancedWeights = DEFAULT_WEIGHTS): Candidate[] {
-  if (policy !== 'balanced') {
-    const k = keys[policy];
-    const withKeys = cands.map((c) => ({ c, k: [...k(c), c.tie] }));
-    withKeys.sort((a, b) => cmp(a.k, b.k));
-    return withKeys.map((x) => x.c);
-  }
+  if (policy !== 'balanced') return [...cands].sort(total(orders[policy]));
   // Weighted sum of terms normalised to [0, 1] across the candidates; unknown waits rank last.
   let maxCost = 0;
   let maxReady = 0;

@@ -1,12 +1,13 @@
-// Preemption: a job may evict only strictly lower tiers. Victims are chosen greedily (filler first,
-// then checkpointable, then the ones whose stop loses least work), then pruned so that no victim is
-// evicted that the placement does not need. Across clusters the plan with fewest victims wins.
+// Preemption: a job may evict only strictly lower tiers. Victims are chosen node by node: each task
+// goes to the node needing the fewest evictions (victims ordered filler first, then checkpointable,
+// then least work lost), so nothing is evicted that the placement does not need. Across clusters the
+// plan with fewest victims wins, then the one losing least work.
 import type { RunningAllocation } from './model.ts';
 import type { Candidate } from './policies.ts';
 import type { FitOptions, TaskShape } from './fit.ts';
-import { placeGang } from './fit.ts';
-import type { ClusterState, TaskAlloc } from './snapshot.ts';
-import { allocFits, release, reserve } from './snapshot.ts';
+import { chooseNode, pickGpus } from './fit.ts';
+import type { ClusterState, NodeState, TaskAlloc } from './snapshot.ts';
+import { release, reserve } from './snapshot.ts';
 
 export interface RunningEntry {
   spec: RunningAllocation;
@@ -48,43 +49,101 @@ function evict(v: RunningEntry): void {
 function restore(v: RunningEntry): void {
   for (const a of v.allocs) reserve(a);
 }
-const canRestore = (v: RunningEntry): boolean => v.allocs.every(allocFits);
+/**
+ * How many of the not-yet-evicted `victims` (in order) must leave `node` before one task fits there;
+ * -1 if more than `limit` or never. Returns the count in `out`. Works on a scratch copy of the node's
+ * GPUs, so the snapshot is not touched (this is the hot loop of a preemption search).
+ */
+function evictionsNeeded(node: NodeState, victims: readonly RunningEntry[], evicted: ReadonlySet<RunningEntry>, t: TaskShape, limit: number, out: RunningEntry[]): number {
+  const nG = node.used.length;
+  if (scratchUsed.length < nG) scratchUsed = new Int32Array(nG);
+  const used = scratchUsed;
+  for (let g = 0; g < nG; g++) used[g] = node.used[g]!;
+  let cpu = node.cpuFree;
+  let mem = node.memFree;
+  const want = Math.max(1, t.gpus);
+  out.length = 0;
+  for (const v of victims) {
+    if (evicted.has(v)) continue;
+    if (out.length >= limit) return -1;
+    out.push(v);
+    for (const a of v.allocs) {
+      if (a.node !== node) continue;
+      cpu += a.cpu;
+      mem += a.mem;
+      for (const g of a.gpuIndices) used[g] = Math.max(0, used[g]! - a.milli);
+    }
+    if (cpu < t.cpu || mem < t.mem) continue;
+    if (t.gpus === 0 && t.milli === 0) return out.length;
+    let ok = 0;
+    for (let g = 0; g < nG; g++) if (node.healthy[g] && (t.gpus > 0 ? used[g] === 0 : used[g]! + t.milli <= 1000)) ok++;
+    if (ok >= want) return out.length;
+  }
+  return -1;
+}
+let scratchUsed = new Int32Array(16);
 
-/** Try one candidate; leaves the snapshot unchanged and returns the plan (or null). */
+/** Bound the per-task node search so a preemption attempt stays cheap on big clusters. */
+const MAX_NODES_EXAMINED = 64;
+
+/**
+ * Try one candidate, task by task: place on free capacity if possible, else on the node that needs the
+ * fewest (then cheapest) evictions. Leaves the snapshot unchanged and returns the plan (or null).
+ */
 function tryCandidate(cand: Candidate, pool: RunningEntry[], shape: TaskShape, count: number, o: FitOptions, maxVictims: number): PreemptPlan | null {
+  const onNode = new Map<NodeState, RunningEntry[]>();
+  for (const v of pool)
+    for (const a of v.allocs) {
+      let l = onNode.get(a.node);
+      if (!l) onNode.set(a.node, (l = []));
+      if (l[l.length - 1] !== v) l.push(v);
+    }
   const victims: RunningEntry[] = [];
-  let allocs: TaskAlloc[] | null = null;
-  for (const v of pool) {
-    if (victims.length >= maxVictims) break;
-    evict(v);
-    victims.push(v);
-    allocs = placeGang(cand.indexes, shape, count, o);
-    if (allocs) break;
-  }
-  if (!allocs) {
+  const evicted = new Set<RunningEntry>();
+  const allocs: TaskAlloc[] = [];
+  const undo = (): void => {
+    for (let i = allocs.length - 1; i >= 0; i--) release(allocs[i]!);
     for (let i = victims.length - 1; i >= 0; i--) restore(victims[i]!);
-    return null;
-  }
-  // Prune: give back any victim the placement can do without.
-  for (let i = victims.length - 2; i >= 0; i--) {
-    const v = victims[i]!;
-    for (const a of allocs) release(a);
-    if (!canRestore(v)) {
-      for (const a of allocs) reserve(a);
-      continue;
+  };
+  const milli = shape.gpus > 0 ? 1000 : shape.milli;
+  const trial: RunningEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    let a = chooseNode(cand.indexes, shape, o);
+    if (!a) {
+      let bestNode: NodeState | null = null;
+      let bestList: RunningEntry[] = [];
+      let bestLost = Number.POSITIVE_INFINITY;
+      let examined = 0;
+      for (const [node, list] of onNode) {
+        if (!node.schedulable) continue;
+        if (++examined > MAX_NODES_EXAMINED) break;
+        const limit = bestNode ? bestList.length : list.length;
+        if (evictionsNeeded(node, list, evicted, shape, limit, trial) < 0) continue;
+        const taken = trial.slice();
+        let lost = 0;
+        for (const v of taken) lost += v.lostWork;
+        if (!bestNode || taken.length < bestList.length || (taken.length === bestList.length && lost < bestLost)) {
+          bestNode = node;
+          bestList = taken;
+          bestLost = lost;
+        }
+      }
+      if (!bestNode || victims.length + bestList.length > maxVictims) {
+        undo();
+        return null;
+      }
+      for (const v of bestList) {
+        evict(v);
+        victims.push(v);
+        evicted.add(v);
+      }
+      const g = pickGpus(bestNode, shape, o.strategy, o.rng, o.workload)!;
+      a = { node: bestNode, cpu: shape.cpu, mem: shape.mem, gpuIndices: g, milli };
     }
-    restore(v);
-    const again = placeGang(cand.indexes, shape, count, o);
-    if (again) {
-      allocs = again;
-      victims.splice(i, 1);
-    } else {
-      evict(v);
-      for (const a of allocs) reserve(a);
-    }
+    reserve(a);
+    allocs.push(a);
   }
-  for (const a of allocs) release(a);
-  for (let i = victims.length - 1; i >= 0; i--) restore(victims[i]!);
+  undo();
   return { cand, victims, allocs };
 }
 
@@ -99,7 +158,8 @@ export function planPreemption(
   cands: readonly Candidate[],
   runningByCluster: ReadonlyMap<string, RunningEntry[]>,
   o: FitOptions,
-  maxCandidates = 8,
+  onFail: (c: Candidate) => void = () => {},
+  maxCandidates = 2,
   maxVictims = 64,
 ): PreemptPlan | null {
   const need = (shape.gpus > 0 ? shape.gpus * 1000 : shape.milli) * count;
@@ -117,7 +177,10 @@ export function planPreemption(
     tried++;
     pool.sort(victimOrder);
     const plan = tryCandidate(cand, pool, shape, count, o, maxVictims);
-    if (!plan) continue;
+    if (!plan) {
+      onFail(cand);
+      continue;
+    }
     const lost = plan.victims.reduce((s, v) => s + v.lostWork, 0);
     if (!best || plan.victims.length < best.victims.length || (plan.victims.length === best.victims.length && lost < bestLost)) {
       best = plan;

@@ -40,10 +40,17 @@ export interface ModelIndex {
   /** Schedulable nodes with at least one partly used healthy GPU. */
   partial: Set<NodeState>;
   nodes: NodeState[];
+  /** [this], shared so candidates do not allocate a list each. */
+  asList: ModelIndex[];
 }
 
 export interface ClusterState {
   id: string;
+  /**
+   * Bumped whenever capacity is released in the cluster. Reserving only ever shrinks what fits, so a
+   * placement that failed stays impossible until this changes: the engine memoises failures on it.
+   */
+  releases: number;
   ord: number;
   region: string;
   kind: 'kubernetes' | 'slurm';
@@ -117,6 +124,7 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
   specs.forEach((spec, ord) => {
     const cl: ClusterState = {
       id: spec.id,
+      releases: 0,
       ord,
       region: spec.region,
       kind: spec.kind,
@@ -152,7 +160,8 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
       if (model) snap.models.add(model);
       let mi = cl.models.get(model);
       if (!mi) {
-        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [] };
+        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [] };
+        mi.asList.push(mi);
         cl.models.set(model, mi);
       }
       mi.nodes.push(n);
@@ -183,6 +192,7 @@ export function applyAlloc(a: TaskAlloc, sign: 1 | -1): void {
   for (const g of a.gpuIndices) n.used[g] = Math.max(0, n.used[g]! + sign * a.milli);
   recount(n);
   n.version++;
+  if (sign < 0) n.cluster.releases++;
   reindex(n);
 }
 

@@ -1,0 +1,71 @@
+// The FGD paper's experiment (Weng et al., ATC '23, §6): keep submitting tasks sampled from the trace to
+// an empty cluster, never releasing any, until the GPU requests that arrived are well past capacity;
+// a task that does not fit is dropped. What matters is the share of GPUs left unallocated: GPUs stranded
+// by fragmentation. Runs through the real Engine, so node and cluster policies are the production code.
+import type { ClusterSpec, NodeStrategy, PolicyName } from '../model.ts';
+import { Engine } from '../engine.ts';
+import { makeRng } from '../rng.ts';
+import type { WorkloadType } from '../fit.ts';
+import type { TracePod } from './trace.ts';
+import { gpuCapacityMilli, podJob } from './setup.ts';
+
+export interface FillOptions {
+  clusters: ClusterSpec[];
+  pods: TracePod[];
+  workload: WorkloadType[];
+  strategy: NodeStrategy;
+  policy: PolicyName;
+  seed: number;
+  /** Stop when arrived GPU requests reach this multiple of capacity. */
+  until: number;
+  /** Nodes scored per task (0 = all, as in the paper). */
+  maxNodesScored: number;
+  /** Arrived-share points at which to record the curve. */
+  checkpoints?: number[];
+}
+
+export interface FillPoint {
+  arrivedShare: number;
+  unallocatedShare: number;
+}
+
+export interface FillResult {
+  capacityGpus: number;
+  tasksArrived: number;
+  tasksPlaced: number;
+  unallocatedShare: number;
+  curve: FillPoint[];
+}
+
+export function runFill(o: FillOptions): FillResult {
+  const engine = new Engine({
+    now: 0,
+    clusters: o.clusters,
+    config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxNodesScored: o.maxNodesScored, preemption: false, backfill: false },
+  });
+  engine.setWorkload(o.workload);
+  engine.beginCycle();
+  const capacity = gpuCapacityMilli(o.clusters);
+  const rng = makeRng(o.seed ^ 0x5eed);
+  const points = [...(o.checkpoints ?? [0.5, 0.7, 0.9, 1.0, 1.1, 1.2, 1.3])].sort((a, b) => a - b);
+  const curve: FillPoint[] = [];
+  let arrived = 0;
+  let allocated = 0;
+  let tasks = 0;
+  let placed = 0;
+  while (arrived < o.until * capacity) {
+    const p = o.pods[Math.floor(rng() * o.pods.length)]!;
+    const milli = p.numGpu === 1 && p.gpuMilli > 0 ? p.gpuMilli : p.numGpu * 1000;
+    arrived += milli;
+    tasks++;
+    const out = engine.scheduleJob(podJob(p, `t${tasks}`, 0, 3600));
+    if (out.kind === 'placed') {
+      allocated += milli;
+      placed++;
+    }
+    while (points.length && arrived >= points[0]! * capacity) {
+      curve.push({ arrivedShare: points.shift()!, unallocatedShare: 1 - allocated / capacity });
+    }
+  }
+  return { capacityGpus: capacity / 1000, tasksArrived: tasks, tasksPlaced: placed, unallocatedShare: 1 - allocated / capacity, curve };
+}
