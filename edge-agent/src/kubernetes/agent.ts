@@ -54,7 +54,7 @@ export class KubernetesAgent {
   }
 
   private newLink(): HubLink {
-    return new HubLink({
+    const link = new HubLink({
       hubUrl: this.o.hubUrl,
       credential: this.o.credential,
       clusterId: this.o.clusterId,
@@ -65,6 +65,10 @@ export class KubernetesAgent {
       ...(this.o.log ? { log: this.o.log } : {}),
       ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
     });
+    // Jobs held (suspended) from before a restart are released once the hub has replayed what it had
+    // queued for us: a cancel in that backlog wins.
+    link.events.once('ready', () => setTimeout(() => void this.driver.start().then(() => this.driver.releaseHeld()), 1000));
+    return link;
   }
 
   private emit(e: AgentEvent): void {

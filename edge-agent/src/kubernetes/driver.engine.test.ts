@@ -187,6 +187,16 @@ describe('Kubernetes driver on a KWOK cluster', () => {
     expect((await batch.listNamespacedJob({ namespace: NS, labelSelector: `${LABELS.jobId}=106` })).items).toHaveLength(0);
   });
 
+  it('a dispatch followed at once by its cancel (a replayed outbox) never starts a pod', async () => {
+    await driver.handle(dispatch('108', { annotations: { 'kwok.meridian.dev/run-duration': '10m' } }));
+    await driver.handle({ kind: 'cancel', jobId: '108', attempt: 1, graceSeconds: 0, reason: 'requeued: cluster lost' });
+    await phase('108', 'Cancelled', 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(statuses('108').map((s) => s.phase)).not.toContain('Running');
+    expect((await core.listNamespacedPod({ namespace: NS, labelSelector: `${LABELS.jobId}=108` })).items).toHaveLength(0);
+    expect((await batch.listNamespacedJob({ namespace: NS, labelSelector: `${LABELS.jobId}=108` })).items).toHaveLength(0);
+  });
+
   it('drains a node through the Eviction API: the job pod is evicted (reported Evicted), a PDB-protected pod holds until the timeout', async () => {
     await driver.handle(dispatch('107', { perTask: { cpuMilli: 1000, memoryMiB: 1024, gpus: 8, rdma: 0 }, annotations: { 'kwok.meridian.dev/run-duration': '10m' } }));
     const running = await phase('107', 'Running');

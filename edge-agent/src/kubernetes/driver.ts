@@ -10,7 +10,7 @@ import type { DriftMode } from './drift.ts';
 import { errText, statusOf } from './informer.ts';
 import { DEFAULT_INVENTORY_OPTIONS, InventoryTracker } from './inventory.ts';
 import type { InventoryOptions } from './inventory.ts';
-import { DEFAULT_JOB_OPTIONS, ensureJob, ensureNamespace } from './jobs.ts';
+import { DEFAULT_JOB_OPTIONS, ensureJob, ensureNamespace, jobName } from './jobs.ts';
 import type { JobOptions } from './jobs.ts';
 import { taskLogs } from './logs.ts';
 import { NodeOps } from './node-ops.ts';
@@ -27,11 +27,18 @@ export interface DriverOptions {
   driftMode?: DriftMode;
   deltaIntervalMs?: number;
   statusDebounceMs?: number;
+  /**
+   * Create Jobs suspended and release them this long after the dispatch, unless a cancel for the same
+   * attempt follows (a replayed outbox after an outage carries dispatch + cancel back to back): a job
+   * requeued elsewhere meanwhile never starts here. 0 creates Jobs running at once.
+   */
+  holdMs?: number;
   /** Keep retrying a dispatch the apiserver cannot take (down, 5xx, 429) this long before failing it. */
   dispatchRetryMs?: number;
   log?: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
 }
 
+const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const transient = (err: unknown): boolean => {
   const code = statusOf(err);
@@ -49,6 +56,7 @@ export class KubernetesDriver {
   readonly commandCounts = new Map<string, number>();
   private readyPromise: Promise<void> | null = null;
   private apiDownSince: number | null = null;
+  private readonly held = new Map<string, NodeJS.Timeout>();
   private lastApiError: string | null = null;
 
   constructor(private readonly o: DriverOptions) {
@@ -115,6 +123,47 @@ export class KubernetesDriver {
     return this.readyPromise;
   }
 
+  private holdThenRelease(name: string, ms: number): void {
+    const prev = this.held.get(name);
+    if (prev) clearTimeout(prev);
+    this.held.set(
+      name,
+      setTimeout(() => {
+        this.held.delete(name);
+        void this.release(name);
+      }, ms),
+    );
+  }
+
+  /** Un-suspends a held Job (retrying while the apiserver is away); a deleted one stays deleted. */
+  private async release(name: string): Promise<void> {
+    for (let i = 0; i < 60; i++) {
+      try {
+        await this.batch.patchNamespacedJob({ name, namespace: this.o.namespace, body: { spec: { suspend: false } } }, mergePatch);
+        return;
+      } catch (err) {
+        const code = statusOf(err);
+        if (code === 404) return;
+        if (!transient(err)) {
+          this.o.log?.warn({ job: name, err: errText(err) }, 'releasing a held Job failed');
+          return;
+        }
+        await sleep(Math.min(5000, 250 * 2 ** i));
+      }
+    }
+  }
+
+  /**
+   * Releases Jobs still held from before a restart (their dispatch was applied, the release never ran).
+   * Call once the hub link has replayed its backlog, so a queued cancel gets there first.
+   */
+  releaseHeld(afterMs = this.o.holdMs ?? 50): void {
+    for (const j of this.tracker.jobs.list(this.o.namespace)) {
+      const name = j.metadata?.name;
+      if (name && j.spec?.suspend && !j.metadata?.deletionTimestamp && !this.held.has(name)) this.holdThenRelease(name, afterMs);
+    }
+  }
+
   /** Milliseconds the apiserver has been unreachable (0 when reachable). */
   get apiDownMs(): number {
     return this.apiDownSince ? Date.now() - this.apiDownSince : 0;
@@ -125,6 +174,8 @@ export class KubernetesDriver {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.held.values()) clearTimeout(t);
+    this.held.clear();
     await Promise.all([this.inventory.stop(), this.tracker.stop()]);
   }
 
@@ -152,7 +203,9 @@ export class KubernetesDriver {
         const deadline = Date.now() + (this.o.dispatchRetryMs ?? 120_000);
         for (let i = 0; ; i++) {
           try {
-            const r = await ensureJob(this.batch, cmd, this.jobOptions);
+            const hold = this.o.holdMs ?? 50;
+            const r = await ensureJob(this.batch, cmd, this.jobOptions, hold > 0);
+            if (r.job.spec?.suspend) this.holdThenRelease(r.name, hold);
             this.o.log?.info({ jobId: cmd.jobId, attempt: cmd.attempt, job: r.name, adopted: !r.created }, r.created ? 'job created' : 'job adopted');
             this.tracker.resend(ref);
             return { ok: true, detail: { clusterJobId: `${r.namespace}/${r.name}`, adopted: !r.created } };
@@ -170,6 +223,11 @@ export class KubernetesDriver {
       }
       case 'cancel': {
         if (cmd.attempt) this.tracker.markCancelled({ jobId: cmd.jobId, attempt: cmd.attempt }, cmd.reason);
+        for (const [name, t] of this.held)
+          if (name === jobName(cmd.jobId, cmd.attempt ?? 0) || (!cmd.attempt && name.startsWith(jobName(cmd.jobId, 1).replace(/-a1$/, '-a')))) {
+            clearTimeout(t);
+            this.held.delete(name);
+          }
         const r = await cancelJob(this.batch, this.core, this.o.namespace, cmd);
         const attempts = new Set(r.attempts);
         if (cmd.attempt) attempts.add(cmd.attempt);

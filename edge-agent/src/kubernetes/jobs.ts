@@ -73,7 +73,7 @@ export function jobLabels(cmd: Pick<DispatchCommand, 'jobId' | 'attempt' | 'proj
 const qualifiedName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** The Job for one dispatch (pure). */
-export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS): V1Job {
+export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS, suspend = false): V1Job {
   const labels = jobLabels(cmd);
   const name = jobName(cmd.jobId, cmd.attempt);
   const t = cmd.perTask;
@@ -119,6 +119,7 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
     },
     spec: {
       completionMode: 'Indexed',
+      ...(suspend ? { suspend: true } : {}),
       completions: cmd.tasks,
       parallelism: cmd.tasks,
       // A gang is all or nothing: no retries inside the cluster; the hub decides whether to requeue.
@@ -173,8 +174,8 @@ export interface EnsureResult {
  * Creates the Job for a dispatch, or adopts the one that already exists for this job ID and attempt
  * (a resent command, an agent restart). A same-named object that belongs to something else is an error.
  */
-export async function ensureJob(batch: k8s.BatchV1Api, cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS): Promise<EnsureResult> {
-  const body = buildJob(cmd, o);
+export async function ensureJob(batch: k8s.BatchV1Api, cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS, suspend = false): Promise<EnsureResult> {
+  const body = buildJob(cmd, o, suspend);
   const name = body.metadata!.name!;
   try {
     const job = await batch.createNamespacedJob({ namespace: o.namespace, body });
