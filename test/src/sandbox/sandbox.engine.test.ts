@@ -21,7 +21,12 @@ function descendants(pid: number): number[] {
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [p, pp] of rows) if (found.has(pp) && !found.has(p)) (found.add(p), (grew = true));
+    for (const [p, pp] of rows) {
+      if (found.has(pp) && !found.has(p)) {
+        found.add(p);
+        grew = true;
+      }
+    }
   }
   found.delete(pid);
   return [...found];
