@@ -26,14 +26,15 @@ const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergeP
 type Job = { id: string; state: string; cluster: string | null; attempt: number; exitCode: number | null; reason: string | null; startedAt: string | null; finishedAt: string | null; placement: { node: string }[] | null };
 type NodeRow = { clusterId: string; name: string; info: { unschedulable: boolean; reason?: string; requested: { gpus: number } } };
 
-function job(name: string, o: { gpus?: number; tasks?: number; run?: string; exit?: number; policy?: string; clusters?: string[] } = {}): Record<string, unknown> {
+// The placement policy is a project setting (the scheduler reads the project's policy; see the report).
+function job(name: string, o: { project?: string; gpus?: number; tasks?: number; run?: string; exit?: number; clusters?: string[] } = {}): Record<string, unknown> {
   return {
     name,
-    project: 'ml',
+    project: o.project ?? 'ml',
     tasks: o.tasks ?? 1,
     resources: { gpus: o.gpus ?? 1, cpu: 1, memory: '2Gi' },
     workload: { image: 'busybox', command: ['sh', '-c', 'echo hello'] },
-    placement: { ...(o.policy ? { policy: o.policy } : {}), ...(o.clusters ? { clusters: o.clusters } : {}) },
+    placement: { ...(o.clusters ? { clusters: o.clusters } : {}) },
     annotations: { 'kwok.meridian.dev/run-duration': o.run ?? '2s', ...(o.exit !== undefined ? { 'kwok.meridian.dev/exit-code': String(o.exit) } : {}) },
   };
 }
@@ -74,6 +75,8 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
     pool = createPool(pgEngine.url, undefined, 2);
     admin = new Api(hub.url, ADMIN_TOKEN);
     expect((await admin.post('/api/v1/projects', { name: 'ml' })).status).toBe(201);
+    expect((await admin.post('/api/v1/projects', { name: 'thrifty', policy: 'cost-first' })).status).toBe(201);
+    expect((await admin.post('/api/v1/projects', { name: 'hasty', policy: 'inventory-first' })).status).toBe(201);
     runDir = RunDir.create('e2e-kube-agents');
     // east: fewer, cheaper GPUs; west: more, dearer GPUs — cost-first and inventory-first disagree.
     for (const [id, cluster, prices] of [
@@ -98,8 +101,8 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
   });
 
   it('places by policy: cost-first picks the cheap region, inventory-first the roomy one; both succeed with timings', async () => {
-    const cheap = await submit(job('cheap', { policy: 'cost-first' }));
-    const roomy = await submit(job('roomy', { policy: 'inventory-first' }));
+    const cheap = await submit(job('cheap', { project: 'thrifty' }));
+    const roomy = await submit(job('roomy', { project: 'hasty' }));
     const [c, r] = await Promise.all([until(cheap, 'Succeeded'), until(roomy, 'Succeeded')]);
     expect(c.cluster).toBe('east');
     expect(r.cluster).toBe('west');
@@ -109,7 +112,7 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
       expect(Date.parse(j.finishedAt!) - Date.parse(j.startedAt!)).toBeGreaterThanOrEqual(1000);
     }
     const [ej] = await kubeJobs(east, cheap);
-    expect(ej?.metadata?.labels).toMatchObject({ 'meridian.dev/job-id': cheap, 'meridian.dev/attempt': '1', 'meridian.dev/project': 'ml' });
+    expect(ej?.metadata?.labels).toMatchObject({ 'meridian.dev/job-id': cheap, 'meridian.dev/attempt': '1', 'meridian.dev/project': 'thrifty' });
     expect(ej?.status?.succeeded).toBe(1);
     expect(await kubeJobs(west, cheap)).toHaveLength(0);
     const [wj] = await kubeJobs(west, roomy);
@@ -166,7 +169,7 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
   it('a killed agent with a job queued for it: the job runs on the other region; when the region returns nothing runs twice', async () => {
     const westAgent = agents.get('west')!;
     await westAgent.kill();
-    const id = await submit(job('orphan', { policy: 'inventory-first', run: '2s' }));
+    const id = await submit(job('orphan', { project: 'hasty', run: '2s' }));
     const placed = await waitFor('placed on west while its agent is dead', async () => {
       const j = await get(id);
       return j.cluster ? j : null;

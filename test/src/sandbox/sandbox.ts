@@ -14,7 +14,8 @@ import { PrometheusEngine } from '../harness/prometheus.ts';
 import { RunDir } from '../harness/rundir.ts';
 import { SlurmCluster } from '../harness/slurm.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
-import { kubeRegions, slurmSite } from './topology.ts';
+import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
+import { kubeRegions, links, slurmSite } from './topology.ts';
 
 export interface SandboxFacts {
   MERIDIAN_URL: string;
@@ -41,6 +42,9 @@ export class Sandbox {
   readonly regions = new Map<string, KubeCluster>();
   private hub?: Daemon;
   private hubDir?: RunDir;
+  /** Kubernetes edge agents, one per region (startAgents). */
+  readonly kubeAgents = new Map<string, KubeAgentProcess>();
+  private agentDir?: RunDir;
 
   constructor(private readonly log: Log = (m) => console.log(m)) {}
 
@@ -69,6 +73,7 @@ export class Sandbox {
     await light;
     const token = `mrd_${randomBytes(24).toString('hex')}`;
     const hubUrl = await step('hub', () => this.startHub(token));
+    await step(`edge agents for ${kubeRegions.map((r) => r.clusterId).join(', ')}`, () => this.startAgents(hubUrl, token));
     const bin = this.writeBinDir();
     const facts: SandboxFacts = {
       MERIDIAN_URL: hubUrl,
@@ -113,6 +118,33 @@ export class Sandbox {
     return url;
   }
 
+  // ---- startAgents: Kubernetes edge agents (issue 5) ----
+  /**
+   * Registers each Kubernetes region of the topology at the hub (POST /api/v1/clusters returns the cluster
+   * credential, once) and starts one `edge-agent` process per region with that credential, its kubeconfig
+   * and a journal, supervised like the other engines.
+   */
+  private async startAgents(hubUrl: string, token: string): Promise<void> {
+    this.agentDir = RunDir.create('edge-agents');
+    const api = async (path: string, body: unknown): Promise<{ status: number; body: { credential?: string; message?: string } }> => {
+      const res = await fetch(`${hubUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { credential?: string; message?: string } };
+    };
+    for (const r of kubeRegions) {
+      const regionLinks = links.flatMap((l) =>
+        l.from === r.region ? [{ region: l.to, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
+        : l.to === r.region ? [{ region: l.from, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
+        : [],
+      );
+      let res = await api('/api/v1/clusters', { id: r.clusterId, region: r.region, kind: 'kubernetes', prices: r.prices, links: regionLinks });
+      if (res.status === 409) res = await api(`/api/v1/clusters/${r.clusterId}/credential`, {});
+      if (!res.body.credential) throw new EngineError(`registering cluster ${r.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
+      const agent = new KubeAgentProcess({ hubUrl, clusterId: r.clusterId, credential: res.body.credential, kubeconfigPath: this.regions.get(r.clusterId)!.kubeconfigPath, runDir: this.agentDir });
+      this.kubeAgents.set(r.clusterId, agent);
+      await agent.start();
+    }
+  }
+
   /** MERIDIAN_BIN: kubectl plus the meridian CLI and login-node commands as they exist. */
   private writeBinDir(): string {
     const bin = join(stateDir, 'bin');
@@ -144,6 +176,8 @@ export class Sandbox {
         errors.push(err);
       }
     };
+    for (const a of this.kubeAgents.values()) await attempt(() => a.stop());
+    this.agentDir?.remove();
     await attempt(this.hub && (() => this.hub!.stop()));
     this.hubDir?.remove();
     for (const c of this.regions.values()) await attempt(() => c.stop());
