@@ -19,6 +19,8 @@ export interface HubConfig {
   heartbeatIntervalMs: number;
   workflowPollMs: number;
   cancelConfirmMs: number;
+  /** Job workflows continue-as-new past this many history events. */
+  workflowMaxHistory: number;
   admission: AdmissionConfig;
   scheduler: SchedulerConfig;
   /** Turn parts off to run API-only or worker-only hubs. */
@@ -47,8 +49,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     schedulerIntervalMs: num(env.MERIDIAN_SCHEDULER_INTERVAL_MS, 2000),
     clusterLostTimeoutMs: num(env.MERIDIAN_CLUSTER_LOST_TIMEOUT_MS, 60_000),
     heartbeatIntervalMs: num(env.MERIDIAN_HEARTBEAT_INTERVAL_MS, 10_000),
-    workflowPollMs: num(env.MERIDIAN_WORKFLOW_POLL_MS, 30_000),
+    workflowPollMs: num(env.MERIDIAN_WORKFLOW_POLL_MS, 300_000),
     cancelConfirmMs: num(env.MERIDIAN_CANCEL_CONFIRM_MS, 120_000),
+    workflowMaxHistory: num(env.MERIDIAN_WORKFLOW_MAX_HISTORY, 2000),
     admission: {
       maxQueuedPerTier: tierBounds,
       maxQueuedPerProject: num(env.MERIDIAN_MAX_QUEUED_PER_PROJECT, 100_000),

@@ -109,7 +109,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
     workflows = await retry(
       'temporal connect',
       log,
-      () => JobWorkflows.connect({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pollMs: config.workflowPollMs, cancelConfirmMs: config.cancelConfirmMs }, log),
+      () => JobWorkflows.connect({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pollMs: config.workflowPollMs, cancelConfirmMs: config.cancelConfirmMs, maxHistory: config.workflowMaxHistory }, log),
       () => stopped,
     );
     if (config.runWorker)

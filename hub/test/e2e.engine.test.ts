@@ -45,6 +45,19 @@ describe('hub end to end', () => {
     return j.state === state ? j : null;
   }, ms);
 
+  /** Replays the job's recorded history against the current workflow code; RECORD_HISTORIES=1 saves it as a fixture. */
+  const replayAndRecord = async (id: string, name: string, runId?: string): Promise<void> => {
+    const conn = await Connection.connect({ address: temporal.address });
+    const history = await new Client({ connection: conn }).workflow.getHandle(id, runId).fetchHistory();
+    await conn.close();
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, id);
+    if (process.env.RECORD_HISTORIES) {
+      const dir = fileURLToPath(new URL('../src/temporal/histories/', import.meta.url));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}${name}.json`, JSON.stringify(history));
+    }
+  };
+
   beforeAll(async () => {
     [pg, temporal] = await Promise.all([PostgresEngine.start(), TemporalEngine.start()]);
     hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, ...FAST });
@@ -78,16 +91,7 @@ describe('hub end to end', () => {
     expect(usage[0]!.cluster).toBe('east');
     expect(usage[0]!.gpuHours).toBeGreaterThan(0);
     expect(usage[0]!.usd).toBeCloseTo(usage[0]!.gpuHours * 2, 6);
-    // The workflow's history is recorded for the replay test (RECORD_HISTORIES=1 refreshes the fixture).
-    const conn = await Connection.connect({ address: temporal.address });
-    const history = await new Client({ connection: conn }).workflow.getHandle(id).fetchHistory();
-    await conn.close();
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, id);
-    if (process.env.RECORD_HISTORIES) {
-      const dir = fileURLToPath(new URL('../src/temporal/histories/', import.meta.url));
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(`${dir}succeeded.json`, JSON.stringify(history));
-    }
+    await replayAndRecord(id, 'succeeded');
   });
 
   it('explains pending jobs, streams events, serves logs, openapi and metrics', async () => {
@@ -127,8 +131,21 @@ describe('hub end to end', () => {
     const r = await admin.post<Job>('/api/v1/jobs', helloJob('long', { annotations: { hold: 'yes' } }));
     a.o.hold = (cmd) => cmd.annotations.hold === 'yes';
     await until(r.body.id, 'Running');
+    // Status noise must not grow the history without bound: many wakes → continue-as-new, same workflow ID.
+    const conn = await Connection.connect({ address: temporal.address });
+    const handle = new Client({ connection: conn }).workflow.getHandle(r.body.id);
+    const firstRun = (await handle.describe()).runId;
+    for (let i = 0; i < 25; i++) await handle.signal('wake');
+    const secondRun = await waitFor('continue-as-new', async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRun ? d.runId : null;
+    }, 30_000);
+    await replayAndRecord(r.body.id, 'continued-as-new', firstRun);
     expect((await admin.post(`/api/v1/jobs/${r.body.id}/cancel`)).status).toBe(202);
     const j = await until(r.body.id, 'Cancelled');
+    expect((await new Client({ connection: conn }).workflow.getHandle(r.body.id, secondRun).describe()).status.name).toBe('COMPLETED');
+    await replayAndRecord(r.body.id, 'cancelled-running');
+    await conn.close();
     expect(j.reason).toBe('cancelled by user');
     expect(a.cancels).toContainEqual({ jobId: r.body.id, attempt: 1 });
     expect((await admin.post(`/api/v1/jobs/${r.body.id}/cancel`)).status).toBe(409);
@@ -158,6 +175,8 @@ describe('hub end to end', () => {
     expect(requeued.attempt).toBe(2);
     const done = await until(lost.body.id, 'Succeeded');
     expect(done.cluster).toBe('east');
+    await replayAndRecord(lost.body.id, 'cluster-lost-requeued');
+    await replayAndRecord(fault.body.id, 'node-fault-requeued');
     const clusters = (await admin.get<{ items: { id: string; status: string }[] }>('/api/v1/clusters')).body.items;
     expect(clusters.find((c) => c.id === 'west')!.status).toBe('lost');
   });

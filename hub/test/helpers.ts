@@ -76,8 +76,9 @@ export const FAST = {
   logLevel: process.env.HUB_LOG_LEVEL ?? 'warn',
   bootstrapToken: ADMIN_TOKEN,
   schedulerIntervalMs: 500,
-  workflowPollMs: 2000,
+  workflowPollMs: 60_000,
   heartbeatIntervalMs: 1000,
   clusterLostTimeoutMs: 5000,
   cancelConfirmMs: 10_000,
+  workflowMaxHistory: 60,
 } as const;

@@ -8,7 +8,7 @@
 // `wake` signal or the poll interval, so a lost signal (hub crash between commit and signal) only delays a step.
 // Signals carry no payload, and the workflow continues-as-new when its history grows, so a long job's history
 // stays bounded however many status updates it gets.
-import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { JobSnapshot, LifecycleActivities } from './activities.ts';
 
 export interface JobLifecycleInput {
@@ -32,12 +32,11 @@ export interface JobLifecycleResult {
 export const wakeSignal = defineSignal('wake');
 export const snapshotQuery = defineQuery<JobSnapshot | null>('snapshot');
 
-const acts = proxyActivities<LifecycleActivities>({
+// Every step is a short, idempotent store transaction, so all of them run as local activities: a job costs
+// about three workflow tasks (start, placed, ended) and no activity tasks on the Temporal server.
+const acts = proxyLocalActivities<LifecycleActivities>({
   startToCloseTimeout: '20 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
-const local = proxyLocalActivities<Pick<LifecycleActivities, 'observeJob'>>({
-  startToCloseTimeout: '10 seconds',
+  localRetryThreshold: '10 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
@@ -46,7 +45,7 @@ const TERMINAL = new Set(['Succeeded', 'Failed', 'Cancelled']);
 export const NODE_FAULT = /NodeFault|GPUFault|XID|NodeLost|NodeFail|NODE_FAIL|Evicted/i;
 
 export async function jobLifecycle(input: JobLifecycleInput): Promise<JobLifecycleResult> {
-  const pollMs = input.pollMs ?? 30_000;
+  const pollMs = input.pollMs ?? 300_000;
   const maxHistory = input.maxHistory ?? 2_000;
   const cancelConfirmMs = input.cancelConfirmMs ?? 120_000;
   let cancelSentAt = input.cancelSentAt ?? null;
@@ -59,7 +58,7 @@ export async function jobLifecycle(input: JobLifecycleInput): Promise<JobLifecyc
 
   for (;;) {
     woken = false;
-    const s = await local.observeJob(input.jobId);
+    const s = await acts.observeJob(input.jobId);
     last = s;
     if (!s) return { jobId: input.jobId, state: 'Unknown', attempt: 0 };
     if (TERMINAL.has(s.state)) return { jobId: input.jobId, state: s.state, attempt: s.attempt };
@@ -67,15 +66,22 @@ export async function jobLifecycle(input: JobLifecycleInput): Promise<JobLifecyc
 
     if (agentDone && (s.state === 'Dispatched' || s.state === 'Running')) {
       const reason = s.agentReason ?? (s.exitCode !== null ? `exit code ${s.exitCode}` : '');
-      if (s.agentPhase === 'Failed' && !s.cancelRequested && NODE_FAULT.test(reason)) await acts.requeueJob(input.jobId, s.attempt, `node fault: ${reason}`);
-      else if (s.agentPhase === 'Succeeded') await acts.finishJob(input.jobId, s.attempt, 'Succeeded', reason || 'completed');
-      else if (s.agentPhase === 'Cancelled' || s.cancelRequested) await acts.finishJob(input.jobId, s.attempt, 'Cancelled', s.cancelRequested ? 'cancelled by user' : reason || 'cancelled on the cluster');
-      else await acts.finishJob(input.jobId, s.attempt, 'Failed', reason || 'failed');
+      if (s.agentPhase === 'Failed' && !s.cancelRequested && NODE_FAULT.test(reason)) {
+        await acts.requeueJob(input.jobId, s.attempt, `node fault: ${reason}`);
+        continue;
+      }
+      const [state, why] =
+        s.agentPhase === 'Succeeded'
+          ? (['Succeeded', reason || 'completed'] as const)
+          : s.agentPhase === 'Cancelled' || s.cancelRequested
+            ? (['Cancelled', s.cancelRequested ? 'cancelled by user' : reason || 'cancelled on the cluster'] as const)
+            : (['Failed', reason || 'failed'] as const);
+      if (await acts.finishJob(input.jobId, s.attempt, state, why)) return { jobId: input.jobId, state, attempt: s.attempt };
       continue;
     }
     if (s.cancelRequested) {
       if (s.state === 'Queued' || s.state === 'Placed') {
-        await acts.finishJob(input.jobId, s.attempt, 'Cancelled', 'cancelled by user');
+        if (await acts.finishJob(input.jobId, s.attempt, 'Cancelled', 'cancelled by user')) return { jobId: input.jobId, state: 'Cancelled', attempt: s.attempt };
         continue;
       }
       if (!cancelSentAt || cancelSentAt.attempt !== s.attempt) {

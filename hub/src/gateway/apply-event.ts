@@ -28,7 +28,8 @@ export async function applyEvent(db: Queryable, clusterId: string, event: AgentE
       break;
     case 'job.status': {
       const r = await recordAgentStatus(db, clusterId, event);
-      if (r.applied) fx.wake.push(event.jobId);
+      // The store already shows Running; the workflow only has work to do once the attempt ended.
+      if (r.applied && event.phase !== 'Pending' && event.phase !== 'Running') fx.wake.push(event.jobId);
       if (r.why) fx.refusals.push(r.why);
       if (event.phase !== 'Pending' && event.phase !== 'Running') fx.inventoryChanged = true;
       break;

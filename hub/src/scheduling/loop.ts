@@ -9,7 +9,7 @@ import { runCycle } from '../scheduler/index.ts';
 import type { CycleOutput, SchedulerConfig } from '../scheduler/index.ts';
 import { tx } from '../store/db.ts';
 import { markLostClusters } from '../store/repos/clusters.ts';
-import { activeJobsOn, jobsMissingWorkflow, markWorkflowStarted, requestRequeue } from '../store/repos/jobs.ts';
+import { activeJobsOn, claimStaleSteps, jobsMissingWorkflow, markWorkflowStarted, requestRequeue } from '../store/repos/jobs.ts';
 import { applyPlacement } from '../store/repos/lifecycle.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
 import { buildCycleInput } from './input.ts';
@@ -82,6 +82,7 @@ export class SchedulingLoop {
     if (Date.now() - this.lastReconcile > 3000) {
       this.lastReconcile = Date.now();
       await this.reconcileWorkflows();
+      await this.rewakeStale();
     }
   }
 
@@ -136,6 +137,18 @@ export class SchedulingLoop {
       if (await requestRequeue(this.pool, j.id, j.attempt, `cluster lost: no heartbeat for ${Math.round(this.cfg.clusterLostTimeoutMs / 1000)}s`)) wake.push(j.id);
     this.log.warn({ clusters: lost, requeued: wake.length }, 'clusters lost');
     await this.workflows()?.wake(wake);
+  }
+
+  /**
+   * Re-sends lost wake signals: the store shows a step the workflow has not taken for a while. This is what
+   * lets workflows poll rarely (minutes) and still recover in seconds after a crash between commit and signal.
+   */
+  async rewakeStale(): Promise<number> {
+    const wf = this.workflows();
+    if (!wf) return 0;
+    const ids = await claimStaleSteps(this.pool, 5000, 500);
+    if (ids.length) await wf.wake(ids);
+    return ids.length;
   }
 
   /** Starts workflows whose start was never confirmed (crash or Temporal outage right after the submit commit). */

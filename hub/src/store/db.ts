@@ -9,6 +9,9 @@ export function createPool(url: string, log?: Logger, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection (Postgres restart) must not crash the hub.
   pool.on('error', (err) => log?.warn({ err: err.message }, 'postgres pool client error'));
+  // A checked-out client can also lose its connection between queries; without a listener that would be an
+  // uncaught 'error' event and kill the hub. Its pending or next query fails and the caller retries.
+  pool.on('connect', (client) => client.on('error', (err) => log?.warn({ err: err.message }, 'postgres connection lost')));
   return pool;
 }
 

@@ -11,6 +11,8 @@ export interface TemporalSettings {
   /** Workflow poll interval without signals (ms). */
   pollMs: number;
   cancelConfirmMs: number;
+  /** Continue-as-new past this many history events. */
+  maxHistory: number;
 }
 
 export class JobWorkflows {
@@ -28,14 +30,17 @@ export class JobWorkflows {
 
   /** Starts the job's workflow; true when it runs (now or already). Throws only on transport errors. */
   async start(jobId: string): Promise<void> {
-    const input: JobLifecycleInput = { jobId, pollMs: this.cfg.pollMs, cancelConfirmMs: this.cfg.cancelConfirmMs };
+    const input: JobLifecycleInput = { jobId, pollMs: this.cfg.pollMs, cancelConfirmMs: this.cfg.cancelConfirmMs, maxHistory: this.cfg.maxHistory };
     try {
-      await this.client.workflow.start('jobLifecycle', {
-        taskQueue: this.cfg.taskQueue,
-        workflowId: jobId,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      });
+      // Bounded: when Temporal is down the submit still answers; the reconciler starts the workflow later.
+      await this.connection.withDeadline(Date.now() + 5000, () =>
+        this.client.workflow.start('jobLifecycle', {
+          taskQueue: this.cfg.taskQueue,
+          workflowId: jobId,
+          args: [input],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        }),
+      );
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return;
       throw err;
@@ -48,7 +53,7 @@ export class JobWorkflows {
     const worker = async (): Promise<void> => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         try {
-          await this.client.workflow.getHandle(id).signal('wake');
+          await this.connection.withDeadline(Date.now() + 5000, () => this.client.workflow.getHandle(id).signal('wake'));
         } catch (err) {
           this.log.debug({ jobId: id, err: (err as Error).message }, 'wake signal failed (the workflow will poll)');
         }

@@ -55,7 +55,11 @@ export async function startWorker(opts: { address: string; namespace: string; ta
     workflowBundle: await workflowBundle(opts.log),
     activities: lifecycleActivities(opts.pool, opts.hooks),
     maxConcurrentActivityTaskExecutions: 50,
-    maxConcurrentLocalActivityExecutions: 50,
+    maxConcurrentLocalActivityExecutions: 100,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentWorkflowTaskPolls: 20,
+    // After a hub crash, tasks bound to the dead worker's sticky queue move to the shared queue this fast.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
     shutdownGraceTime: '2 seconds',
   });
   const run = worker.run().catch((err: unknown) => opts.log.error({ err: (err as Error).message }, 'temporal worker stopped'));

@@ -172,3 +172,21 @@ export async function activeJobsOn(db: Queryable, clusterIds: string[]): Promise
 export async function stateCounts(db: Queryable): Promise<{ state: string; tier: string; project: string; n: number }[]> {
   return (await db.query('SELECT state, tier, project, count(*)::int AS n FROM jobs GROUP BY state, tier, project')).rows;
 }
+
+/**
+ * Jobs whose workflow has a step to take but has not taken it for `staleMs` (its wake signal was lost, e.g. the
+ * hub died between commit and signal, or Temporal was down). Marks them so each is re-woken at most once per period.
+ */
+export async function claimStaleSteps(db: Queryable, staleMs: number, limit: number): Promise<string[]> {
+  const r = await db.query<{ id: string }>(
+    `UPDATE jobs SET updated_at = now() WHERE id IN (
+       SELECT id FROM jobs
+       WHERE state NOT IN ('Succeeded', 'Failed', 'Cancelled') AND updated_at < now() - ($1::double precision * interval '1 millisecond')
+         AND (state = 'Placed' OR cancel_requested_at IS NOT NULL OR requeue_attempt = attempt
+              OR (agent_attempt = attempt AND agent_phase IN ('Succeeded', 'Failed', 'Cancelled')))
+       ORDER BY updated_at LIMIT $2)
+     RETURNING id::text AS id`,
+    [staleMs, limit],
+  );
+  return r.rows.map((x) => x.id);
+}
