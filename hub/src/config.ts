@@ -4,6 +4,8 @@ import type { SchedulerConfig } from './scheduler/index.ts';
 
 export interface HubConfig {
   databaseUrl: string;
+  /** Postgres connections per hub (API, gateway, local activities, scheduler). */
+  databasePoolMax: number;
   temporalAddress: string;
   temporalNamespace: string;
   taskQueue: string;
@@ -38,6 +40,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   }
   const base: HubConfig = {
     databaseUrl: env.DATABASE_URL ?? 'postgres://meridian@127.0.0.1:5432/meridian',
+    databasePoolMax: num(env.DATABASE_POOL_MAX, 40),
     temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: env.MERIDIAN_TASK_QUEUE ?? 'meridian-jobs',

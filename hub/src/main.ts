@@ -67,7 +67,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   const config = configFromEnv({}, partial);
   const log = logger ?? pino({ level: config.logLevel, base: { svc: 'hub' } });
   let stopped = false;
-  const pool = createPool(config.databaseUrl, log);
+  const pool = createPool(config.databaseUrl, log, config.databasePoolMax);
   await retry('postgres migrate', log, () => migrate(pool), () => stopped, 60_000);
   if (config.bootstrapToken) await bootstrapAdmin(pool, config.bootstrapAdmin, config.bootstrapToken);
   else await pool.query(`INSERT INTO projects (name) VALUES ('default') ON CONFLICT DO NOTHING`);

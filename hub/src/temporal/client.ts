@@ -39,6 +39,9 @@ export class JobWorkflows {
           workflowId: jobId,
           args: [input],
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          // Tasks run local activities against the store; under load a task that times out is redone from
+          // the backlog, which costs far more than waiting a little longer for it.
+          workflowTaskTimeout: '30 seconds',
         }),
       );
     } catch (err) {

@@ -55,7 +55,7 @@ export async function startWorker(opts: { address: string; namespace: string; ta
     workflowBundle: await workflowBundle(opts.log),
     activities: lifecycleActivities(opts.pool, opts.hooks),
     maxConcurrentActivityTaskExecutions: 50,
-    maxConcurrentLocalActivityExecutions: 100,
+    maxConcurrentLocalActivityExecutions: 30,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 20,
     // After a hub crash, tasks bound to the dead worker's sticky queue move to the shared queue this fast.

@@ -20,6 +20,8 @@ export interface TestAgentOptions {
   outcome?: (cmd: DispatchCommand) => { phase: 'Succeeded' | 'Failed'; exitCode: number; reason?: string };
   /** Report Running but never finish (cancel / cluster-lost tests). */
   hold?: (cmd: DispatchCommand) => boolean;
+  /** Called when a dispatch command is applied (benchmarks time it). */
+  onDispatch?: (cmd: DispatchCommand) => void;
 }
 
 export function fakeNodes(count: number, gpus: number, model: string, prefix = 'node'): NodeInfo[] {
@@ -88,6 +90,7 @@ export class TestAgent {
       const seen = this.dispatches.get(cmd.jobId) ?? [];
       seen.push(cmd.attempt);
       this.dispatches.set(cmd.jobId, seen);
+      this.o.onDispatch?.(cmd);
       const base = { type: 'job.status' as const, jobId: cmd.jobId, attempt: cmd.attempt, clusterJobId: `k8s-${key.replace('/', '-')}` };
       this.link.emit({ ...base, phase: 'Running', tasks: cmd.nodes.map((node, index) => ({ index, node, phase: 'Running' as const })), startedAt: new Date().toISOString() });
       if (this.o.hold?.(cmd)) return;
