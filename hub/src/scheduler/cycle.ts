@@ -69,7 +69,7 @@ function assemble(input: CycleInput, engine: Engine, outcomes: Outcome[], pendin
       placements.push({
         jobId: o.job.id,
         clusterId: o.cand.cluster.id,
-        gpuModel: o.cand.model,
+        gpuModel: o.model,
         tasks: o.allocs.map(toTaskPlacement),
         estimatedUsd: Math.round(o.usd * 100) / 100,
       });
@@ -78,7 +78,7 @@ function assemble(input: CycleInput, engine: Engine, outcomes: Outcome[], pendin
           jobId: o.job.id,
           clusterId: o.cand.cluster.id,
           victims: o.victims.map((v) => v.spec.jobId),
-          reason: `${o.job.tier} job ${o.job.id} needs ${o.job.tasks}×${o.job.gpus || (o.job.milliGpu ?? 0) / 1000} ${o.cand.model ?? 'CPU'} on ${o.cand.cluster.id}; evicting ${o.victims
+          reason: `${o.job.tier} job ${o.job.id} needs ${o.job.tasks}×${o.job.gpus || (o.job.milliGpu ?? 0) / 1000} ${o.model ?? 'CPU'} on ${o.cand.cluster.id}; evicting ${o.victims
             .map((v) => `${v.spec.jobId} (${v.spec.tier}${v.spec.checkpointable ? ', checkpointable' : ''})`)
             .join(', ')}`,
         });

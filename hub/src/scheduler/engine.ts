@@ -10,6 +10,7 @@ import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
 import { DEFAULT_WEIGHTS, fallbackPrices, gpuPrice, rankCandidates } from './policies.ts';
 import { dataCost } from './data.ts';
+import type { Target } from './filters.ts';
 import { eligibleTargets } from './filters.ts';
 import { FairShare } from './fairshare.ts';
 import { QuotaLedger } from './quota.ts';
@@ -23,7 +24,7 @@ import { reasons } from './reasons.ts';
 import { hash32, makeRng, mix32 } from './rng.ts';
 
 export type Outcome =
-  | { kind: 'placed'; job: JobSpec; cand: Candidate; allocs: TaskAlloc[]; victims: RunningEntry[]; usd: number }
+  | { kind: 'placed'; job: JobSpec; cand: Candidate; model: string | null; allocs: TaskAlloc[]; victims: RunningEntry[]; usd: number }
   | { kind: 'pending'; job: JobSpec; pend: Pend; target: Candidate | null; prewarm: boolean };
 
 export interface ResolvedConfig {
@@ -169,8 +170,8 @@ export class Engine {
     return this.projects.get(job.project)?.policy ?? this.cfg.defaultPolicy;
   }
 
-  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number): Candidate {
-    const indexes = indexesFor(cluster, shape, model);
+  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number, pool: string[] | null = null): Candidate {
+    const indexes = pool ? pool.map((m) => cluster.models.get(m)!) : indexesFor(cluster, shape, model);
     let freeMilli = 0;
     let totalMilli = 0;
     for (const mi of indexes) {
@@ -181,11 +182,31 @@ export class Engine {
     const fitsNow = aggregateFits(indexes, shape, job.tasks);
     const data = dataCost(this.snap, cluster, job.datasets, this.cfg.defaultLink);
     let gpuWaitSec = 0;
-    if (!fitsNow) gpuWaitSec = model === null ? Number.POSITIVE_INFINITY : (this.timeline.etaSec(cluster.id, model, freeMilli, need) ?? Number.POSITIVE_INFINITY);
-    const gpuUsd = gpuPrice(cluster, model, job.tier, this.prices) * gpuHoursOf(job);
+    if (!fitsNow) {
+      gpuWaitSec = Number.POSITIVE_INFINITY;
+      for (const m of pool ?? (model === null ? [] : [model])) {
+        const mi = cluster.models.get(m)!;
+        const eta = this.timeline.etaSec(cluster.id, m, shape.gpus > 0 ? mi.freeWhole * 1000 : mi.freeMilli, need);
+        if (eta !== null) gpuWaitSec = Math.min(gpuWaitSec, eta);
+      }
+    }
+    const hours = gpuHoursOf(job);
+    let price = gpuPrice(cluster, model, job.tier, this.prices);
+    let maxPrice = price;
+    if (pool) {
+      price = Number.POSITIVE_INFINITY;
+      maxPrice = 0;
+      for (const m of pool) {
+        const p = gpuPrice(cluster, m, job.tier, this.prices);
+        price = Math.min(price, p);
+        maxPrice = Math.max(maxPrice, p);
+      }
+    }
+    const gpuUsd = price * hours;
     return {
       cluster,
       model,
+      pool,
       indexes,
       freeMilli,
       totalMilli,
@@ -195,8 +216,30 @@ export class Engine {
       readySec: Math.max(gpuWaitSec, data.transferSec),
       gpuUsd,
       costUsd: gpuUsd + data.egressUsd,
+      maxCostUsd: maxPrice * hours + data.egressUsd,
       tie: mix32(jobHash ^ Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : hash32(model))),
     };
+  }
+
+  /**
+   * Targets for a job. Under the balanced policy a single-task GPU job gets one pooled target per
+   * cluster (every allowed model whose quota has room), so FGD chooses model and node together, as
+   * in the FGD paper; otherwise one target per (cluster, model).
+   */
+  private candidates(job: JobSpec, shape: TaskShape, targets: readonly Target[], policy: PolicyName, jobHash: number, need: number): Candidate[] {
+    if (policy !== 'balanced' || job.tasks !== 1 || (shape.gpus === 0 && shape.milli === 0))
+      return targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash));
+    const byCluster = new Map<ClusterState, string[]>();
+    for (const t of targets) {
+      if (this.quota.check(job.project, t.model, need) !== null) continue;
+      let l = byCluster.get(t.cluster);
+      if (!l) byCluster.set(t.cluster, (l = []));
+      l.push(t.model!);
+    }
+    if (byCluster.size === 0) return targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash));
+    return [...byCluster].map(([cl, models]) =>
+      models.length === 1 ? this.candidate(job, shape, cl, models[0]!, jobHash) : this.candidate(job, shape, cl, null, jobHash, models),
+    );
   }
 
   /** Decide one job. On placement, capacity is reserved and ledgers charged. */
@@ -213,15 +256,15 @@ export class Engine {
     const shapeKey = `${shape.cpu}|${shape.mem}|${shape.gpus}|${shape.milli}|${job.tasks}`;
 
     const jobHash = hash32(job.id, this.cfg.seed);
-    let cands = filtered.targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash));
+    const policy = this.policyFor(job);
+    let cands = this.candidates(job, shape, filtered.targets, policy, jobHash, need);
     const quotaOk = cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
     if (quotaOk.length === 0) return this.pending(job, { code: 'QuotaExceeded', reason: this.quota.check(job.project, cands[0]!.model, need)!, etaSec: null });
-    const budgetOk = quotaOk.filter((c) => this.budget.check(job.project, hours, c.costUsd) === null);
+    const budgetOk = quotaOk.filter((c) => this.budget.check(job.project, hours, c.maxCostUsd) === null);
     if (budgetOk.length === 0) {
-      const cheapest = quotaOk.reduce((a, b) => (b.costUsd < a.costUsd ? b : a));
-      return this.pending(job, { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, cheapest.costUsd)!, etaSec: null });
+      const cheapest = quotaOk.reduce((a, b) => (b.maxCostUsd < a.maxCostUsd ? b : a));
+      return this.pending(job, { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, cheapest.maxCostUsd)!, etaSec: null });
     }
-    const policy = this.policyFor(job);
     cands = rankCandidates(budgetOk, policy, this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS);
 
     // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
@@ -295,7 +338,7 @@ export class Engine {
     }
     const eta = Number.isFinite(bestEta) ? bestEta : null;
     if (best) this.hold(job, best, need);
-    const model = best?.model ?? (shape.models ? [...shape.models].join('|') : 'GPU');
+    const model = best?.model ?? best?.pool?.join('|') ?? (shape.models ? [...shape.models].join('|') : 'GPU');
     const pend = job.tasks > 1 || job.gpus > 1 ? reasons.waitingForGang(need, model, best?.cluster.id ?? null, eta) : reasons.insufficient(need, model, eta === null ? null : (best?.cluster.id ?? null), eta);
     return this.pending(job, pend, best, (best?.data.missingBytes ?? 0) > 0);
   }
@@ -311,10 +354,13 @@ export class Engine {
 
   private commit(job: JobSpec, cand: Candidate, allocs: TaskAlloc[], victims: RunningEntry[]): Outcome {
     const need = job.tasks * taskMilli(job);
-    this.charge(job.project, cand.model, need, job.cpuMilli * job.tasks, job.memoryMiB * job.tasks, 1);
-    this.budget.spend(job.project, gpuHoursOf(job), cand.costUsd);
-    if (this.cfg.backfill) this.reservations.consume(cand.cluster.id, cand.model, job.tier, job.expectedRuntimeSec, need);
-    return { kind: 'placed', job, cand, allocs, victims, usd: cand.costUsd };
+    // A pooled target learns its model only now, from the node FGD chose.
+    const model = cand.pool ? (allocs[0]?.node.model ?? null) : cand.model;
+    const usd = cand.pool ? gpuPrice(cand.cluster, model, job.tier, this.prices) * gpuHoursOf(job) + cand.data.egressUsd : cand.costUsd;
+    this.charge(job.project, model, need, job.cpuMilli * job.tasks, job.memoryMiB * job.tasks, 1);
+    this.budget.spend(job.project, gpuHoursOf(job), usd);
+    if (this.cfg.backfill) this.reservations.consume(cand.cluster.id, model, job.tier, job.expectedRuntimeSec, need);
+    return { kind: 'placed', job, cand, model, allocs, victims, usd };
   }
 
   /** Record a placed job as running (so later decisions in this engine see it). */
@@ -325,7 +371,7 @@ export class Engine {
       project: j.project,
       tier: j.tier as Tier,
       clusterId: o.cand.cluster.id,
-      ...(o.cand.model ? { gpuModel: o.cand.model } : {}),
+      ...(o.model ? { gpuModel: o.model } : {}),
       cpuMilli: j.cpuMilli,
       memoryMiB: j.memoryMiB,
       gpus: j.gpus,
@@ -337,7 +383,7 @@ export class Engine {
     };
     // Charge was done at commit; register without charging again.
     const milli = j.tasks * taskMilli(j);
-    const e: RunningEntry = { spec: { ...r, tasks: o.allocs.map(() => ({ node: '', gpuIndices: [] })) }, cluster: o.cand.cluster, model: o.cand.model ?? '', allocs: o.allocs, rank: TIER_RANK[j.tier], milli, lostWork: 0, preempted: false };
+    const e: RunningEntry = { spec: { ...r, tasks: o.allocs.map(() => ({ node: '', gpuIndices: [] })) }, cluster: o.cand.cluster, model: o.model ?? '', allocs: o.allocs, rank: TIER_RANK[j.tier], milli, lostWork: 0, preempted: false };
     this.running.set(j.id, e);
     let byC = this.runningByCluster.get(e.cluster.id);
     if (!byC) this.runningByCluster.set(e.cluster.id, (byC = []));

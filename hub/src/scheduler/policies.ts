@@ -9,7 +9,13 @@ export const DEFAULT_WEIGHTS: BalancedWeights = { cost: 1, locality: 1, inventor
 
 export interface Candidate {
   cluster: ClusterState;
+  /** The GPU model, or null for CPU-only jobs and for pooled targets. */
   model: string | null;
+  /**
+   * Pooled target: every allowed model of the cluster at once, so the node scorer (FGD) picks the model
+   * too. Used by the balanced policy for single-task jobs; null otherwise.
+   */
+  pool: string[] | null;
   indexes: ModelIndex[];
   /** Free capacity usable by this job's tasks, in milli-GPU (whole GPUs × 1000 for whole-GPU jobs). */
   freeMilli: number;
@@ -22,6 +28,8 @@ export interface Candidate {
   readySec: number;
   gpuUsd: number;
   costUsd: number;
+  /** Highest cost the placement can turn out to have (pooled targets: the dearest model); for budgets. */
+  maxCostUsd: number;
   /** Seeded tie-break key. */
   tie: number;
 }

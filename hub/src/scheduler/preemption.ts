@@ -169,7 +169,7 @@ export function planPreemption(
   for (const cand of cands) {
     if (tried >= maxCandidates) break;
     const pool = (runningByCluster.get(cand.cluster.id) ?? []).filter(
-      (r) => !r.preempted && r.rank > rank && (cand.model === null || r.model === cand.model),
+      (r) => !r.preempted && r.rank > rank && (cand.pool ? cand.pool.includes(r.model) : cand.model === null || r.model === cand.model),
     );
     if (pool.length === 0) continue;
     const reclaimable = pool.reduce((s, r) => s + r.milli, 0);

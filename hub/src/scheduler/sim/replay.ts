@@ -193,7 +193,7 @@ export function runReplay(o: ReplayOptions): ReplayResult {
         q.end = q.start + q.job.expectedRuntimeSec;
         ends.push({ end: q.end, id: q.job.id });
         allocated += q.job.tasks * taskMilli(q.job);
-        gpuUsd += out.cand.gpuUsd;
+        gpuUsd += out.usd - out.cand.data.egressUsd;
         egressUsd += out.cand.data.egressUsd;
         for (const m of out.cand.data.missing) {
           const ds = q.job.datasets!.find((d) => d.name === m.name)!;
