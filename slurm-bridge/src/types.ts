@@ -48,6 +48,8 @@ export interface SlurmJob {
   /** Array parent id and task index for array tasks. */
   arrayJobId?: string;
   arrayTaskId?: string;
+  /** Array concurrency limit (`%N`), on the array's records. */
+  arrayTaskThrottle?: number;
   name: string;
   comment: string;
   user: string;
@@ -74,6 +76,11 @@ export interface SlurmJob {
   /** e.g. gres:gpu:1 (REST tres_per_node / scontrol TresPerNode). */
   tresPerNode: string;
   priority?: number;
+  qos?: string;
+  dependency?: string;
+  features?: string;
+  command?: string;
+  minMemory?: string;
 }
 
 export interface GresCount {

@@ -59,6 +59,12 @@ export function jobFromScontrol(r: Record<string, string>): SlurmJob {
     workDir: nullable(r.WorkDir) ?? '',
     tresPerNode: nullable(r.TresPerNode) ?? '',
     priority: r.Priority !== undefined && /^\d+$/.test(r.Priority) ? Number(r.Priority) : undefined,
+    arrayTaskThrottle: r.ArrayTaskThrottle && /^\d+$/.test(r.ArrayTaskThrottle) && r.ArrayTaskThrottle !== '0' ? Number(r.ArrayTaskThrottle) : undefined,
+    qos: nullable(r.QOS),
+    dependency: nullable(r.Dependency),
+    features: nullable(r.Features),
+    command: nullable(r.Command),
+    minMemory: nullable(r.MinMemoryNode) ?? nullable(r.MinMemoryCPU),
   };
 }
 

@@ -1,0 +1,150 @@
+// squeue/sacct rows from the two sources the login node knows: the hub's job view (Meridian jobs, wherever
+// they run) and Slurm's own job records (for compatibility tests and Slurm-side detail).
+import type { SlurmJob } from '../types.ts';
+import type { QueueRow } from './format.ts';
+
+const sec = (d: Date | undefined) => (d ? Math.floor(d.getTime() / 1000) : undefined);
+
+/** A Slurm job record as squeue would show it. */
+export function queueRowFromSlurm(j: SlurmJob, now: number): QueueRow {
+  const isRemainder = j.arrayJobId !== undefined && j.arrayTaskId !== undefined && !/^\d+$/.test(j.arrayTaskId);
+  const displayId =
+    j.arrayJobId !== undefined && j.arrayTaskId !== undefined
+      ? isRemainder
+        ? `${j.arrayJobId}_[${j.arrayTaskId}${j.arrayTaskThrottle && !j.arrayTaskId.includes('%') ? `%${j.arrayTaskThrottle}` : ''}]`
+        : `${j.arrayJobId}_${j.arrayTaskId}`
+      : j.jobId;
+  return {
+    displayId,
+    jobId: j.jobId,
+    arrayJobId: j.arrayJobId,
+    arrayTaskId: j.arrayTaskId,
+    partition: j.partition,
+    name: j.name,
+    user: j.user,
+    account: j.account ?? '',
+    qos: j.qos ?? '',
+    state: j.state,
+    reason: j.reason,
+    nodeList: j.nodeList,
+    numNodes: j.numNodes,
+    numCpus: j.numCpus,
+    minMemory: j.minMemory,
+    timeLimitSec: j.timeLimitMin === undefined ? undefined : j.timeLimitMin * 60,
+    submitTime: sec(j.submitTime),
+    startTime: sec(j.startTime),
+    endTime: sec(j.endTime),
+    now,
+    priority: j.priority,
+    workDir: j.workDir,
+    command: j.command ?? '',
+    comment: j.comment,
+    dependency: j.dependency ?? '',
+    features: j.features ?? '',
+    tresPerNode: j.tresPerNode,
+    exitCode: `${j.exitCode}:${j.signal}`,
+  };
+}
+
+/** The hub's job view (GET /api/v1/jobs/{id}); only the fields the login node reads. */
+export interface HubJobView {
+  id: string;
+  name: string;
+  project: string;
+  user: string;
+  state: string;
+  attempt?: number;
+  cluster?: string | null;
+  reason?: string | null;
+  reasonCode?: string | null;
+  exitCode?: number | null;
+  clusterJobId?: string | null;
+  submittedAt?: string | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  placement?: unknown;
+  spec?: {
+    tasks?: number;
+    resources?: { cpu?: number; memory?: number; gpus?: number };
+    maxRuntime?: number;
+    workload?: { script?: string };
+    annotations?: Record<string, string>;
+  };
+}
+
+export const ANNOTATION_PREFIX = 'slurm.meridian.dev/';
+
+const epoch = (s: string | null | undefined) => (s ? Math.floor(Date.parse(s) / 1000) : undefined);
+
+/** Hub states → Slurm long states (+ the failure kind from the reason). */
+export function slurmStateOf(v: HubJobView): string {
+  switch (v.state) {
+    case 'Queued':
+    case 'Placed':
+    case 'Dispatched':
+      return 'PENDING';
+    case 'Running':
+      return 'RUNNING';
+    case 'Succeeded':
+      return 'COMPLETED';
+    case 'Cancelled':
+      return 'CANCELLED';
+    case 'Failed': {
+      const r = `${v.reasonCode ?? ''} ${v.reason ?? ''}`;
+      if (/TIMEOUT|DeadlineExceeded/i.test(r)) return 'TIMEOUT';
+      if (/OOM|OUT_OF_MEMORY/i.test(r)) return 'OUT_OF_MEMORY';
+      if (/NodeFail|NODE_FAIL/i.test(r)) return 'NODE_FAIL';
+      return 'FAILED';
+    }
+    default:
+      return 'PENDING';
+  }
+}
+
+/** Slurm-style pending reason from the hub's reason code. */
+export function pendingReason(v: HubJobView): string {
+  const ann = v.spec?.annotations ?? {};
+  if (ann[`${ANNOTATION_PREFIX}hold`] === 'true' && v.state === 'Queued') return 'JobHeldUser';
+  if (ann[`${ANNOTATION_PREFIX}dependency`] && v.state === 'Queued') return 'Dependency';
+  const code = v.reasonCode ?? '';
+  if (/quota|budget/i.test(code)) return 'AssocGrpGRES';
+  if (/priority|fairshare/i.test(code)) return 'Priority';
+  if (v.state === 'Placed' || v.state === 'Dispatched') return 'Resources';
+  return code ? 'Resources' : 'None';
+}
+
+export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
+  const ann = v.spec?.annotations ?? {};
+  const a = (k: string) => ann[`${ANNOTATION_PREFIX}${k}`];
+  const state = slurmStateOf(v);
+  const nodes = Array.isArray(v.placement) ? (v.placement as { node?: string }[]).map((t) => t.node).filter((n): n is string => !!n) : [];
+  const tasks = v.spec?.tasks ?? 1;
+  const cpus = Math.max(1, Math.round(((v.spec?.resources?.cpu ?? 1000) / 1000) * tasks));
+  const limitMin = a('timeLimitMin');
+  return {
+    displayId: v.id,
+    jobId: v.id,
+    partition: a('partition') ?? v.cluster ?? 'meridian',
+    name: a('jobName') ?? v.name,
+    user: v.user,
+    account: a('account') ?? v.project,
+    qos: a('qos') ?? '',
+    state,
+    reason: state === 'PENDING' ? pendingReason(v) : state === 'FAILED' ? 'NonZeroExitCode' : state === 'TIMEOUT' ? 'TimeLimit' : 'None',
+    nodeList: [...new Set(nodes)].join(','),
+    numNodes: tasks,
+    numCpus: cpus,
+    timeLimitSec: limitMin !== undefined ? Number(limitMin) * 60 : v.spec?.maxRuntime,
+    submitTime: epoch(v.submittedAt),
+    startTime: epoch(v.startedAt),
+    endTime: epoch(v.finishedAt),
+    now,
+    workDir: a('workDir') ?? '',
+    command: a('command') ?? '',
+    comment: a('comment') ?? '',
+    dependency: a('dependency') ?? '',
+    features: a('constraint') ?? '',
+    tresPerNode: a('gres') ? `gres:${a('gres')}` : '',
+    exitCode: v.exitCode === null || v.exitCode === undefined ? '0:0' : `${v.exitCode}:0`,
+  };
+}
