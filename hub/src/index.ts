@@ -1,2 +1,5 @@
 // @meridian/hub public entry point.
-export {};
+export { startHub, configFromEnv, HUB_VERSION } from './main.ts';
+export type { Hub, HubConfig } from './main.ts';
+export { TestAgent, fakeNodes } from './testing/test-agent.ts';
+export type { TestAgentOptions } from './testing/test-agent.ts';
