@@ -248,13 +248,15 @@ export function chooseNode(indexes: readonly ModelIndex[], t: TaskShape, o: FitO
   let visited = 0;
   const dedupe = o.strategy === 'fgd' || o.strategy === 'best-fit' ? seenStates : null;
   dedupe?.clear();
+  // The caps only shorten the search once something feasible is in hand: a capped scan must never
+  // report "does not fit" while a fitting node exists.
   const visit = (n: NodeState): boolean => {
     if (dedupe) {
       const h = stateHash(n) ^ (n.cluster.ord << 20);
-      if (dedupe.has(h)) return ++visited <= visitCap;
+      if (dedupe.has(h)) return ++visited <= visitCap || feasible === 0;
       dedupe.add(h);
     }
-    if (++visited > visitCap) return false;
+    if (++visited > visitCap && feasible > 0) return false;
     if (consider(n, t, o, b) && ++feasible >= cap) return false;
     return true;
   };
