@@ -10,6 +10,7 @@ import {
   nodeInfoOf,
   parseFederationComment,
   readExtras,
+  extrasFromAnnotations,
   statusEvent,
   submitRequestFor,
   translateDependency,
@@ -138,7 +139,7 @@ export class SlurmDriver {
       const id = existing[0]!.arrayJobId ?? existing[0]!.jobId;
       return { clusterJobId: id, existing: true };
     }
-    const extras = readExtras(cmd.slurm);
+    const extras = { ...extrasFromAnnotations(cmd.annotations), ...readExtras(cmd.slurm) };
     const dependency = extras.dependency
       ? await translateDependency(extras.dependency, async (fid) => {
           const jobs = (await this.opts.transport.listJobs()).filter((j) => parseFederationComment(j.comment)?.jobId === fid);

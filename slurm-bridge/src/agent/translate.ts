@@ -67,6 +67,37 @@ export function readExtras(raw: Record<string, unknown> | undefined): SlurmExtra
   return out as SlurmExtras;
 }
 
+export const ANNOTATION_PREFIX = 'slurm.meridian.dev/';
+
+/** Slurm extras carried as `slurm.meridian.dev/<key>` annotations (what the login-node sbatch writes). */
+export function extrasFromAnnotations(annotations: Record<string, string> | undefined): SlurmExtras {
+  const raw: Record<string, unknown> = {};
+  for (const [k, want] of Object.entries(EXTRA_KEYS)) {
+    const v = annotations?.[`${ANNOTATION_PREFIX}${k}`];
+    if (v === undefined) continue;
+    if (want === 'number') {
+      if (!/^\d+$/.test(v)) throw new Error(`annotation ${ANNOTATION_PREFIX}${k} must be a whole number, got ${JSON.stringify(v)}`);
+      raw[k] = Number(v);
+    } else if (want === 'boolean') raw[k] = v === 'true';
+    else raw[k] = v;
+  }
+  return raw as SlurmExtras;
+}
+
+/**
+ * Output patterns name the job by the id the user was given (the federation id), not Slurm's: `%j`/`%J`/`%A`
+ * become the federation id (for arrays only `%A`; `%a` stays for Slurm). `%%` is left alone.
+ */
+export function federationPattern(pattern: string, jobId: string, isArray: boolean): string {
+  return pattern.replace(/%(%|\d*[jJA])/g, (m: string, code: string) => {
+    if (code === '%') return m;
+    const letter = code.slice(-1);
+    const width = code.length > 1 ? Number(code.slice(0, -1)) : 0;
+    if (isArray && letter !== 'A') return m;
+    return jobId.padStart(width, '0');
+  });
+}
+
 function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -109,7 +140,14 @@ export interface TranslateOptions {
 
 /** A dispatch → the request the transport submits. `dependency` must already use Slurm ids. */
 export function submitRequestFor(cmd: DispatchCommand, opts: TranslateOptions, slurmDependency?: string): SubmitRequest {
-  const x = readExtras(cmd.slurm);
+  const x = { ...extrasFromAnnotations(cmd.annotations), ...readExtras(cmd.slurm) };
+  const fromLogin = Object.keys(cmd.annotations ?? {}).some((k) => k.startsWith(ANNOTATION_PREFIX));
+  if (fromLogin && cmd.script) {
+    // A login-node sbatch job: file names follow the id the user was told (see federationPattern).
+    const isArray = x.array !== undefined;
+    x.output = federationPattern(x.output ?? (isArray ? 'slurm-%A_%a.out' : 'slurm-%j.out'), cmd.jobId, isArray);
+    if (x.error) x.error = federationPattern(x.error, cmd.jobId, isArray);
+  }
   const script = cmd.script ?? containerScript(cmd, opts.runtime);
   const gpus = cmd.perTask.gpus;
   const gresType = cmd.gpuModel ? (opts.gpuTypes?.[cmd.gpuModel] ?? cmd.gpuModel.toLowerCase()) : undefined;
@@ -135,7 +173,7 @@ export function submitRequestFor(cmd: DispatchCommand, opts: TranslateOptions, s
     begin: x.begin,
     signal: x.signal ?? (cmd.checkpointSignal ? `B:${cmd.checkpointSignal.replace(/^SIG/, '')}@60` : undefined),
   };
-  if (cmd.slurm && (x.nodes !== undefined || x.ntasks !== undefined || x.cpusPerTask !== undefined || x.gres !== undefined || x.memPerNodeMiB !== undefined || x.memPerCpuMiB !== undefined)) {
+  if ((cmd.slurm || fromLogin) && (x.nodes !== undefined || x.ntasks !== undefined || x.cpusPerTask !== undefined || x.gres !== undefined || x.memPerNodeMiB !== undefined || x.memPerCpuMiB !== undefined)) {
     // A login-node sbatch: keep the user's own resource shape.
     Object.assign(req, { nodes: x.nodes, tasks: x.ntasks, tasksPerNode: x.ntasksPerNode, cpusPerTask: x.cpusPerTask, gres: x.gres, memoryPerNodeMiB: x.memPerNodeMiB, memoryPerCpuMiB: x.memPerCpuMiB });
   } else if (gpus > 0) {
