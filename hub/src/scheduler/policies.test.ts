@@ -110,3 +110,22 @@ describe('data locality and prewarm', () => {
     expect(out.pending[0]!.etaSec).toBe(60);
   });
 });
+
+describe('pooled GPU models under balanced (FGD picks the model too)', () => {
+  const fed2 = () => [cluster('c', [node('a', 8, 'A100'), node('t', 1, 'T4')], { prices: { A100: { onDemand: 2 }, T4: { onDemand: 0.5 } } })];
+  const jobs = () => [job('small', { submittedAt: 0 }), job('big', { gpus: 8, submittedAt: 1 })];
+  it('keeps the 8-GPU node whole by sending a 1-GPU task to the small node', () => {
+    const out = runCycle({ now: 0, clusters: fed2(), jobs: jobs(), config: { defaultPolicy: 'balanced' } });
+    expect(out.placements.map((p) => [p.jobId, p.gpuModel])).toEqual([
+      ['small', 'T4'],
+      ['big', 'A100'],
+    ]);
+    // The estimate uses the price of the model actually chosen.
+    expect(out.placements[0]!.estimatedUsd).toBe(0.5);
+  });
+  it('per-model policies choose the model first (inventory-first takes the most free model)', () => {
+    const out = runCycle({ now: 0, clusters: fed2(), jobs: jobs(), config: { defaultPolicy: 'inventory-first' } });
+    expect(out.placements.map((p) => [p.jobId, p.gpuModel])).toEqual([['small', 'A100']]);
+    expect(out.pending[0]!.jobId).toBe('big');
+  });
+});
