@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { temporal as proto } from '@temporalio/proto';
 import { PostgresEngine } from '../../test/src/harness/postgres.ts';
 import { TemporalEngine } from '../../test/src/harness/temporal.ts';
 import { startHub } from '../src/main.ts';
@@ -55,7 +55,7 @@ describe('hub end to end', () => {
     if (process.env.RECORD_HISTORIES) {
       const dir = fileURLToPath(new URL('../src/temporal/histories/', import.meta.url));
       mkdirSync(dir, { recursive: true });
-      writeFileSync(`${dir}${name}.json`, historyToJSON(history));
+      writeFileSync(`${dir}${name}.json`, JSON.stringify(proto.api.history.v1.History.toObject(proto.api.history.v1.History.fromObject(history), { longs: String, bytes: String, enums: String })));
     }
   };
 
