@@ -9,6 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 }, // fast tests first; engine tests run after, with their own worker limit
           include: ['*/src/**/*.test.ts', '*/test/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/*.engine.test.ts'],
         },
@@ -16,6 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'engines',
+          sequence: { groupOrder: 1 },
           include: ['*/src/**/*.engine.test.ts', '*/test/**/*.engine.test.ts'],
           exclude: ['**/node_modules/**'],
           testTimeout: 180_000,
