@@ -92,6 +92,11 @@ export class SlurmDriver {
     return nodes.map((n) => nodeInfoOf(n, this.opts.clusterName));
   }
 
+  /** The next sync sends a full snapshot (after a reconnect to the hub). */
+  resetInventory(): void {
+    this.lastNodes.clear();
+  }
+
   /** Emits a snapshot the first time, then deltas of the nodes whose info changed. */
   async syncInventory(): Promise<void> {
     const nodes = await this.inventory();

@@ -104,7 +104,7 @@ export function slurmStateOf(v: HubJobView): string {
 /** Slurm-style pending reason from the hub's reason code. */
 export function pendingReason(v: HubJobView): string {
   const ann = v.spec?.annotations ?? {};
-  if (ann[`${ANNOTATION_PREFIX}hold`] === 'true' && v.state === 'Queued') return 'JobHeldUser';
+  if (ann[`${ANNOTATION_PREFIX}hold`] === 'true') return 'JobHeldUser';
   if (ann[`${ANNOTATION_PREFIX}dependency`] && v.state === 'Queued') return 'Dependency';
   const code = v.reasonCode ?? '';
   if (/quota|budget/i.test(code)) return 'AssocGrpGRES';

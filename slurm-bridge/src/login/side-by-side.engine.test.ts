@@ -1,0 +1,228 @@
+// Side by side: realistic job scripts through native sbatch (harness Slurm) and through Meridian's sbatch
+// (bin/sbatch → hub → Slurm edge agent → the same Slurm). Compares what users and scripts see: the submit
+// line, output file names and contents, final states and exit codes. Everything is real: Postgres, Temporal,
+// the hub, the agent protocol over WebSocket, Slurm.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHub } from '../../../hub/src/main.ts';
+import type { Hub } from '../../../hub/src/main.ts';
+import { ADMIN_TOKEN, Api, FAST } from '../../../hub/test/helpers.ts';
+import { PostgresEngine } from '../../../test/src/harness/postgres.ts';
+import { SlurmCluster } from '../../../test/src/harness/slurm.ts';
+import { TemporalEngine } from '../../../test/src/harness/temporal.ts';
+import { SlurmAgent } from '../agent/agent.ts';
+import { SlurmDriver } from '../agent/driver.ts';
+import { parseScontrolJobs } from '../parsers/scontrol.ts';
+import { LocalTransport } from '../transports/local.ts';
+
+const bin = resolve(fileURLToPath(new URL('../../bin/', import.meta.url)));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let pg: PostgresEngine;
+let temporal: TemporalEngine;
+let slurm: SlurmCluster;
+let hub: Hub;
+let agent: SlurmAgent;
+let admin: Api;
+let nativeDir: string;
+let meridianDir: string;
+const results: { name: string; ok: boolean }[] = [];
+
+function native(args: string[], input?: string, env: Record<string, string> = {}) {
+  const r = spawnSync('sbatch', args, { cwd: nativeDir, env: { ...slurm.env, ...env }, input, encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function meridian(cmd: string, args: string[], input?: string, env: Record<string, string> = {}) {
+  const r = spawnSync(join(bin, cmd), args, { cwd: meridianDir, env: { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'default', ...env }, input, encoding: 'utf8' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Final Slurm state of a native job: STATE and ExitCode from scontrol. */
+async function nativeFinal(id: string, timeoutMs = 150_000): Promise<{ state: string; exit: string }> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const jobs = parseScontrolJobs(slurm.run('scontrol', ['show', 'job', '-o', id]).stdout).filter((j) => j.jobId === id || j.arrayJobId === id);
+    if (jobs.length && jobs.every((j) => ['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED', 'OUT_OF_MEMORY'].includes(j.state) && /^\d+$/.test(j.arrayTaskId ?? '0'))) {
+      const worst = jobs.find((j) => j.state !== 'COMPLETED') ?? jobs[0]!;
+      return { state: worst.state, exit: `${worst.exitCode}:${worst.signal}` };
+    }
+    await sleep(500);
+  }
+  throw new Error(`native job ${id} did not finish`);
+}
+
+/** Final state of a Meridian job as Meridian's own sacct -P prints it. */
+async function meridianFinal(id: string, timeoutMs = 150_000): Promise<{ state: string; exit: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = meridian('sacct', ['-P', '-n', '-X', '-j', id, '--format=JobID,State,ExitCode']);
+    last = r.stdout + r.stderr;
+    const [, state, exit] = r.stdout.trim().split('|');
+    if (state && !['PENDING', 'RUNNING'].includes(state)) return { state, exit: exit! };
+    await sleep(500);
+  }
+  throw new Error(`meridian job ${id} did not finish; sacct said ${last}`);
+}
+
+function record(name: string, fn: () => void): void {
+  try {
+    fn();
+    results.push({ name, ok: true });
+  } catch (err) {
+    results.push({ name, ok: false });
+    throw err;
+  }
+}
+
+beforeAll(async () => {
+  [pg, temporal, slurm] = await Promise.all([PostgresEngine.start(), TemporalEngine.start(), SlurmCluster.start({ clusterName: 'hpc', restd: false })]);
+  hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, ...FAST });
+  admin = new Api(hub.url, ADMIN_TOKEN);
+  expect((await admin.post('/api/v1/projects', { name: 'default' })).status).toBe(201);
+  const c = await admin.post<{ credential: string }>('/api/v1/clusters', { id: 'hpc', region: 'onprem', kind: 'slurm', prices: { a100: { onDemand: 1 } } });
+  expect(c.status, JSON.stringify(c.body)).toBe(201);
+  nativeDir = join(slurm.dir, 'native');
+  meridianDir = join(slurm.dir, 'meridian');
+  for (const d of [nativeDir, meridianDir]) {
+    mkdirSync(d, { recursive: true });
+    chmodSync(d, 0o777);
+  }
+  const driver = new SlurmDriver({ transport: new LocalTransport({ env: { SLURM_CONF: slurm.confPath } }), clusterName: 'hpc', workDir: meridianDir, pollIntervalMs: 500 });
+  agent = new SlurmAgent({ hubUrl: hub.url, credential: c.body.credential, clusterId: 'hpc', driver, backoff: { minMs: 100, maxMs: 1000 } });
+  agent.start();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const n = await admin.get<{ items: unknown[] }>('/api/v1/nodes?cluster=hpc');
+    if (n.body.items?.length === 2) break;
+    await sleep(250);
+  }
+});
+
+afterAll(async () => {
+  console.log(`side-by-side: ${results.filter((r) => r.ok).length}/${results.length} comparisons identical`);
+  for (const r of results) console.log(`  ${r.ok ? 'same' : 'DIFF'}  ${r.name}`);
+  await agent?.stop();
+  await hub?.stop();
+  await Promise.all([slurm?.stop(), pg?.stop(), temporal?.stop()]);
+});
+
+const SUBMITTED = /^Submitted batch job (\d+)\n$/;
+
+describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
+  it('--wrap with the default output file slurm-%j.out', async () => {
+    const n = native(['--wrap', 'echo hello from $SLURM_JOB_NAME']);
+    const m = meridian('sbatch', ['--wrap', 'echo hello from $SLURM_JOB_NAME']);
+    record('wrap: submit line', () => {
+      expect(n.stdout).toMatch(SUBMITTED);
+      expect(m.stdout, m.stderr).toMatch(SUBMITTED);
+      expect([m.code, m.stderr]).toEqual([n.code, n.stderr]);
+    });
+    const nid = SUBMITTED.exec(n.stdout)![1]!;
+    const mid = SUBMITTED.exec(m.stdout)![1]!;
+    const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
+    record('wrap: state and exit code', () => expect(mf).toEqual(nf));
+    record('wrap: output file name and contents', () => {
+      expect(readFileSync(join(meridianDir, `slurm-${mid}.out`), 'utf8')).toBe(readFileSync(join(nativeDir, `slurm-${nid}.out`), 'utf8'));
+    });
+  });
+
+  it('a GPU script with #SBATCH options, output/error patterns and a failing exit', async () => {
+    const script = '#!/bin/bash\n#SBATCH --job-name=train-gpu\n#SBATCH --gres=gpu:2\n#SBATCH --cpus-per-task=2\n#SBATCH --mem=500M\n#SBATCH --time=00:05:00\n#SBATCH --output=%x-%j.out\n#SBATCH --error=%x-%j.err\necho "gpus=$SLURM_JOB_GPUS name=$SLURM_JOB_NAME cpus=$SLURM_CPUS_PER_TASK"\necho oops >&2\nexit 3\n';
+    writeFileSync(join(nativeDir, 'train.sh'), script);
+    writeFileSync(join(meridianDir, 'train.sh'), script);
+    const n = native(['train.sh']);
+    const m = meridian('sbatch', ['train.sh']);
+    const nid = SUBMITTED.exec(n.stdout)![1]!;
+    const mid = SUBMITTED.exec(m.stdout)![1]!;
+    const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
+    record('gpu script: FAILED 3:0', () => {
+      expect(nf).toEqual({ state: 'FAILED', exit: '3:0' });
+      expect(mf).toEqual(nf);
+    });
+    record('gpu script: %x-%j.out / .err names and contents', () => {
+      expect(readFileSync(join(meridianDir, `train-gpu-${mid}.out`), 'utf8')).toBe(readFileSync(join(nativeDir, `train-gpu-${nid}.out`), 'utf8'));
+      expect(readFileSync(join(meridianDir, `train-gpu-${mid}.err`), 'utf8')).toBe(readFileSync(join(nativeDir, `train-gpu-${nid}.err`), 'utf8'));
+    });
+  });
+
+  it('--parsable with the script on stdin and SBATCH_EXPORT=NONE (Open OnDemand\'s call)', async () => {
+    const script = '#!/bin/bash\necho ood\n';
+    const n = native(['--parsable'], script, { SBATCH_EXPORT: 'NONE' });
+    const m = meridian('sbatch', ['--parsable'], script, { SBATCH_EXPORT: 'NONE' });
+    record('ood: --parsable prints the id alone', () => {
+      expect(n.stdout).toMatch(/^\d+\n$/);
+      expect(m.stdout, m.stderr).toMatch(/^\d+\n$/);
+      expect(m.code).toBe(n.code);
+    });
+    const [nf, mf] = await Promise.all([nativeFinal(n.stdout.trim()), meridianFinal(m.stdout.trim())]);
+    record('ood: COMPLETED 0:0', () => expect(mf).toEqual(nf));
+  });
+
+  it('an array with a concurrency limit and %A_%a output files', async () => {
+    const args = ['--array=0-3%2', '-o', 'arr-%A_%a.out', '--wrap', 'echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT'];
+    const n = native(args);
+    const m = meridian('sbatch', args);
+    const nid = SUBMITTED.exec(n.stdout)![1]!;
+    const mid = SUBMITTED.exec(m.stdout)![1]!;
+    const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
+    record('array: final state', () => expect(mf).toEqual(nf));
+    record('array: per-task files and contents', () => {
+      for (const i of [0, 1, 2, 3]) expect(readFileSync(join(meridianDir, `arr-${mid}_${i}.out`), 'utf8')).toBe(readFileSync(join(nativeDir, `arr-${nid}_${i}.out`), 'utf8'));
+    });
+  });
+
+  it('a dependency chain (afterok)', async () => {
+    const first = ['-o', 'chain-%j.out', '--wrap', 'sleep 2; echo first'];
+    const n1 = SUBMITTED.exec(native(first).stdout)![1]!;
+    const m1r = meridian('sbatch', first);
+    const m1 = SUBMITTED.exec(m1r.stdout)![1]!;
+    // Meridian's dependency ids are federation ids; the agent maps them to Slurm ids once the first job is on Slurm.
+    const dl = Date.now() + 60_000;
+    while (Date.now() < dl && !['Dispatched', 'Running', 'Succeeded'].includes((await admin.get<{ state: string }>(`/api/v1/jobs/${m1}`)).body.state)) await sleep(250);
+    const n2 = SUBMITTED.exec(native(['--dependency', `afterok:${n1}`, '-o', 'chain-%j.out', '--wrap', 'echo second']).stdout)![1]!;
+    const m2r = meridian('sbatch', ['--dependency', `afterok:${m1}`, '-o', 'chain-%j.out', '--wrap', 'echo second']);
+    const m2 = SUBMITTED.exec(m2r.stdout)![1]!;
+    const [nf, mf] = await Promise.all([nativeFinal(n2), meridianFinal(m2)]);
+    record('dependency: second job completes after the first', () => {
+      expect(mf).toEqual(nf);
+      expect(readFileSync(join(meridianDir, `chain-${m2}.out`), 'utf8')).toBe('second\n');
+    });
+  });
+
+  it('a job that runs past --time ends TIMEOUT', async () => {
+    const args = ['-t', '1', '-o', 'tl-%j.out', '--wrap', 'echo start; sleep 300'];
+    const nid = SUBMITTED.exec(native(args).stdout)![1]!;
+    const mid = SUBMITTED.exec(meridian('sbatch', args).stdout)![1]!;
+    const [nf, mf] = await Promise.all([nativeFinal(nid, 200_000), meridianFinal(mid, 200_000)]);
+    record('timeout: TIMEOUT state', () => {
+      expect(nf.state).toBe('TIMEOUT');
+      expect(mf.state).toBe('TIMEOUT');
+    });
+  });
+
+  it('unknown options and bad values fail the same way, before anything is submitted', () => {
+    for (const args of [['--foo', '--wrap', 'true'], ['-Z', '--wrap', 'true'], ['--time=abc', '--wrap', 'true'], ['--ntasks=0', '--wrap', 'true']]) {
+      const n = native(args);
+      const m = meridian('sbatch', args);
+      record(`error: ${args[0]}`, () => expect({ code: m.code, stderr: m.stderr, stdout: m.stdout }).toEqual({ code: n.code, stderr: n.stderr, stdout: n.stdout }));
+    }
+  });
+
+  it('scancel and squeue on a held job', async () => {
+    const m = meridian('sbatch', ['-H', '-p', 'gpu', '-J', 'held', '--wrap', 'true']);
+    const mid = SUBMITTED.exec(m.stdout)![1]!;
+    const q = meridian('squeue', ['-h', '-j', mid, '-o', '%i %j %t %r']);
+    record('held: squeue shows PD JobHeldUser', () => expect(q.stdout).toBe(`${mid} held PD JobHeldUser\n`));
+    const c = meridian('scancel', [mid]);
+    record('held: scancel exits 0', () => expect([c.code, c.stderr]).toEqual([0, '']));
+    const f = await meridianFinal(mid);
+    record('held: CANCELLED after scancel', () => expect(f.state).toBe('CANCELLED by 0'));
+    expect(existsSync(join(meridianDir, `slurm-${mid}.out`))).toBe(false);
+    expect(readdirSync(meridianDir).length).toBeGreaterThan(0);
+  });
+});
