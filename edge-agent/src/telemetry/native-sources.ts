@@ -63,7 +63,14 @@ function nvmlSource(nvml: Nvml, opts: NvmlSourceOptions): NvmlGpuSource {
     xidCounts: (): XidCount[] => watcher?.xidCounts() ?? [],
     lastXid: () => new Map(last),
     close: async () => {
-      await watcher?.stop();
+      // The watcher is unref'd; while its stop() is pending nothing else may keep the event loop alive, and a
+      // process that exits mid-stop aborts inside the addon (Napi::Error during teardown). Hold the loop open.
+      const keepAlive = setInterval(() => {}, 1000);
+      try {
+        await watcher?.stop();
+      } finally {
+        clearInterval(keepAlive);
+      }
       nvml.close();
     },
   };

@@ -8,8 +8,15 @@ import {
   encodeWriteRequest,
   encodeWriteRequestProto,
   encodeWriteRequestReference,
+  decodeLabelsKey,
+  encodeLabelFields,
+  fieldSize,
   RemoteWriteDecodeError,
+  sampleFieldSize,
+  scanWriteRequest,
+  SeriesScan,
   sortLabels,
+  writeTimeSeriesField,
 } from './remote-write.ts';
 import type { WriteRequest } from './remote-write.ts';
 
@@ -100,5 +107,59 @@ describe('remote-write codec', () => {
     expect(decodeWriteRequest(compressProto(Buffer.concat([proto, metadata])))).toEqual(sample);
     const unknown = Buffer.from([0x28, 0x01]); // field 5 varint
     expect(() => decodeWriteRequest(compressProto(Buffer.concat([proto, unknown])))).toThrow(/unexpected WriteRequest field 5/);
+  });
+
+  it('scanning agrees with decoding: label keys decode to the labels, samples land in the flat arrays', () => {
+    const scan = new SeriesScan();
+    fc.assert(
+      fc.property(arbRequest, (req) => {
+        scanWriteRequest(encodeWriteRequestProto(req), scan);
+        expect(scan.count).toBe(req.timeseries.length);
+        req.timeseries.forEach((t, i) => {
+          expect(decodeLabelsKey(scan.keys[i]!)).toEqual(t.labels.map((l) => ({ name: l.name, value: l.value })));
+          expect(scan.sampleCount[i]).toBe(t.samples.length);
+          t.samples.forEach((smp, k) => {
+            expect(scan.ts[scan.sampleStart[i]! + k]).toBe(smp.timestamp);
+            expect(Object.is(scan.val[scan.sampleStart[i]! + k], smp.value) || (smp.value === 0 && scan.val[scan.sampleStart[i]! + k] === 0)).toBe(true);
+          });
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('identical label sets give identical keys, also when labels are interleaved with samples', () => {
+    const labels = [{ name: '__name__', value: 'm' }, { name: 'a', value: '1' }];
+    const normal = encodeWriteRequestProto({ timeseries: [{ labels, samples: [{ value: 1, timestamp: 5 }] }] });
+    // hand-build: label, sample, label
+    const l0 = encodeLabelFields([labels[0]!]);
+    const l1 = encodeLabelFields([labels[1]!]);
+    const sample = encodeWriteRequestProto({ timeseries: [{ labels: [], samples: [{ value: 1, timestamp: 5 }] }] }).subarray(2); // strip the series header
+    const body = Buffer.concat([l0, sample, l1]);
+    const interleaved = Buffer.concat([Buffer.from([0x0a, body.length]), body]);
+    const scan = new SeriesScan();
+    scanWriteRequest(normal, scan);
+    const k1 = scan.keys[0];
+    expect(scan.sampleBytesStart[0]).toBeGreaterThan(0);
+    scanWriteRequest(interleaved, scan);
+    expect(scan.keys[0]).toBe(k1);
+    expect(scan.ts[0]).toBe(5);
+  });
+
+  it('writeTimeSeriesField re-encodes a series with new labels, from raw sample bytes or from kept samples', () => {
+    const req = { timeseries: [{ labels: [{ name: '__name__', value: 'm' }], samples: [{ value: 1.5, timestamp: 10 }, { value: 2, timestamp: 20 }] }] };
+    const raw = encodeWriteRequestProto(req);
+    const scan = new SeriesScan();
+    scanWriteRequest(raw, scan);
+    const labels = encodeLabelFields([{ name: '__name__', value: 'm' }, { name: 'cluster', value: 'c' }]);
+    const rawLen = scan.sampleBytesEnd[0]! - scan.sampleBytesStart[0]!;
+    const out1 = Buffer.alloc(fieldSize(labels.length + rawLen));
+    writeTimeSeriesField(out1, 0, labels, labels.length + rawLen, raw, scan.sampleBytesStart[0]!, scan.sampleBytesEnd[0]!, scan.ts, scan.val, new Int32Array(0), 0, 0);
+    expect(decodeWriteRequest(compressProto(out1)).timeseries[0]).toEqual({ labels: [{ name: '__name__', value: 'm' }, { name: 'cluster', value: 'c' }], samples: req.timeseries[0]!.samples });
+    const keep = Int32Array.from([1]);
+    const body = labels.length + sampleFieldSize(2, 20); // tag + len + (9 value + 2 timestamp) = 13
+    const out2 = Buffer.alloc(fieldSize(body));
+    writeTimeSeriesField(out2, 0, labels, body, null, -1, -1, scan.ts, scan.val, keep, 0, 1);
+    expect(decodeWriteRequest(compressProto(out2)).timeseries[0]!.samples).toEqual([{ value: 2, timestamp: 20 }]);
   });
 });

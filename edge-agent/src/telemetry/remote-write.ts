@@ -436,3 +436,233 @@ export function decodeWriteRequestReference(body: Buffer): WriteRequest {
   const msg = WriteRequestType.decode(raw);
   return WriteRequestType.toObject(msg, { longs: Number, defaults: true }) as WriteRequest;
 }
+
+// ---------------------------------------------------------------------------------------------- scanning (receiver fast path)
+
+/**
+ * A scanned WriteRequest: per series, the raw bytes of its label fields as a latin1 string (identical label
+ * sets give identical keys, so a receiver can cache everything it derives from the labels and decode them
+ * only the first time), and its samples in flat typed arrays. Reused across requests to avoid garbage.
+ */
+export class SeriesScan {
+  count = 0;
+  samples = 0;
+  keys: string[] = [];
+  /** index of series i's first sample in ts/val; series i has sampleCount[i] samples */
+  sampleStart = new Int32Array(1024);
+  sampleCount = new Int32Array(1024);
+  /** byte range of series i's sample fields in the scanned buffer when contiguous, else -1 */
+  sampleBytesStart = new Int32Array(1024);
+  sampleBytesEnd = new Int32Array(1024);
+  ts = new Float64Array(8192);
+  val = new Float64Array(8192);
+
+  reset(): void {
+    this.count = 0;
+    this.samples = 0;
+  }
+
+  private growSeries(): void {
+    const n = this.sampleStart.length * 2;
+    const g = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.sampleStart = g(this.sampleStart);
+    this.sampleCount = g(this.sampleCount);
+    this.sampleBytesStart = g(this.sampleBytesStart);
+    this.sampleBytesEnd = g(this.sampleBytesEnd);
+  }
+
+  private growSamples(): void {
+    const n = this.ts.length * 2;
+    const t = new Float64Array(n);
+    t.set(this.ts);
+    const v = new Float64Array(n);
+    v.set(this.val);
+    this.ts = t;
+    this.val = v;
+  }
+
+  /** @internal */
+  addSeries(key: string, first: number, count: number, bytesStart: number, bytesEnd: number): void {
+    if (this.count === this.sampleStart.length) this.growSeries();
+    const i = this.count++;
+    this.keys[i] = key;
+    this.sampleStart[i] = first;
+    this.sampleCount[i] = count;
+    this.sampleBytesStart[i] = bytesStart;
+    this.sampleBytesEnd[i] = bytesEnd;
+  }
+
+  /** @internal */
+  addSample(value: number, timestamp: number): void {
+    if (this.samples === this.ts.length) this.growSamples();
+    this.ts[this.samples] = timestamp;
+    this.val[this.samples] = value;
+    this.samples++;
+  }
+}
+
+/** Scans WriteRequest protobuf bytes into `scan` (reset first). Throws RemoteWriteDecodeError like decodeWriteRequestProto. */
+export function scanWriteRequest(raw: Buffer, scan: SeriesScan): void {
+  scan.reset();
+  const r = new Reader(raw, raw.length);
+  while (r.pos < raw.length) {
+    const tag = r.varint();
+    if (tag === 0x0a) {
+      const n = r.len();
+      scanSeries(r, r.pos + n, scan);
+    } else if (tag >> 3 === 3) r.skipKnown(tag);
+    else r.fail(`unexpected WriteRequest field ${tag >> 3} (wire type ${tag & 7})`);
+  }
+}
+
+function scanSeries(r: Reader, end: number, scan: SeriesScan): void {
+  const buf = r.buf;
+  const outer = r.end;
+  r.end = end;
+  let lStart = -1;
+  let lEnd = -1;
+  let parts: string[] | null = null;
+  let sStart = -1;
+  let sEnd = -1;
+  let sContig = true;
+  const first = scan.samples;
+  while (r.pos < end) {
+    const fieldStart = r.pos;
+    const tag = r.varint();
+    if (tag === 0x0a) {
+      const n = r.len();
+      r.pos += n;
+      if (lStart < 0) {
+        lStart = fieldStart;
+        lEnd = r.pos;
+      } else if (fieldStart === lEnd) lEnd = r.pos;
+      else {
+        // labels interleaved with other fields (legal, unusual): build the key from the pieces
+        (parts ??= []).push(buf.toString('latin1', lStart, lEnd));
+        lStart = fieldStart;
+        lEnd = r.pos;
+      }
+    } else if (tag === 0x12) {
+      const n = r.len();
+      const sampleEnd = r.pos + n;
+      let value = 0;
+      let timestamp = 0;
+      r.end = sampleEnd;
+      while (r.pos < sampleEnd) {
+        const t = r.varint();
+        if (t === 0x09) {
+          if (r.pos + 8 > sampleEnd) r.fail('truncated double');
+          value = buf.readDoubleLE(r.pos);
+          r.pos += 8;
+        } else if (t === 0x10) timestamp = r.int64();
+        else r.fail(`unexpected Sample field ${t >> 3} (wire type ${t & 7})`);
+      }
+      r.end = end;
+      scan.addSample(value, timestamp);
+      if (sStart < 0) {
+        sStart = fieldStart;
+        sEnd = sampleEnd;
+      } else if (fieldStart === sEnd) sEnd = sampleEnd;
+      else sContig = false;
+    } else if (tag >> 3 === 3 || tag >> 3 === 4) {
+      r.skipKnown(tag);
+    } else r.fail(`unexpected TimeSeries field ${tag >> 3} (wire type ${tag & 7})`);
+  }
+  r.end = outer;
+  let key: string;
+  if (parts) {
+    parts.push(buf.toString('latin1', lStart, lEnd));
+    key = parts.join('');
+  } else key = lStart < 0 ? '' : buf.toString('latin1', lStart, lEnd);
+  const count = scan.samples - first;
+  scan.addSeries(key, first, count, sContig && sStart >= 0 ? sStart : -1, sContig && sStart >= 0 ? sEnd : -1);
+}
+
+/** Decodes the labels of a scanned series from its key. */
+export function decodeLabelsKey(key: string): Label[] {
+  const raw = Buffer.from(key, 'latin1');
+  const r = new Reader(raw, raw.length);
+  const labels: Label[] = [];
+  while (r.pos < raw.length) {
+    const tag = r.varint();
+    if (tag !== 0x0a) r.fail(`unexpected field in labels (tag ${tag})`);
+    const n = r.len();
+    labels.push(decodeLabel(r, r.pos + n));
+  }
+  return labels;
+}
+
+/** Label fields (TimeSeries.labels, tag included) for `labels`: the prefix of a TimeSeries message. */
+export function encodeLabelFields(labels: Label[]): Buffer {
+  let size = 0;
+  for (const l of labels) {
+    const ls = labelSize(l);
+    size += 1 + varintSize(ls) + ls;
+  }
+  const w = new Writer(Buffer.allocUnsafe(size));
+  for (const l of labels) {
+    w.buf[w.pos++] = 0x0a;
+    w.varint(labelSize(l));
+    const n = strBytes(l.name);
+    if (n.length) {
+      w.buf[w.pos++] = 0x0a;
+      w.varint(n.length);
+      w.bytes(n);
+    }
+    const v = strBytes(l.value);
+    if (v.length) {
+      w.buf[w.pos++] = 0x12;
+      w.varint(v.length);
+      w.bytes(v);
+    }
+  }
+  return w.buf;
+}
+
+/** Size of the Sample fields (tag included) for one sample. */
+export function sampleFieldSize(value: number, timestamp: number): number {
+  const s = sampleSize({ value, timestamp });
+  return 1 + varintSize(s) + s;
+}
+
+/**
+ * Writes one TimeSeries field (tag 0x0a) into `out` at `pos`: pre-encoded label fields, then either raw sample
+ * field bytes (`rawSamples`) or the given samples. Returns the new position. Size it with timeSeriesFieldSize.
+ */
+export function writeTimeSeriesField(out: Buffer, pos: number, labelFields: Buffer, body: number, rawSamples: Buffer | null, rawStart: number, rawEnd: number, ts: Float64Array, val: Float64Array, idx: Int32Array, from: number, to: number): number {
+  const w = new Writer(out);
+  w.pos = pos;
+  out[w.pos++] = 0x0a;
+  w.varint(body);
+  out.set(labelFields, w.pos);
+  w.pos += labelFields.length;
+  if (rawSamples) {
+    rawSamples.copy(out, w.pos, rawStart, rawEnd);
+    w.pos += rawEnd - rawStart;
+    return w.pos;
+  }
+  for (let k = from; k < to; k++) {
+    const j = idx[k]!;
+    const value = val[j]!;
+    const timestamp = ts[j]!;
+    out[w.pos++] = 0x12;
+    w.varint(sampleSize({ value, timestamp }));
+    if (value !== 0 || Object.is(value, -0)) {
+      out[w.pos++] = 0x09;
+      w.double(value);
+    }
+    if (timestamp !== 0) {
+      out[w.pos++] = 0x10;
+      w.int64(timestamp);
+    }
+  }
+  return w.pos;
+}
+
+export function fieldSize(body: number): number {
+  return 1 + varintSize(body) + body;
+}

@@ -26,6 +26,19 @@ interface Common {
   /** event findings (XIDs, counters that rose) held until cleared or expired */
   held: Finding[];
   dirty: boolean;
+  /** set when forgotten: handles pointing here re-resolve */
+  removed?: boolean;
+}
+
+/** A series' resolved place in the hot state (cache it per series; see HotState.handleFor). */
+export interface HotHandle {
+  labels: Label[];
+  entry: Entry;
+  /** 'value': a plain metric; 'xid': meridian_gpu_xid_errors_total; 'link': meridian_gpu_nvlink_link_up */
+  kind: 'value' | 'xid' | 'link';
+  name: string;
+  num: number;
+  job: Record<string, string> | null;
 }
 
 interface GpuEntry extends Common {
@@ -129,6 +142,53 @@ export class HotState {
     this.holdMs = opts.eventHoldMs ?? 15 * 60_000;
     this.staleMs = opts.staleAfterMs ?? 120_000;
     this.forgetMs = opts.forgetAfterMs ?? 3_600_000;
+  }
+
+  /**
+   * Resolves a (tenant-labelled) series to its GPU / NIC / node entry once, so that later samples of the
+   * same series skip label lookups; null when the series is not one the hot state keeps.
+   */
+  handleFor(labels: Label[], at: number): HotHandle | null {
+    const name = labels.find((l) => l.name === '__name__')?.value;
+    if (name === undefined) return null;
+    const uuid = get(labels, L.uuid);
+    if (uuid !== undefined) {
+      const e = this.gpuEntry(labels, uuid, at);
+      const job: Record<string, string> = {};
+      for (const n of JOB_LABELS) {
+        const v = get(labels, n);
+        if (v !== undefined) job[n] = v;
+      }
+      if (name === M.xidTotal) return { labels, entry: e, kind: 'xid', name, num: Number(get(labels, L.xid)), job };
+      if (name === M.nvlinkUp) return { labels, entry: e, kind: 'link', name, num: Number(get(labels, L.link)), job };
+      return { labels, entry: e, kind: 'value', name, num: 0, job };
+    }
+    if (name.startsWith('meridian_rdma_')) {
+      const device = get(labels, L.device);
+      const port = get(labels, L.port);
+      if (device === undefined || port === undefined) return null;
+      return { labels, entry: this.nicEntry(labels, device, port, at), kind: 'value', name, num: 0, job: null };
+    }
+    if (NODE_METRICS.has(name)) return { labels, entry: this.nodeEntry(labels, at), kind: 'value', name, num: 0, job: null };
+    return null;
+  }
+
+  /** Records the latest sample of a series through its handle (re-resolving if the entry was forgotten). */
+  observeHandle(h: HotHandle, value: number, at: number): HotHandle {
+    if (h.entry.removed) {
+      const again = this.handleFor(h.labels, at);
+      if (!again) return h;
+      h = again;
+    }
+    const e = h.entry;
+    if (h.kind === 'xid') {
+      if (Number.isFinite(h.num)) (e as GpuEntry).xidCounts[h.num] = value;
+    } else if (h.kind === 'link') {
+      if (Number.isFinite(h.num)) (e as GpuEntry).nvlinkUp[h.num] = value;
+    } else e.values.set(h.name, { value, at });
+    if (h.job && e.kind === 'gpu' && at >= e.updatedAt) e.job = h.job;
+    this.touch(e, at);
+    return h;
   }
 
   /** Records the latest sample of one (tenant-labelled) series, if it is a GPU, NIC or node series. */
@@ -247,6 +307,7 @@ export class HotState {
       this.lastSweep = now;
       for (const [k, e] of this.entries) {
         if (e.updatedAt < now - this.forgetMs) {
+          e.removed = true;
           this.entries.delete(k);
           this.dirty.delete(e);
         } else if (!e.dirty && e.held.some((f) => f.at < now - this.holdMs)) {

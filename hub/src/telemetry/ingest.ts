@@ -1,20 +1,36 @@
-// The receiver's core, without HTTP: decode → validate → rate limit → backlog check → dedup → tenant labels
-// → hot state + health → Prometheus queue. The Fastify plugin maps IngestResult to a response.
-// A request is accepted whole or refused whole; a refused request changes no state (dedup, limits' view of
-// accepted samples, hot state, queue), so the agent can simply retry it.
-import { decodeWriteRequest, RemoteWriteDecodeError } from '@meridian/edge-agent/telemetry/remote-write';
-import type { Sample, TimeSeries, WriteRequest } from '@meridian/edge-agent/telemetry/remote-write';
-import { SeriesDedup } from './dedup.ts';
-import type { DedupOptions } from './dedup.ts';
+// The receiver's core, without HTTP: decompress → scan → (per new series: decode labels, validate, tenant
+// labels) → timestamps → dedup plan → rate limit → backlog check → commit → hot state + health → Prometheus
+// queue. The Fastify plugin maps IngestResult to a response.
+//
+// Everything derived from a series' labels is computed once per series (SeriesCache, keyed by the raw label
+// bytes), so the per-sample cost is a map lookup, a timestamp compare and a byte copy: the re-encoded
+// request to Prometheus reuses the agent's sample bytes behind pre-encoded tenant-labelled label fields.
+// A request is accepted whole or refused whole; a refused request changes no dedup state, so the agent can
+// simply retry it.
+import {
+  decodeLabelsKey,
+  decompressBody,
+  encodeLabelFields,
+  encodeWriteRequestProto,
+  fieldSize,
+  RemoteWriteDecodeError,
+  sampleFieldSize,
+  scanWriteRequest,
+  SeriesScan,
+  writeTimeSeriesField,
+} from '@meridian/edge-agent/telemetry/remote-write';
+import type { WriteRequest } from '@meridian/edge-agent/telemetry/remote-write';
 import { HotState } from './hot-state.ts';
 import type { HotStateOptions } from './hot-state.ts';
 import { TenantRateLimiter } from './limits.ts';
 import type { RateLimit } from './limits.ts';
 import { RemoteWriteQueue } from './prom-queue.ts';
 import type { RemoteWriteQueueOptions } from './prom-queue.ts';
+import { commitSeries, newSeriesState, planSamples, SeriesCache } from './series-cache.ts';
+import type { SeriesCacheOptions, SeriesState } from './series-cache.ts';
 import { jobRefOf, tenantExtras, withTenantLabels } from './tenant.ts';
 import type { ProjectResolver, Tenant } from './tenant.ts';
-import { validateSeries, ValidationError } from './validate.ts';
+import { latestAccepted, validateLabels, validateTimestamp, ValidationError } from './validate.ts';
 import type { ValidationLimits } from './validate.ts';
 
 export interface TelemetryIngestOptions {
@@ -23,7 +39,7 @@ export interface TelemetryIngestOptions {
   /** per-cluster sample-rate limit (default 200 000 samples/s, burst 10 s worth); null = unlimited */
   limits?: RateLimit | ((clusterId: string) => RateLimit | null) | null;
   resolveProject?: ProjectResolver;
-  dedup?: DedupOptions;
+  series?: SeriesCacheOptions;
   validation?: ValidationLimits;
   hotState?: HotStateOptions;
   /**
@@ -48,24 +64,26 @@ export interface IngestStats {
   acceptedSamples: number;
   duplicateSamples: number;
   rejectedRequests: Record<string, number>;
-  dedupSeries: number;
+  series: number;
   hotEntities: number;
 }
 
-const SEP = '\xff';
-
 export class TelemetryIngest {
   readonly hot: HotState;
-  readonly dedup: SeriesDedup;
+  readonly series: SeriesCache;
   readonly queue: RemoteWriteQueue | null;
   private readonly limiter: TenantRateLimiter;
   private readonly now: () => number;
-  private readonly s: IngestStats = { requests: 0, acceptedSamples: 0, duplicateSamples: 0, rejectedRequests: {}, dedupSeries: 0, hotEntities: 0 };
+  private readonly scan = new SeriesScan();
+  private keep = new Int32Array(8192);
+  private keepAt = new Int32Array(1024);
+  private keepN = new Int32Array(1024);
+  private readonly s: IngestStats = { requests: 0, acceptedSamples: 0, duplicateSamples: 0, rejectedRequests: {}, series: 0, hotEntities: 0 };
 
   constructor(private readonly opts: TelemetryIngestOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.hot = new HotState(opts.hotState);
-    this.dedup = new SeriesDedup(opts.dedup);
+    this.series = new SeriesCache(opts.series);
     const p = opts.prometheus;
     this.queue = p === undefined || p === null ? null : p instanceof RemoteWriteQueue ? p : new RemoteWriteQueue(p);
     const lim = opts.limits === undefined ? { samplesPerSecond: 200_000 } : opts.limits;
@@ -81,7 +99,7 @@ export class TelemetryIngest {
   }
 
   stats(): IngestStats {
-    return { ...this.s, rejectedRequests: { ...this.s.rejectedRequests }, dedupSeries: this.dedup.size, hotEntities: this.hot.size };
+    return { ...this.s, rejectedRequests: { ...this.s.rejectedRequests }, series: this.series.size, hotEntities: this.hot.size };
   }
 
   private reject<T extends Exclude<IngestResult, { status: 204 }>>(r: T): T {
@@ -92,46 +110,83 @@ export class TelemetryIngest {
   /** A snappy-compressed remote-write 1.0 body from `tenant`. */
   async ingestBody(body: Buffer, tenant: Tenant): Promise<IngestResult> {
     this.s.requests++;
-    let req: WriteRequest;
+    let raw: Buffer;
     try {
-      req = decodeWriteRequest(body, { maxUncompressedBytes: this.opts.maxUncompressedBytes ?? 64 * 1024 * 1024 });
+      raw = decompressBody(body, { maxUncompressedBytes: this.opts.maxUncompressedBytes ?? 64 * 1024 * 1024 });
     } catch (err) {
       if (err instanceof RemoteWriteDecodeError) {
         if (err.layer === 'size') return this.reject({ status: 413, error: 'too_large', message: err.message });
-        return this.reject({ status: 400, error: err.layer === 'snappy' ? 'bad_snappy' : 'bad_protobuf', message: err.message });
+        return this.reject({ status: 400, error: 'bad_snappy', message: err.message });
       }
       throw err;
     }
-    return this.ingestDecoded(req, tenant);
+    return this.ingestProto(raw, tenant);
   }
 
-  /** A decoded WriteRequest from `tenant` (counted as a request only through ingestBody). */
+  /** A decoded WriteRequest (e.g. from another protocol) from `tenant`. */
   async ingestDecoded(req: WriteRequest, tenant: Tenant): Promise<IngestResult> {
+    return this.ingestProto(encodeWriteRequestProto(req), tenant);
+  }
+
+  /** WriteRequest protobuf bytes (uncompressed) from `tenant`. */
+  async ingestProto(raw: Buffer, tenant: Tenant): Promise<IngestResult> {
     const now = this.now();
-    const series = req.timeseries;
-    let total: number;
+    const scan = this.scan;
     try {
-      total = validateSeries(series, now, this.opts.validation);
+      scanWriteRequest(raw, scan);
     } catch (err) {
-      if (err instanceof ValidationError) return this.reject({ status: 400, error: 'invalid_series', message: err.message, field: `timeseries[${err.seriesIndex}].${err.field}` });
+      if (err instanceof RemoteWriteDecodeError) return this.reject({ status: 400, error: 'bad_protobuf', message: err.message });
       throw err;
     }
-
-    // dedup: plan first (no state change), so a refusal below leaves nothing behind
-    const keys = new Array<string>(series.length);
-    const samples = new Array<Sample[]>(series.length);
-    const prefix = tenant.clusterId + SEP;
-    for (let i = 0; i < series.length; i++) {
-      const ts = series[i]!;
-      let k = prefix;
-      for (const l of ts.labels) k += l.name + SEP + l.value + SEP;
-      keys[i] = k;
-      samples[i] = ts.samples;
+    const n = scan.count;
+    if (this.keep.length < scan.samples) this.keep = new Int32Array(Math.max(scan.samples, this.keep.length * 2));
+    if (this.keepAt.length < n) {
+      this.keepAt = new Int32Array(Math.max(n, this.keepAt.length * 2));
+      this.keepN = new Int32Array(this.keepAt.length);
     }
-    const plan = this.dedup.plan(keys, samples);
+    const keep = this.keep;
+    const keepAt = this.keepAt;
+    const keepN = this.keepN;
+    const table = this.series.tenant(tenant.clusterId);
+    const epoch = this.series.begin();
+    const states = new Array<SeriesState>(n);
+    const touched: SeriesState[] = [];
+    let fresh: Map<string, SeriesState> | null = null;
+    const latest = latestAccepted(now, this.opts.validation);
+    let accepted = 0;
+    let kept = 0;
+    try {
+      for (let i = 0; i < n; i++) {
+        const key = scan.keys[i]!;
+        let st = table.get(key) ?? fresh?.get(key);
+        if (st === undefined) {
+          st = this.newState(key, i, tenant);
+          (fresh ??= new Map()).set(key, st);
+        }
+        states[i] = st;
+        const first = scan.sampleStart[i]!;
+        const count = scan.sampleCount[i]!;
+        const ts = scan.ts;
+        for (let j = first; j < first + count; j++) {
+          const t = ts[j]!;
+          if (!(t > 0 && t <= latest && Number.isSafeInteger(t))) validateTimestamp(t, i, j - first, now, latest, () => st.labels);
+        }
+        if (st.epoch !== epoch) touched.push(st);
+        const k = planSamples(st, epoch, ts, first, count, keep, kept);
+        keepAt[i] = kept;
+        keepN[i] = k;
+        kept += k;
+        accepted += k;
+      }
+    } catch (err) {
+      if (err instanceof ValidationError) return this.reject({ status: 400, error: 'invalid_series', message: err.message, field: `timeseries[${err.seriesIndex}].${err.field}` });
+      if (err instanceof RemoteWriteDecodeError) return this.reject({ status: 400, error: 'bad_protobuf', message: err.message });
+      throw err;
+    }
+    const total = scan.samples;
 
-    if (plan.accepted > 0) {
-      const lim = this.limiter.take(tenant.clusterId, plan.accepted, now);
+    if (accepted > 0) {
+      const lim = this.limiter.take(tenant.clusterId, accepted, now);
       if (!lim.ok) {
         return this.reject({
           status: 429,
@@ -140,7 +195,7 @@ export class TelemetryIngest {
           retryAfterMs: lim.retryAfterMs,
         });
       }
-      if (this.queue && !this.queue.canAccept(plan.accepted)) {
+      if (this.queue && !this.queue.canAccept(accepted)) {
         return this.reject({
           status: 503,
           error: 'backlog',
@@ -149,53 +204,45 @@ export class TelemetryIngest {
         });
       }
     }
-    this.dedup.commit(plan);
-    this.s.duplicateSamples += total - plan.accepted;
-    if (plan.accepted === 0) return { status: 204, accepted: 0, duplicates: total, series: 0 };
+    commitSeries(touched);
+    if (fresh) for (const [k, st] of fresh) this.series.add(table, k, st);
+    this.s.duplicateSamples += total - accepted;
+    if (accepted === 0) return { status: 204, accepted: 0, duplicates: total, series: 0 };
 
-    // tenant labels, hot state, forward
-    const out: TimeSeries[] = [];
-    const projectCache = new Map<string, string | undefined>();
-    const resolve = this.opts.resolveProject;
-    const plainExtras = tenantExtras(tenant, undefined);
-    for (let i = 0; i < series.length; i++) {
-      const ts = series[i]!;
-      const from = plan.keepFrom[i]!;
-      const ss = ts.samples;
-      if (from >= ss.length) continue;
-      let kept: Sample[];
-      if (from === 0 && isStrictlyIncreasing(ss)) kept = ss;
-      else {
-        kept = [];
-        let last = -Infinity;
-        for (let k = from; k < ss.length; k++) {
-          const smp = ss[k]!;
-          if (smp.timestamp > last) {
-            kept.push(smp);
-            last = smp.timestamp;
-          }
-        }
-      }
-      let extras = plainExtras;
-      if (resolve) {
-        const ref = jobRefOf(ts.labels, tenant.clusterId);
-        if (ref) {
-          const ck = `${ref.jobId ?? ''}${SEP}${ref.slurmJobId ?? ''}${SEP}${ref.namespace ?? ''}`;
-          let project = projectCache.get(ck);
-          if (!projectCache.has(ck)) projectCache.set(ck, (project = resolve(ref)));
-          if (project) extras = tenantExtras(tenant, project);
-        }
-      }
-      const labels = withTenantLabels(ts.labels, extras);
-      const lastSample = kept[kept.length - 1]!;
-      this.hot.observe(labels, lastSample.value, lastSample.timestamp);
-      out.push({ labels, samples: kept });
+    // re-encode for Prometheus: tenant-labelled label fields + the agent's sample bytes where all were kept
+    let size = 0;
+    const bodies = new Int32Array(n);
+    let outSeries = 0;
+    for (let i = 0; i < n; i++) {
+      const k = keepN[i]!;
+      if (k === 0) continue;
+      outSeries++;
+      let body = states[i]!.outLabelFields.length;
+      if (k === scan.sampleCount[i] && scan.sampleBytesStart[i]! >= 0) body += scan.sampleBytesEnd[i]! - scan.sampleBytesStart[i]!;
+      else for (let q = keepAt[i]!; q < keepAt[i]! + k; q++) body += sampleFieldSize(scan.val[keep[q]!]!, scan.ts[keep[q]!]!);
+      bodies[i] = body;
+      size += fieldSize(body);
     }
-    this.hot.evaluate(now);
-    this.s.acceptedSamples += plan.accepted;
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    const hot = this.hot;
+    for (let i = 0; i < n; i++) {
+      const k = keepN[i]!;
+      if (k === 0) continue;
+      const st = states[i]!;
+      const whole = k === scan.sampleCount[i] && scan.sampleBytesStart[i]! >= 0;
+      pos = writeTimeSeriesField(out, pos, st.outLabelFields, bodies[i]!, whole ? raw : null, scan.sampleBytesStart[i]!, scan.sampleBytesEnd[i]!, scan.ts, scan.val, keep, keepAt[i]!, keepAt[i]! + k);
+      if (st.hot === undefined) st.hot = hot.handleFor(st.outLabels, now);
+      if (st.hot !== null) {
+        const last = keep[keepAt[i]! + k - 1]!;
+        st.hot = hot.observeHandle(st.hot, scan.val[last]!, scan.ts[last]!);
+      }
+    }
+    hot.evaluate(now);
+    this.s.acceptedSamples += accepted;
 
     if (this.queue) {
-      const written = this.queue.enqueue(out, plan.accepted);
+      const written = this.queue.enqueueProto(out, accepted);
       if ((this.opts.ackMode ?? 'forwarded') === 'forwarded') {
         const timeoutMs = this.opts.forwardTimeoutMs ?? 10_000;
         let timer: NodeJS.Timeout | undefined;
@@ -217,11 +264,19 @@ export class TelemetryIngest {
         }
       }
     }
-    return { status: 204, accepted: plan.accepted, duplicates: total - plan.accepted, series: out.length };
+    return { status: 204, accepted, duplicates: total - accepted, series: outSeries };
   }
-}
 
-function isStrictlyIncreasing(ss: Sample[]): boolean {
-  for (let k = 1; k < ss.length; k++) if (ss[k]!.timestamp <= ss[k - 1]!.timestamp) return false;
-  return true;
+  private newState(key: string, i: number, tenant: Tenant): SeriesState {
+    const labels = decodeLabelsKey(key);
+    validateLabels(labels, i, this.opts.validation);
+    let project: string | undefined;
+    const resolve = this.opts.resolveProject;
+    if (resolve) {
+      const ref = jobRefOf(labels, tenant.clusterId);
+      if (ref) project = resolve(ref);
+    }
+    const outLabels = withTenantLabels(labels, tenantExtras(tenant, project));
+    return newSeriesState(labels, outLabels, encodeLabelFields(outLabels));
+  }
 }

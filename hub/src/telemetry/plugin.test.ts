@@ -87,7 +87,7 @@ describe('telemetry receiver', () => {
         const json = res.json<{ code: string; message: string; details: unknown[] }>();
         expect(json.message).toMatch(message);
         expect(ingest.hot.size).toBe(0);
-        expect(ingest.dedup.size).toBe(0);
+        expect(ingest.series.size).toBe(0);
         expect(ingest.stats().acceptedSamples).toBe(0);
         if (status === 401) expect(res.headers['www-authenticate']).toMatch(/Bearer/);
       });

@@ -3,7 +3,7 @@
 // (e.g. one sample too old), the batch is split in halves and retried so that only the offending series
 // are dropped, not the whole batch. Each enqueue() resolves once its series are written (or dropped as
 // invalid), which lets the receiver acknowledge an agent only after Prometheus has the data.
-import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from '@meridian/edge-agent/telemetry/remote-write';
+import { compressProto, decodeWriteRequestProto, encodeWriteRequestProto, REMOTE_WRITE_HEADERS } from '@meridian/edge-agent/telemetry/remote-write';
 import type { TimeSeries } from '@meridian/edge-agent/telemetry/remote-write';
 
 export interface RemoteWriteQueueOptions {
@@ -30,7 +30,8 @@ export interface RemoteWriteQueueStats {
 }
 
 interface Entry {
-  series: TimeSeries[];
+  /** WriteRequest protobuf bytes (TimeSeries fields): concatenating entries concatenates their series */
+  proto: Buffer;
   samples: number;
   done: () => void;
 }
@@ -64,8 +65,13 @@ export class RemoteWriteQueue {
 
   /** Queues series (labels final, samples in order); resolves when written or dropped as invalid. */
   enqueue(series: TimeSeries[], samples: number): Promise<void> {
+    return this.enqueueProto(encodeWriteRequestProto({ timeseries: series }), samples);
+  }
+
+  /** Queues WriteRequest protobuf bytes holding `samples` samples. */
+  enqueueProto(proto: Buffer, samples: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.queue.push({ series, samples, done: resolve });
+      this.queue.push({ proto, samples, done: resolve });
       this.queued += samples;
       this.wake?.();
     });
@@ -110,8 +116,8 @@ export class RemoteWriteQueue {
       let samples = 0;
       while (n < this.queue.length && (n === 0 || samples + this.queue[n]!.samples <= max)) samples += this.queue[n++]!.samples;
       const entries = this.queue.slice(0, n);
-      const series = entries.length === 1 ? entries[0]!.series : entries.flatMap((e) => e.series);
-      const ok = await this.deliver(series, samples);
+      const proto = entries.length === 1 ? entries[0]!.proto : Buffer.concat(entries.map((e) => e.proto));
+      const ok = await this.deliver(proto, samples);
       if (!ok) continue; // stopped mid-way: the entries stay queued
       this.queue.splice(0, n);
       this.queued -= samples;
@@ -120,10 +126,10 @@ export class RemoteWriteQueue {
   }
 
   /** Sends until written or rejected (split on rejection); false only when stopped. */
-  private async deliver(series: TimeSeries[], samples: number): Promise<boolean> {
+  private async deliver(proto: Buffer, samples: number): Promise<boolean> {
     for (;;) {
       if (!this.running) return false;
-      const r = await this.send(series);
+      const r = await this.send(proto);
       if (r.kind === 'ok') {
         this.attempt = 0;
         this.s.sentRequests++;
@@ -132,13 +138,14 @@ export class RemoteWriteQueue {
       }
       if (r.kind === 'reject') {
         this.attempt = 0;
+        const series = decodeWriteRequestProto(proto).timeseries;
         if (series.length > 1) {
           const mid = Math.floor(series.length / 2);
           const a = series.slice(0, mid);
           const b = series.slice(mid);
           const count = (x: TimeSeries[]) => x.reduce((k, t) => k + t.samples.length, 0);
-          if (!(await this.deliver(a, count(a)))) return false;
-          return this.deliver(b, count(b));
+          if (!(await this.deliver(encodeWriteRequestProto({ timeseries: a }), count(a)))) return false;
+          return this.deliver(encodeWriteRequestProto({ timeseries: b }), count(b));
         }
         this.s.droppedSamples += samples;
         this.s.lastError = r.message;
@@ -168,8 +175,8 @@ export class RemoteWriteQueue {
     return Math.round(base / 2 + (base / 2) * Math.random());
   }
 
-  private async send(series: TimeSeries[]): Promise<SendResult> {
-    const body = encodeWriteRequest({ timeseries: series });
+  private async send(proto: Buffer): Promise<SendResult> {
+    const body = compressProto(proto);
     this.abort = new AbortController();
     const timer = setTimeout(() => this.abort?.abort(new Error('request timed out')), this.opts.requestTimeoutMs ?? 30_000);
     try {

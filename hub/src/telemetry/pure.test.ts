@@ -1,41 +1,48 @@
 import { describe, expect, it } from 'vitest';
-import { SeriesDedup } from './dedup.ts';
+import { commitSeries, newSeriesState, planSamples, SeriesCache } from './series-cache.ts';
+import type { SeriesState } from './series-cache.ts';
 import { TenantRateLimiter } from './limits.ts';
 import { jobRefOf, tenantExtras, withTenantLabels } from './tenant.ts';
 import type { ValidationError } from './validate.ts';
 import { validateSeries } from './validate.ts';
 
-const ts = (...ms: number[]) => ms.map((timestamp) => ({ timestamp }));
 
-describe('SeriesDedup', () => {
-  it('keeps only samples after the series last timestamp; plan changes nothing until commit', () => {
-    const d = new SeriesDedup();
-    let p = d.plan(['a', 'b'], [ts(1, 2, 3), ts(5)]);
-    expect([p.accepted, p.duplicates]).toEqual([4, 0]);
-    expect(d.size).toBe(0);
-    d.commit(p);
-    p = d.plan(['a', 'b'], [ts(2, 3, 4), ts(5, 6)]);
-    expect([...p.keepFrom]).toEqual([2, 1]);
-    expect([p.accepted, p.duplicates]).toEqual([2, 3]);
+describe('series cache dedup', () => {
+  const st = () => newSeriesState([], [], Buffer.alloc(0));
+  const plan = (s: SeriesState, epoch: number, ts: number[]) => {
+    const keep = new Int32Array(ts.length);
+    const n = planSamples(s, epoch, Float64Array.from(ts), 0, ts.length, keep, 0);
+    return [...keep.slice(0, n)];
+  };
+
+  it('keeps only samples after the series last timestamp; planning changes nothing until commit', () => {
+    const a = st();
+    expect(plan(a, 1, [1, 2, 3])).toEqual([0, 1, 2]);
+    expect(a.lastTs).toBe(-Infinity);
+    expect(plan(a, 2, [1, 2, 3])).toEqual([0, 1, 2]); // request 1 was never committed
+    commitSeries([a]);
+    expect(plan(a, 3, [2, 3, 4])).toEqual([2]);
   });
 
   it('handles a series appearing twice in one request (concatenated WAL records)', () => {
-    const d = new SeriesDedup();
-    const p = d.plan(['a', 'a', 'a'], [ts(1), ts(2), ts(2)]);
-    expect([p.accepted, p.duplicates]).toEqual([2, 1]);
-    expect(p.updates.get('a')).toBe(2);
+    const a = st();
+    expect(plan(a, 1, [1])).toEqual([0]);
+    expect(plan(a, 1, [2])).toEqual([0]);
+    expect(plan(a, 1, [2])).toEqual([]);
+    commitSeries([a]);
+    expect(a.lastTs).toBe(2);
   });
 
   it('drops out-of-order samples inside a series', () => {
-    const p = new SeriesDedup().plan(['a'], [ts(1, 3, 2, 4)]);
-    expect([p.accepted, p.duplicates]).toEqual([3, 1]);
+    expect(plan(st(), 1, [1, 3, 2, 4])).toEqual([0, 1, 3]);
   });
 
-  it('stays bounded', () => {
-    const d = new SeriesDedup({ maxSeries: 100 });
-    for (let i = 0; i < 1000; i++) d.commit(d.plan([`s${i}`], [ts(1)]));
-    expect(d.size).toBeLessThanOrEqual(100);
-    expect(d.evicted).toBeGreaterThan(0);
+  it('stays bounded per tenant', () => {
+    const c = new SeriesCache({ maxSeriesPerTenant: 100 });
+    const t = c.tenant('x');
+    for (let i = 0; i < 1000; i++) c.add(t, `s${i}`, st());
+    expect(t.size).toBeLessThanOrEqual(100);
+    expect(c.evicted).toBeGreaterThan(0);
   });
 });
 
