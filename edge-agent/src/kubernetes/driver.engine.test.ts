@@ -68,7 +68,7 @@ describe('Kubernetes driver on a KWOK cluster', () => {
     cluster = await KubeCluster.start({ name: 'drv', nodes: gpuPool('a100', 3, 8, A100) });
     core = cluster.core();
     batch = cluster.kubeConfig().makeApiClient(k8s.BatchV1Api);
-    driver = new KubernetesDriver({ kubeConfig: cluster.kubeConfig(), namespace: NS, emit: (e) => events.push(e), deltaIntervalMs: 100, statusDebounceMs: 50, dispatchRetryMs: 5000 });
+    driver = new KubernetesDriver({ kubeConfig: cluster.kubeConfig(), namespace: NS, emit: (e) => events.push(e), deltaIntervalMs: 100, statusDebounceMs: 50, dispatchRetryMs: 60_000 });
     await driver.start();
   });
   afterAll(async () => {
@@ -242,5 +242,20 @@ describe('Kubernetes driver on a KWOK cluster', () => {
     await until('label in inventory', () => latest('a100-1')?.labels['meridian.dev/pool'] === 'train' && latest('a100-1')?.unschedulable === false, 15_000);
     const missing = await driver.handle({ kind: 'node', node: 'nope', op: 'cordon', reason: '', timeoutSeconds: 120 });
     expect(missing).toMatchObject({ ok: false, error: 'node nope does not exist in this cluster' });
+  });
+
+  it('survives losing the apiserver: informers resume, a dispatch sent meanwhile lands once it is back', async () => {
+    await cluster.stopComponent('kube-apiserver');
+    await until('driver notices the apiserver is gone', () => driver.apiDownMs > 0, 60_000);
+    const pending = driver.handle(dispatch('109', { annotations: { 'kwok.meridian.dev/run-duration': '1s' } }));
+    await new Promise((r) => setTimeout(r, 1000));
+    await cluster.startComponent('kube-apiserver');
+    expect(await pending).toMatchObject({ ok: true });
+    await until('driver sees the apiserver again', () => driver.apiDownMs === 0, 60_000);
+    await phase('109', 'Succeeded', 60_000);
+    const mark = events.length;
+    await core.patchNode({ name: 'a100-0', body: { spec: { unschedulable: true } } }, mergePatch);
+    await until('delta after the outage', () => latest('a100-0', mark)?.unschedulable === true, 30_000);
+    await core.patchNode({ name: 'a100-0', body: { spec: { unschedulable: null } } }, mergePatch);
   });
 });
