@@ -1,5 +1,5 @@
 // Composition of the HTTP server: auth, error shape, REST routes, OpenAPI, health/version/metrics.
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
@@ -20,7 +20,7 @@ export interface ServerExtras {
 }
 
 export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerExtras = {}): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: log, disableRequestLogging: true, bodyLimit: 4 * 1024 * 1024 }) as unknown as FastifyInstance;
+  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 4 * 1024 * 1024 }) as unknown as FastifyInstance;
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, YAML.parse(body as string));

@@ -7,7 +7,7 @@ import { AgentToHubFrame, PROTOCOL_VERSION } from '../protocol/agent-protocol.ts
 import type { AgentEvent, Hello, HubToAgentFrame } from '../protocol/agent-protocol.ts';
 import { fieldErrors } from '../protocol/job-spec.ts';
 import { tx } from '../store/db.ts';
-import { ackCommands, claimEventSeq, pendingCommands, streamState } from '../store/repos/agent-stream.ts';
+import { ackCommands, markEventStored, pendingCommands, streamState } from '../store/repos/agent-stream.ts';
 import { setClusterStatus, touchCluster } from '../store/repos/clusters.ts';
 import { applyEvent } from './apply-event.ts';
 import type { Effects } from './apply-event.ts';
@@ -24,6 +24,9 @@ export class AgentSession {
   private flushing = false;
   private flushAgain = false;
   private lastFrameAt = Date.now();
+  private lastTouch = 0;
+  /** Highest agent event seq stored; one session per cluster handles frames in order, so it can be cached. */
+  private storedSeq = 0;
   closed = false;
 
   constructor(
@@ -95,6 +98,7 @@ export class AgentSession {
     await setClusterStatus(this.pool, this.clusterId, 'connected', h.agentVersion);
     const st = await streamState(this.pool, this.clusterId);
     this.sentUpTo = Math.max(h.appliedCommandSeq, 0);
+    this.storedSeq = st.storedEventSeq;
     this.ready = true;
     this.send({ v: PROTOCOL_VERSION, type: 'welcome', storedEventSeq: st.storedEventSeq, heartbeatIntervalMs: this.heartbeatIntervalMs });
     this.hooks.onState(this.clusterId, true);
@@ -104,11 +108,19 @@ export class AgentSession {
 
   private async onEvent(seq: number, event: AgentEvent): Promise<void> {
     const fx: Effects = { wake: [], inventoryChanged: false, refusals: [] };
-    await tx(this.pool, async (c) => {
-      if (await claimEventSeq(c, this.clusterId, seq, event.type, event)) await applyEvent(c, this.clusterId, event, fx);
-      await touchCluster(c, this.clusterId);
-    });
+    if (seq > this.storedSeq) {
+      // The event and its effect commit together, before the ack; a resend (seq <= stored) is only acked again.
+      await tx(this.pool, async (c) => {
+        await applyEvent(c, this.clusterId, event, fx);
+        await markEventStored(c, this.clusterId, seq, event.type, event);
+      });
+      this.storedSeq = seq;
+    }
     this.send({ v: PROTOCOL_VERSION, type: 'ack', seq });
+    if (Date.now() - this.lastTouch > 1000) {
+      this.lastTouch = Date.now();
+      await touchCluster(this.pool, this.clusterId);
+    }
     for (const r of fx.refusals) this.send({ v: PROTOCOL_VERSION, type: 'error', code: 'refused', message: r, fatal: false });
     this.hooks.afterCommit(fx);
   }

@@ -33,6 +33,9 @@ export class SchedulingLoop {
   private stopped = false;
   private lastReconcile = 0;
   private readonly startedAt = Date.now();
+  private paced: NodeJS.Timeout | null = null;
+  private lastEnd = 0;
+  private lastDuration = 0;
   lastOutput: CycleOutput | null = null;
 
   constructor(
@@ -56,21 +59,36 @@ export class SchedulingLoop {
     this.trigger();
   }
 
-  /** Asks for a cycle soon; triggers while a cycle runs coalesce into one more. */
+  /**
+   * Asks for a cycle soon. Triggers while a cycle runs (or while pacing) coalesce into one more. A cycle is CPU
+   * work on the event loop that also serves the API, the gateway and local activities, so the next one starts
+   * no sooner than max(250 ms, the last cycle's duration) after the last one ended: at most half the loop.
+   */
   trigger(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.running || this.paced) {
       this.again = true;
       return;
     }
+    const wait = this.lastEnd + Math.max(250, this.lastDuration) - Date.now();
+    if (wait > 0) {
+      this.paced = setTimeout(() => {
+        this.paced = null;
+        this.trigger();
+      }, wait);
+      return;
+    }
     this.running = true;
+    const started = Date.now();
     void this.runOnce()
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'scheduling cycle failed'))
       .finally(() => {
         this.running = false;
+        this.lastEnd = Date.now();
+        this.lastDuration = this.lastEnd - started;
         if (this.again && !this.stopped) {
           this.again = false;
-          setTimeout(() => this.trigger(), 20);
+          this.trigger();
         }
       });
   }
@@ -173,6 +191,7 @@ export class SchedulingLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.paced) clearTimeout(this.paced);
     await this.listener.stop();
     for (let i = 0; i < 100 && this.running; i++) await new Promise((r) => setTimeout(r, 50));
     await this.leadership.release();

@@ -10,10 +10,14 @@ export interface OutboxCommand {
   command: Command;
 }
 
-/** Appends a command to the cluster's outbox (call inside the caller's transaction); returns its seq. */
+/**
+ * Appends a command to the cluster's outbox (call inside the caller's transaction, as its last write: the counter
+ * row stays locked until commit, which is what makes seq order equal commit order); returns its seq.
+ */
 export async function enqueueCommand(db: Queryable, clusterId: string, command: Command, jobId?: string, attempt?: number): Promise<number> {
   const s = await db.query<{ seq: string }>(
-    'UPDATE agent_streams SET next_command_seq = next_command_seq + 1 WHERE cluster_id = $1 RETURNING next_command_seq::text AS seq',
+    `INSERT INTO agent_command_counters AS c (cluster_id, next_seq) VALUES ($1, 1)
+     ON CONFLICT (cluster_id) DO UPDATE SET next_seq = c.next_seq + 1 RETURNING next_seq::text AS seq`,
     [clusterId],
   );
   if (!s.rows[0]) throw new Error(`cluster ${clusterId} has no agent stream`);
@@ -60,20 +64,27 @@ export async function commandResult(db: Queryable, clusterId: string, seq: numbe
 
 export async function streamState(db: Queryable, clusterId: string): Promise<{ storedEventSeq: number; ackedCommandSeq: number; nextCommandSeq: number }> {
   const r = await db.query<{ e: string; a: string; n: string }>(
-    'SELECT stored_event_seq::text AS e, acked_command_seq::text AS a, next_command_seq::text AS n FROM agent_streams WHERE cluster_id = $1',
+    `SELECT s.stored_event_seq::text AS e, s.acked_command_seq::text AS a, COALESCE(c.next_seq, 0)::text AS n
+     FROM agent_streams s LEFT JOIN agent_command_counters c USING (cluster_id) WHERE s.cluster_id = $1`,
     [clusterId],
   );
   const row = r.rows[0];
   return { storedEventSeq: Number(row?.e ?? 0), ackedCommandSeq: Number(row?.a ?? 0), nextCommandSeq: Number(row?.n ?? 0) };
 }
 
+/** The highest agent event seq stored for the cluster (a resent event at or below it is a duplicate). */
+export async function storedEventSeq(db: Queryable, clusterId: string): Promise<number> {
+  const r = await db.query<{ e: string }>('SELECT stored_event_seq::text AS e FROM agent_streams WHERE cluster_id = $1', [clusterId]);
+  return Number(r.rows[0]?.e ?? 0);
+}
+
 /**
- * Claims agent event `seq` for storing (inside the caller's transaction). Returns false for a duplicate
- * (already stored), so a resent event is acked again without being applied twice.
+ * Records agent event `seq` as stored (inside the caller's transaction, as its last write, so the stream row is
+ * locked only briefly). Throws when another writer stored it first, rolling the transaction back.
  */
-export async function claimEventSeq(db: Queryable, clusterId: string, seq: number, type: string, event: unknown): Promise<boolean> {
+export async function markEventStored(db: Queryable, clusterId: string, seq: number, type: string, event: unknown): Promise<void> {
   const r = await db.query('UPDATE agent_streams SET stored_event_seq = $2 WHERE cluster_id = $1 AND stored_event_seq < $2', [clusterId, seq]);
-  if ((r.rowCount ?? 0) === 0) return false;
+  if ((r.rowCount ?? 0) === 0) throw new Error(`agent event ${clusterId}#${seq} was stored concurrently`);
   if (type !== 'heartbeat')
     await db.query('INSERT INTO agent_events (cluster_id, seq, type, event) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
       clusterId,
@@ -81,5 +92,4 @@ export async function claimEventSeq(db: Queryable, clusterId: string, seq: numbe
       type,
       JSON.stringify(event),
     ]);
-  return true;
 }

@@ -29,6 +29,7 @@ export async function createCluster(db: Queryable, c: NewCluster): Promise<{ clu
     [c.id, c.region, c.kind, JSON.stringify(c.prices ?? {}), JSON.stringify(c.links ?? []), sha256(credential)],
   );
   await db.query('INSERT INTO agent_streams (cluster_id) VALUES ($1)', [c.id]);
+  await db.query('INSERT INTO agent_command_counters (cluster_id) VALUES ($1)', [c.id]);
   return { cluster: r.rows[0]!, credential };
 }
 

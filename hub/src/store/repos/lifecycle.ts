@@ -72,9 +72,9 @@ export async function dispatchJob(pool: pg.Pool, jobId: string, attempt: number)
     if (!job || job.attempt !== attempt) return { outcome: 'not-placed', state: job?.state ?? 'Cancelled' };
     if (await hasCommand(c, jobId, attempt, 'dispatch')) return { outcome: 'already', cluster: job.cluster! };
     if (job.state !== 'Placed' || !job.cluster) return { outcome: 'not-placed', state: job.state };
-    await enqueueCommand(c, job.cluster, dispatchCommand(job), jobId, attempt);
     await c.query(`UPDATE jobs SET state = 'Dispatched', dispatched_at = now(), updated_at = now() WHERE id = $1`, [jobId]);
     await addEvent(c, jobId, 'dispatched', 'Dispatched', attempt, `dispatch command sent to ${job.cluster}`);
+    await enqueueCommand(c, job.cluster, dispatchCommand(job), jobId, attempt);
     return { outcome: 'dispatched', cluster: job.cluster };
   });
 }
@@ -84,8 +84,8 @@ export async function sendCancel(pool: pg.Pool, jobId: string, attempt: number, 
   return tx(pool, async (c) => {
     const job = await lockJob(c, jobId);
     if (!job?.cluster || !(await hasCommand(c, jobId, attempt, 'dispatch')) || (await hasCommand(c, jobId, attempt, 'cancel'))) return false;
-    await enqueueCommand(c, job.cluster, { kind: 'cancel', jobId, attempt, graceSeconds, reason }, jobId, attempt);
     await addEvent(c, jobId, 'cancel-sent', job.state, attempt, `cancel sent to ${job.cluster}: ${reason}`);
+    await enqueueCommand(c, job.cluster, { kind: 'cancel', jobId, attempt, graceSeconds, reason }, jobId, attempt);
     return true;
   });
 }
@@ -162,8 +162,7 @@ export async function requeueJob(pool: pg.Pool, jobId: string, attempt: number, 
     const job = await lockJob(c, jobId);
     if (!job || job.attempt !== attempt || ['Succeeded', 'Failed', 'Cancelled', 'Queued'].includes(job.state)) return false;
     await bill(c, job);
-    if (job.cluster && (await hasCommand(c, jobId, attempt, 'dispatch')) && !(await hasCommand(c, jobId, attempt, 'cancel')))
-      await enqueueCommand(c, job.cluster, { kind: 'cancel', jobId, attempt, graceSeconds: 0, reason: `requeued: ${reason}` }, jobId, attempt);
+    const cancelOld = job.cluster && (await hasCommand(c, jobId, attempt, 'dispatch')) && !(await hasCommand(c, jobId, attempt, 'cancel'));
     await c.query(
       `UPDATE jobs SET state = 'Queued', attempt = attempt + 1, cluster_id = NULL, gpu_model = NULL, placement = NULL, placed_at = NULL,
          dispatched_at = NULL, started_at = NULL, agent_phase = NULL, agent_attempt = NULL, agent_reason = NULL, exit_code = NULL,
@@ -173,6 +172,7 @@ export async function requeueJob(pool: pg.Pool, jobId: string, attempt: number, 
     );
     await addEvent(c, jobId, 'requeued', 'Queued', attempt + 1, `attempt ${attempt} ended (${reason}); queued again as attempt ${attempt + 1}`);
     await c.query(`SELECT pg_notify('meridian_schedule', $1)`, [jobId]);
+    if (cancelOld) await enqueueCommand(c, job.cluster!, { kind: 'cancel', jobId, attempt, graceSeconds: 0, reason: `requeued: ${reason}` }, jobId, attempt);
     return true;
   });
 }
