@@ -2,6 +2,8 @@
 // resumes a watch that ends normally (and relists on 410 Gone) but stops for good on any other error
 // (apiserver down, connection reset); this restarts it with backoff and tells the owner whether the
 // apiserver is reachable, and when the first full list has been delivered.
+import http from 'node:http';
+import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesObject, ListPromise } from '@kubernetes/client-node';
 
@@ -137,4 +139,39 @@ export function statusOf(err: unknown): number | undefined {
   if (typeof e?.code === 'number') return e.code;
   if (typeof e?.statusCode === 'number') return e.statusCode;
   return undefined;
+}
+
+/**
+ * A ListWatch list function that fetches the list as plain JSON (no client-node model deserialisation):
+ * for large lists (tens of thousands of pods) that deserialisation costs most of the agent's CPU. The
+ * watch side of ListWatch already hands over plain JSON, so both paths give the same shapes (timestamps
+ * stay RFC 3339 strings).
+ */
+export function rawList<T extends KubernetesObject>(kc: k8s.KubeConfig, path: string, query: Record<string, string> = {}): ListPromise<T> {
+  return async () => {
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const server = new URL(kc.getCurrentCluster()!.server);
+    const qs = new URLSearchParams(query).toString();
+    const body = await new Promise<string>((resolve, reject) => {
+      const mod = server.protocol === 'http:' ? http : https;
+      const req = mod.request(
+        { ...opts, protocol: server.protocol, hostname: server.hostname, port: server.port, path: `${server.pathname.replace(/\/$/, '')}${path}${qs ? `?${qs}` : ''}`, method: 'GET', headers: { ...(opts.headers ?? {}), accept: 'application/json' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 0) >= 300) reject(Object.assign(new Error(`list ${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`), { statusCode: res.statusCode }));
+            else resolve(text);
+          });
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(120_000, () => req.destroy(new Error(`list ${path}: timed out`)));
+      req.on('error', reject);
+      req.end();
+    });
+    return JSON.parse(body) as k8s.KubernetesListObject<T>;
+  };
 }

@@ -2,11 +2,11 @@
 // then batched deltas carrying only nodes whose NodeInfo actually changed (a KWOK or kubelet heartbeat that
 // only moves lastHeartbeatTime produces nothing). The translation (podUsage, nodeInfo) is pure and tested
 // on its own; InventoryTracker does the I/O.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { V1Node, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { AgentEvent, NodeInfo } from '../../../hub/src/protocol/agent-protocol.ts';
 import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
-import { KeptInformer } from './informer.ts';
+import { KeptInformer, rawList } from './informer.ts';
 import { count, cpuMilli, memoryMiB } from './quantity.ts';
 
 export interface InventoryOptions {
@@ -197,9 +197,8 @@ export class InventoryTracker {
     kc: k8s.KubeConfig,
     private readonly o: InventoryTrackerOptions,
   ) {
-    const core = kc.makeApiClient(k8s.CoreV1Api);
     const health = (ok: boolean, err?: string) => o.onHealth?.(ok, err);
-    this.nodes = new KeptInformer<V1Node>(kc, '/api/v1/nodes', () => core.listNode(), {
+    this.nodes = new KeptInformer<V1Node>(kc, '/api/v1/nodes', rawList<V1Node>(kc, '/api/v1/nodes'), {
       upsert: (n) => {
         this.mark(n.metadata?.name);
         o.onNode?.(n);
@@ -207,7 +206,7 @@ export class InventoryTracker {
       remove: (n) => this.mark(n.metadata?.name),
       onHealth: health,
     });
-    this.pods = new KeptInformer<V1Pod>(kc, '/api/v1/pods', () => core.listPodForAllNamespaces({ fieldSelector: podFieldSelector }), {
+    this.pods = new KeptInformer<V1Pod>(kc, '/api/v1/pods', rawList<V1Pod>(kc, '/api/v1/pods', { fieldSelector: podFieldSelector }), {
       upsert: (p) => this.podChanged(p),
       remove: (p) => this.podGone(p),
       onHealth: health,
