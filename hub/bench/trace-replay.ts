@@ -24,10 +24,10 @@ const arg = (name: string, dflt: number): number => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
-const SEEDS = arg('--seeds', quick ? 1 : 3);
+const SEEDS = arg('--seeds', quick ? 1 : 2);
 const COMPRESSION = arg('--compression', 5000);
 const UNTIL = 1.3;
-const POLICY_SEEDS = Math.min(SEEDS, 2);
+const POLICY_SEEDS = 1;
 
 const dataDir = join(dirname(fileURLToPath(import.meta.url)), 'data', 'openb');
 const read = (f: string): string => readFileSync(join(dataDir, f), 'utf8');
@@ -49,7 +49,7 @@ interface Variant {
   maxNodesScored: number;
 }
 const nodeVariants: Variant[] = [
-  { name: 'meridian-default', strategy: 'fgd', policy: 'balanced', maxNodesScored: 32 },
+  { name: 'meridian-default', strategy: 'fgd', policy: 'balanced', maxNodesScored: 64 },
   { name: 'fgd-all-nodes', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0 },
   { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0 },
   { name: 'first-fit', strategy: 'first-fit', policy: 'balanced', maxNodesScored: 0 },
@@ -81,13 +81,13 @@ for (const [trace, pods] of Object.entries(traces)) {
 
 // --- 2. Policies on a three-region federation ---------------------------------------------------------
 const policyVariants: Variant[] = [
-  { name: 'balanced (default)', strategy: 'fgd', policy: 'balanced', maxNodesScored: 32 },
-  { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: 32 },
-  { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: 32 },
-  { name: 'locality-first', strategy: 'fgd', policy: 'locality-first', maxNodesScored: 32 },
-  { name: 'first-fit', strategy: 'first-fit', policy: 'balanced', maxNodesScored: 32 },
-  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 32 },
-  { name: 'random', strategy: 'random', policy: 'balanced', maxNodesScored: 32 },
+  { name: 'balanced (default)', strategy: 'fgd', policy: 'balanced', maxNodesScored: 64 },
+  { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: 64 },
+  { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: 64 },
+  { name: 'locality-first', strategy: 'fgd', policy: 'locality-first', maxNodesScored: 64 },
+  { name: 'first-fit', strategy: 'first-fit', policy: 'balanced', maxNodesScored: 64 },
+  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 64 },
+  { name: 'random', strategy: 'random', policy: 'balanced', maxNodesScored: 64 },
 ];
 const pods = traces.default!;
 const workload = traceWorkload(pods, 64);

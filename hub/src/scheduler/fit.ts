@@ -30,30 +30,39 @@ export interface FitOptions {
   rng: () => number;
 }
 
-/** Free GPU milli on `n` that a task of type `m` could not use (FGD's F_n(m)). */
-function fragFor(n: NodeState, m: WorkloadType): number {
-  if (n.freeMilli === 0 || (m.gpus === 0 && m.milli === 0)) return 0;
-  if ((m.models && !m.models.has(n.model)) || n.cpuFree < m.cpu || n.memFree < m.mem) return n.freeMilli;
-  if (m.milli > 0) {
-    let frag = 0;
-    let ok = false;
-    for (let g = 0; g < n.used.length; g++) {
-      if (!n.healthy[g]) continue;
-      const free = 1000 - n.used[g]!;
-      if (free >= m.milli) ok = true;
-      else frag += free;
-    }
-    return ok ? frag : n.freeMilli;
-  }
-  if (n.freeWhole < m.gpus) return n.freeMilli;
-  // A whole-GPU task cannot use the leftovers of partly used GPUs.
-  return n.freeMilli - n.freeWhole * 1000;
-}
+const freeBuf = new Int32Array(64);
 
-/** FGD's F_n(M): expected unusable free GPU milli on node n under workload M. */
+/**
+ * FGD's F_n(M): expected free GPU milli on node n that a task drawn from workload M could not use.
+ * For one type m: all of the node's free GPU capacity if m cannot run there at all (model, CPU,
+ * memory, or too few GPUs); otherwise the free share of GPUs too small for m (for whole-GPU types the
+ * leftovers of partly used GPUs, for a share of s milli the GPUs with less than s free). Types that
+ * ask for no GPU add nothing. Inlined into one loop: this is the scheduler's hottest function.
+ */
 export function nodeFragmentation(n: NodeState, workload: readonly WorkloadType[]): number {
+  const fm = n.freeMilli;
+  if (fm === 0) return 0;
+  let k = 0;
+  for (let g = 0; g < n.used.length; g++) if (n.healthy[g]) freeBuf[k++] = 1000 - n.used[g]!;
+  const partialFree = fm - n.freeWhole * 1000;
   let f = 0;
-  for (const m of workload) f += m.weight * fragFor(n, m);
+  for (const m of workload) {
+    if (m.gpus === 0 && m.milli === 0) continue;
+    if ((m.models !== null && !m.models.has(n.model)) || n.cpuFree < m.cpu || n.memFree < m.mem) {
+      f += m.weight * fm;
+      continue;
+    }
+    if (m.milli > 0) {
+      let frag = 0;
+      let ok = false;
+      for (let i = 0; i < k; i++) {
+        const v = freeBuf[i]!;
+        if (v >= m.milli) ok = true;
+        else frag += v;
+      }
+      f += m.weight * (ok ? frag : fm);
+    } else f += m.weight * (n.freeWhole < m.gpus ? fm : partialFree);
+  }
   return f;
 }
 
