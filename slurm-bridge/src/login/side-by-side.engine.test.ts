@@ -2,7 +2,6 @@
 // (bin/sbatch → hub → Slurm edge agent → the same Slurm). Compares what users and scripts see: the submit
 // line, output file names and contents, final states and exit codes. Everything is real: Postgres, Temporal,
 // the hub, the agent protocol over WebSocket, Slurm.
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { SlurmAgent } from '../agent/agent.ts';
 import { SlurmDriver } from '../agent/driver.ts';
 import { parseScontrolJobs } from '../parsers/scontrol.ts';
 import { LocalTransport } from '../transports/local.ts';
+import { run } from './spawn.ts';
 
 const bin = resolve(fileURLToPath(new URL('../../bin/', import.meta.url)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,14 +31,13 @@ let nativeDir: string;
 let meridianDir: string;
 const results: { name: string; ok: boolean }[] = [];
 
+// Asynchronous on purpose: the hub runs in this process, so a blocking spawn would starve it.
 function native(args: string[], input?: string, env: Record<string, string> = {}) {
-  const r = spawnSync('sbatch', args, { cwd: nativeDir, env: { ...slurm.env, ...env }, input, encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return run('sbatch', args, { cwd: nativeDir, env: { ...slurm.env, ...env }, input });
 }
 
 function meridian(cmd: string, args: string[], input?: string, env: Record<string, string> = {}) {
-  const r = spawnSync(join(bin, cmd), args, { cwd: meridianDir, env: { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'default', ...env }, input, encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return run(join(bin, cmd), args, { cwd: meridianDir, env: { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'default', ...env }, input });
 }
 
 /** Final Slurm state of a native job: STATE and ExitCode from scontrol. */
@@ -60,7 +59,7 @@ async function meridianFinal(id: string, timeoutMs = 150_000): Promise<{ state: 
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const r = meridian('sacct', ['-P', '-n', '-X', '-j', id, '--format=JobID,State,ExitCode']);
+    const r = await meridian('sacct', ['-P', '-n', '-X', '-j', id, '--format=JobID,State,ExitCode']);
     last = r.stdout + r.stderr;
     const [, state, exit] = r.stdout.trim().split('|');
     if (state && !['PENDING', 'RUNNING'].includes(state)) return { state, exit: exit! };
@@ -83,7 +82,7 @@ beforeAll(async () => {
   [pg, temporal, slurm] = await Promise.all([PostgresEngine.start(), TemporalEngine.start(), SlurmCluster.start({ clusterName: 'hpc', restd: false })]);
   hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, ...FAST });
   admin = new Api(hub.url, ADMIN_TOKEN);
-  expect((await admin.post('/api/v1/projects', { name: 'default' })).status).toBe(201);
+  expect([201, 409]).toContain((await admin.post('/api/v1/projects', { name: 'default' })).status); // the hub bootstraps "default"
   const c = await admin.post<{ credential: string }>('/api/v1/clusters', { id: 'hpc', region: 'onprem', kind: 'slurm', prices: { a100: { onDemand: 1 } } });
   expect(c.status, JSON.stringify(c.body)).toBe(201);
   nativeDir = join(slurm.dir, 'native');
@@ -115,8 +114,8 @@ const SUBMITTED = /^Submitted batch job (\d+)\n$/;
 
 describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
   it('--wrap with the default output file slurm-%j.out', async () => {
-    const n = native(['--wrap', 'echo hello from $SLURM_JOB_NAME']);
-    const m = meridian('sbatch', ['--wrap', 'echo hello from $SLURM_JOB_NAME']);
+    const n = await native(['--wrap', 'echo hello from $SLURM_JOB_NAME']);
+    const m = await meridian('sbatch', ['--wrap', 'echo hello from $SLURM_JOB_NAME']);
     record('wrap: submit line', () => {
       expect(n.stdout).toMatch(SUBMITTED);
       expect(m.stdout, m.stderr).toMatch(SUBMITTED);
@@ -135,8 +134,8 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
     const script = '#!/bin/bash\n#SBATCH --job-name=train-gpu\n#SBATCH --gres=gpu:2\n#SBATCH --cpus-per-task=2\n#SBATCH --mem=500M\n#SBATCH --time=00:05:00\n#SBATCH --output=%x-%j.out\n#SBATCH --error=%x-%j.err\necho "gpus=$SLURM_JOB_GPUS name=$SLURM_JOB_NAME cpus=$SLURM_CPUS_PER_TASK"\necho oops >&2\nexit 3\n';
     writeFileSync(join(nativeDir, 'train.sh'), script);
     writeFileSync(join(meridianDir, 'train.sh'), script);
-    const n = native(['train.sh']);
-    const m = meridian('sbatch', ['train.sh']);
+    const n = await native(['train.sh']);
+    const m = await meridian('sbatch', ['train.sh']);
     const nid = SUBMITTED.exec(n.stdout)![1]!;
     const mid = SUBMITTED.exec(m.stdout)![1]!;
     const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
@@ -152,8 +151,8 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
 
   it('--parsable with the script on stdin and SBATCH_EXPORT=NONE (Open OnDemand\'s call)', async () => {
     const script = '#!/bin/bash\necho ood\n';
-    const n = native(['--parsable'], script, { SBATCH_EXPORT: 'NONE' });
-    const m = meridian('sbatch', ['--parsable'], script, { SBATCH_EXPORT: 'NONE' });
+    const n = await native(['--parsable'], script, { SBATCH_EXPORT: 'NONE' });
+    const m = await meridian('sbatch', ['--parsable'], script, { SBATCH_EXPORT: 'NONE' });
     record('ood: --parsable prints the id alone', () => {
       expect(n.stdout).toMatch(/^\d+\n$/);
       expect(m.stdout, m.stderr).toMatch(/^\d+\n$/);
@@ -165,8 +164,8 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
 
   it('an array with a concurrency limit and %A_%a output files', async () => {
     const args = ['--array=0-3%2', '-o', 'arr-%A_%a.out', '--wrap', 'echo task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT'];
-    const n = native(args);
-    const m = meridian('sbatch', args);
+    const n = await native(args);
+    const m = await meridian('sbatch', args);
     const nid = SUBMITTED.exec(n.stdout)![1]!;
     const mid = SUBMITTED.exec(m.stdout)![1]!;
     const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
@@ -178,14 +177,14 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
 
   it('a dependency chain (afterok)', async () => {
     const first = ['-o', 'chain-%j.out', '--wrap', 'sleep 2; echo first'];
-    const n1 = SUBMITTED.exec(native(first).stdout)![1]!;
-    const m1r = meridian('sbatch', first);
+    const n1 = SUBMITTED.exec((await native(first)).stdout)![1]!;
+    const m1r = await meridian('sbatch', first);
     const m1 = SUBMITTED.exec(m1r.stdout)![1]!;
     // Meridian's dependency ids are federation ids; the agent maps them to Slurm ids once the first job is on Slurm.
     const dl = Date.now() + 60_000;
     while (Date.now() < dl && !['Dispatched', 'Running', 'Succeeded'].includes((await admin.get<{ state: string }>(`/api/v1/jobs/${m1}`)).body.state)) await sleep(250);
-    const n2 = SUBMITTED.exec(native(['--dependency', `afterok:${n1}`, '-o', 'chain-%j.out', '--wrap', 'echo second']).stdout)![1]!;
-    const m2r = meridian('sbatch', ['--dependency', `afterok:${m1}`, '-o', 'chain-%j.out', '--wrap', 'echo second']);
+    const n2 = SUBMITTED.exec((await native(['--dependency', `afterok:${n1}`, '-o', 'chain-%j.out', '--wrap', 'echo second'])).stdout)![1]!;
+    const m2r = await meridian('sbatch', ['--dependency', `afterok:${m1}`, '-o', 'chain-%j.out', '--wrap', 'echo second']);
     const m2 = SUBMITTED.exec(m2r.stdout)![1]!;
     const [nf, mf] = await Promise.all([nativeFinal(n2), meridianFinal(m2)]);
     record('dependency: second job completes after the first', () => {
@@ -196,8 +195,8 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
 
   it('a job that runs past --time ends TIMEOUT', async () => {
     const args = ['-t', '1', '-o', 'tl-%j.out', '--wrap', 'echo start; sleep 300'];
-    const nid = SUBMITTED.exec(native(args).stdout)![1]!;
-    const mid = SUBMITTED.exec(meridian('sbatch', args).stdout)![1]!;
+    const nid = SUBMITTED.exec((await native(args)).stdout)![1]!;
+    const mid = SUBMITTED.exec((await meridian('sbatch', args)).stdout)![1]!;
     const [nf, mf] = await Promise.all([nativeFinal(nid, 200_000), meridianFinal(mid, 200_000)]);
     record('timeout: TIMEOUT state', () => {
       expect(nf.state).toBe('TIMEOUT');
@@ -205,20 +204,20 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
     });
   });
 
-  it('unknown options and bad values fail the same way, before anything is submitted', () => {
+  it('unknown options and bad values fail the same way, before anything is submitted', async () => {
     for (const args of [['--foo', '--wrap', 'true'], ['-Z', '--wrap', 'true'], ['--time=abc', '--wrap', 'true'], ['--ntasks=0', '--wrap', 'true']]) {
-      const n = native(args);
-      const m = meridian('sbatch', args);
+      const n = await native(args);
+      const m = await meridian('sbatch', args);
       record(`error: ${args[0]}`, () => expect({ code: m.code, stderr: m.stderr, stdout: m.stdout }).toEqual({ code: n.code, stderr: n.stderr, stdout: n.stdout }));
     }
   });
 
   it('scancel and squeue on a held job', async () => {
-    const m = meridian('sbatch', ['-H', '-p', 'gpu', '-J', 'held', '--wrap', 'true']);
+    const m = await meridian('sbatch', ['-H', '-p', 'gpu', '-J', 'held', '--wrap', 'true']);
     const mid = SUBMITTED.exec(m.stdout)![1]!;
-    const q = meridian('squeue', ['-h', '-j', mid, '-o', '%i %j %t %r']);
+    const q = await meridian('squeue', ['-h', '-j', mid, '-o', '%i %j %t %r']);
     record('held: squeue shows PD JobHeldUser', () => expect(q.stdout).toBe(`${mid} held PD JobHeldUser\n`));
-    const c = meridian('scancel', [mid]);
+    const c = await meridian('scancel', [mid]);
     record('held: scancel exits 0', () => expect([c.code, c.stderr]).toEqual([0, '']));
     const f = await meridianFinal(mid);
     record('held: CANCELLED after scancel', () => expect(f.state).toBe('CANCELLED by 0'));

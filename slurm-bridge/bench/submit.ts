@@ -1,0 +1,82 @@
+// Benchmark: submit latency (p50/p99) and submissions per second of Meridian's sbatch versus native sbatch
+// against the same slurmctld, measured in one run. Everything real: Postgres, Temporal, the hub, the Slurm
+// agent (driver + hub-link) and the harness Slurm. Jobs are submitted held (-H) so the cluster stays idle.
+// Usage: npm run bench:slurm [-- --n 40]
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { startHub } from '../../hub/src/main.ts';
+import { ADMIN_TOKEN, Api, FAST } from '../../hub/test/helpers.ts';
+import { PostgresEngine } from '../../test/src/harness/postgres.ts';
+import { SlurmCluster } from '../../test/src/harness/slurm.ts';
+import { TemporalEngine } from '../../test/src/harness/temporal.ts';
+import { SlurmAgent } from '../src/agent/agent.ts';
+import { SlurmDriver } from '../src/agent/driver.ts';
+import { sbatchMain } from '../src/login/commands.ts';
+import { LocalTransport } from '../src/transports/local.ts';
+import { run } from '../src/login/spawn.ts';
+
+const args = process.argv.slice(2);
+const nArg = args.indexOf('--n');
+const N = nArg >= 0 ? Number(args[nArg + 1]) : 40;
+const bin = resolve(fileURLToPath(new URL('../bin/', import.meta.url)));
+
+function stats(ms: number[], wallMs: number) {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
+  return { p50: q(0.5), p99: q(0.99), perSec: (ms.length / wallMs) * 1000 };
+}
+
+const [pg, temporal, slurm] = await Promise.all([PostgresEngine.start(), TemporalEngine.start(), SlurmCluster.start({ clusterName: 'bench', restd: false })]);
+const hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, ...FAST });
+let agent: SlurmAgent | undefined;
+try {
+  const admin = new Api(hub.url, ADMIN_TOKEN);
+  await admin.post('/api/v1/projects', { name: 'default' });
+  const c = await admin.post<{ credential: string }>('/api/v1/clusters', { id: 'bench', region: 'onprem', kind: 'slurm', prices: {} });
+  const dir = join(slurm.dir, 'bench');
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o777);
+  const driver = new SlurmDriver({ transport: new LocalTransport({ env: { SLURM_CONF: slurm.confPath } }), clusterName: 'bench', workDir: dir, pollIntervalMs: 1000 });
+  agent = new SlurmAgent({ hubUrl: hub.url, credential: c.body.credential, clusterId: 'bench', driver });
+  agent.start();
+  const jobArgs = ['-H', '-o', '/dev/null', '--wrap', 'true'];
+  const env = { ...process.env, SLURM_CONF: slurm.confPath, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'default' };
+
+  const runs: Record<string, number[]> = { native: [], meridianCli: [], meridianInProcess: [] };
+  const wall: Record<string, number> = {};
+  const time = async (name: string, one: () => Promise<void> | void) => {
+    await one(); // warm-up, not counted
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) {
+      const s = performance.now();
+      await one();
+      runs[name]!.push(performance.now() - s);
+    }
+    wall[name] = performance.now() - t0;
+  };
+  const check = (what: string, r: { code: number; stdout: string; stderr: string }) => {
+    if (r.code !== 0 || !/^Submitted batch job \d+\n$/.test(r.stdout)) throw new Error(`${what} failed: ${r.code} ${r.stdout} ${r.stderr}`);
+  };
+  await time('native', async () => check('native sbatch', await run('sbatch', jobArgs, { cwd: dir, env })));
+  await time('meridianCli', async () => check('meridian sbatch', await run(join(bin, 'sbatch'), jobArgs, { cwd: dir, env })));
+  await time('meridianInProcess', async () => {
+    let out = '';
+    const code = await sbatchMain({ argv: jobArgs, env, cwd: dir, readStdin: async () => '', out: (s) => (out += s), err: (s) => (out += s) });
+    if (code !== 0) throw new Error(`sbatchMain: ${out}`);
+  });
+
+  const rows = Object.entries(runs).map(([k, ms]) => ({ k, ...stats(ms, wall[k]!) }));
+  const nat = rows[0]!;
+  console.log(`\nSubmit latency, ${N} sequential held submissions each, same slurmctld (${new Date().toISOString()})\n`);
+  console.log('| path | p50 ms | p99 ms | submissions/s | p50 vs native |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const r of rows) console.log(`| ${r.k} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(1)} | ${(r.p50 / nat.p50).toFixed(2)}x |`);
+  console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [r.k, { p50Ms: +r.p50.toFixed(1), p99Ms: +r.p99.toFixed(1), perSec: +r.perSec.toFixed(2) }]))));
+} finally {
+  slurm.run('scancel', ['-u', 'root']);
+  await agent?.stop();
+  await hub.stop();
+  await Promise.all([slurm.stop(), pg.stop(), temporal.stop()]);
+}
