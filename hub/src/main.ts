@@ -16,6 +16,7 @@ import { SchedulingLoop } from './scheduling/loop.ts';
 import { createPool } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { JobWorkflows } from './temporal/client.ts';
+import { WorkflowStarter } from './temporal/starter.ts';
 import { startWorker } from './temporal/worker.ts';
 import type { WorkerHandle } from './temporal/worker.ts';
 
@@ -88,11 +89,13 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       onState: (cluster, connected) => metrics.agentConnected.set({ cluster }, connected ? 1 : 0),
     },
   );
+  const starter = new WorkflowStarter(pool, () => workflows, log);
   const ctx = {
     pool,
     log,
     metrics,
     workflows: () => workflows,
+    startWorkflow: (id: string) => starter.enqueue(id),
     gateway,
     admission: config.admission,
     version: HUB_VERSION,
@@ -142,6 +145,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       await scheduler?.stop();
       await gateway.stop();
       await app.close();
+      await starter.drain();
       await worker?.stop();
       await workflows?.close();
       await pool.end();

@@ -20,6 +20,8 @@ export interface ApiContext {
   log: Logger;
   metrics: HubMetrics;
   workflows: () => JobWorkflows | null;
+  /** Starts a job's workflow after the submit committed (asynchronously; the reconciler is the safety net). */
+  startWorkflow: (jobId: string) => void;
   gateway: AgentGateway;
   admission: AdmissionConfig;
   version: string;

@@ -13,6 +13,7 @@ const ctx: ApiContext = {
   log: pino({ level: 'silent' }),
   metrics: new HubMetrics(noDb),
   workflows: () => null,
+  startWorkflow: () => undefined,
   gateway: { connected: () => false } as unknown as AgentGateway,
   admission: { maxQueuedPerTier: {}, maxQueuedPerProject: 10, retryAfterSec: 5, maxSpecBytes: 1024 },
   version: 'test',

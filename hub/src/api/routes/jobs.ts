@@ -4,7 +4,7 @@ import { JobSpecSchema } from '../../protocol/job-spec.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getProject } from '../../store/repos/projects.ts';
-import { countQueued, getJob, insertJob, listJobs, markWorkflowStarted, requestCancel } from '../../store/repos/jobs.ts';
+import { countQueued, getJob, insertJob, listJobs, requestCancel } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
@@ -31,7 +31,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     body: JobSpecSchema,
     bodyLimit: ctx.admission.maxSpecBytes,
     responses: { 201: 'the stored job', 400: 'invalid spec (details name the fields)', 403: 'no member role in the project', 413: 'spec too large', 429: 'queue full; retry after Retry-After seconds' },
-    handler: async ({ req, reply, principal, body: spec }) => {
+    handler: async ({ reply, principal, body: spec }) => {
       if (!hasRole(principal, spec.project, 'member'))
         throw new ApiError(403, 'forbidden', `you have no member role in project ${spec.project}`, [
           { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
@@ -52,15 +52,9 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
         return j;
       });
       ctx.metrics.submissions.inc({ outcome: 'accepted' });
-      // After commit: start the workflow (ID = job ID, idempotent). If this fails the reconciler starts it.
-      const wf = ctx.workflows();
-      if (wf)
-        try {
-          await wf.start(job.id);
-          await markWorkflowStarted(ctx.pool, [job.id]);
-        } catch (err) {
-          req.log.warn({ jobId: job.id, err: (err as Error).message }, 'workflow start deferred to the reconciler');
-        }
+      // After commit: start the workflow (ID = job ID, idempotent), off the request path. If the hub dies
+      // before it runs, the leader's reconciler starts it.
+      ctx.startWorkflow(job.id);
       ctx.triggerSchedule();
       void reply.code(201).header('location', `/api/v1/jobs/${job.id}`);
       return jobView(job);
