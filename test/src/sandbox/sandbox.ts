@@ -141,8 +141,8 @@ export class Sandbox {
       if (!res.body.credential) throw new EngineError(`registering cluster ${r.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
       const agent = new KubeAgentProcess({ hubUrl, clusterId: r.clusterId, credential: res.body.credential, kubeconfigPath: this.regions.get(r.clusterId)!.kubeconfigPath, runDir: this.agentDir });
       this.kubeAgents.set(r.clusterId, agent);
-      await agent.start();
     }
+    await Promise.all([...this.kubeAgents.values()].map((a) => a.start()));
   }
 
   /** MERIDIAN_BIN: kubectl plus the meridian CLI and login-node commands as they exist. */
