@@ -165,7 +165,8 @@ console.log(row(`cycle CPU time, median of ${RUNS}`, `${cpuMedian.toFixed(3)} s`
 console.log(row('machine load average (1 min)', load.toFixed(2)));
 console.log(row('placements / preemption events / prewarms', `${out.placements.length} / ${out.preemptions.length} / ${out.prewarms.length}`));
 console.log(row('pending by reason', [...byCode].map(([k, v]) => `${k}=${v}`).join(' ')));
-console.log(row('placements per second', Math.round(out.placements.length / median)));
+console.log(row('placements per second (wall)', Math.round(out.placements.length / median)));
+console.log(row('placements per CPU-second', Math.round(out.placements.length / cpuMedian)));
 console.log(row('jobs decided per second', Math.round(input.jobs.length / median)));
 console.log(row('peak RSS (process)', `${peakRssMiB.toFixed(0)} MiB`));
 console.log(
@@ -181,6 +182,7 @@ console.log(
     cycleCpuSeconds: Number(cpuMedian.toFixed(4)),
     loadAverage: Number(load.toFixed(2)),
     placementsPerSecond: Math.round(out.placements.length / median),
+    placementsPerCpuSecond: Math.round(out.placements.length / cpuMedian),
     peakRssMiB: Math.round(peakRssMiB),
   }),
 );
