@@ -105,6 +105,8 @@ function fragAfter(n: NodeState, gpus: ArrayLike<number>, count: number, milli: 
 
 const scratch = new Int32Array(64);
 const seenStates = new Set<number>();
+/** Fragmentation after placing on the GPU bestShareGpu last chose (fgd only). */
+let lastShareFrag = 0;
 
 /** First `k` fully free healthy GPUs of a node (into `out`); returns how many were found. */
 function firstFree(n: NodeState, k: number, out: Int32Array): number {
@@ -168,6 +170,8 @@ function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: (
       best = g;
     }
   }
+  // Under fgd the winning score is the node's fragmentation after the share: consider() reuses it.
+  lastShareFrag = bestScore;
   return options > 0 ? best : -1;
 }
 
@@ -198,10 +202,8 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
     case 'fgd': {
       let after: number;
       if (t.gpus > 0) after = fragAfter(n, scratch, firstFree(n, t.gpus, scratch), 1000, t.cpu, t.mem, o.workload);
-      else if (gpu >= 0) {
-        scratch[0] = gpu;
-        after = fragAfter(n, scratch, 1, t.milli, t.cpu, t.mem, o.workload);
-      } else after = fragAfter(n, scratch, 0, 0, t.cpu, t.mem, o.workload);
+      else if (gpu >= 0) after = lastShareFrag;
+      else after = fragAfter(n, scratch, 0, 0, t.cpu, t.mem, o.workload);
       score = after - cachedFrag(n, o.workload);
       // Ties go towards packing: less free GPU on the node, then on the chosen GPU, then CPU.
       tie = freeAfter * 1e9 + (gpu >= 0 ? (1000 - n.used[gpu]! - t.milli) * 1e4 : 0) + (n.cpuFree - t.cpu) / 1e3;
