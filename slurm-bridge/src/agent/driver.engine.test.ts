@@ -136,11 +136,15 @@ describe('Slurm driver (edge agent, Slurm mode)', () => {
   });
 
   it('chains a dependency given in federation ids', async () => {
-    await driver.dispatch(dispatch('j-first', { script: '#!/bin/bash\nsleep 2\n' }));
+    await driver.dispatch(dispatch('j-first', { script: '#!/bin/bash\nsleep 15\n' }));
     await driver.dispatch(dispatch('j-second', { script: '#!/bin/bash\ntrue\n', slurm: { dependency: 'afterok:j-first' } }));
     const first = (await driver.jobsOf('j-first', 1))[0]!;
-    const second = (await driver.jobsOf('j-second', 1))[0]!;
-    expect(second.state).toBe('PENDING');
+    let second = (await driver.jobsOf('j-second', 1))[0]!;
+    for (let i = 0; i < 40 && second.reason !== 'Dependency'; i++) {
+      await sleep(250); // the scheduler sets the reason on its next pass
+      second = (await driver.jobsOf('j-second', 1))[0]!;
+    }
+    expect(second).toMatchObject({ state: 'PENDING', reason: 'Dependency' });
     const dep = slurm.run('scontrol', ['show', 'job', second.jobId]).stdout;
     expect(dep).toContain(`Dependency=afterok:${first.jobId}`);
     const ev = await until('j-second', terminal);

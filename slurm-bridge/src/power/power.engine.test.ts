@@ -59,7 +59,7 @@ beforeAll(async () => {
       `SuspendProgram=${join(dir, 'suspend.sh')}`,
       'SuspendTime=8',
       'SuspendTimeout=10',
-      'ResumeTimeout=60',
+      'ResumeTimeout=120',
       'SuspendExcNodes=static-0',
       'PrivateData=cloud', // else powered-down CLOUD nodes are hidden from scontrol/sinfo/REST
     ],
@@ -95,7 +95,13 @@ async function waitFor(what: string, pred: () => boolean | Promise<boolean>, tim
     await sleep(500);
   }
   const log = existsSync(join(dir, 'power.log')) ? readFileSync(join(dir, 'power.log'), 'utf8') : '(no power log)';
-  throw new Error(`${what} not reached in ${timeoutMs} ms; cloud-0 State=${nodeState('cloud-0')}\npower log:\n${log}\nslurmctld:\n${slurm.logTail('slurmctld', 30)}`);
+  let slurmd = '(no slurmd log)';
+  try {
+    slurmd = readFileSync(join(slurm.dir, 'log', 'slurmd-cloud-0.log'), 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    // never started
+  }
+  throw new Error(`${what} not reached in ${timeoutMs} ms; cloud-0 State=${nodeState('cloud-0')}\npower log:\n${log}\nslurmd-cloud-0:\n${slurmd}\nslurmctld:\n${slurm.logTail('slurmctld', 30)}`);
 }
 
 describe('elastic Slurm (State=CLOUD, power saving through the bridge)', () => {
@@ -114,7 +120,7 @@ describe('elastic Slurm (State=CLOUD, power saving through the bridge)', () => {
     expect(sub.stderr).toBe('');
     const jobId = sub.stdout.trim();
     const t0 = Date.now();
-    await waitFor('job completed', () => /JobState=COMPLETED/.test(slurm.run('scontrol', ['show', 'job', jobId]).stdout), 90_000);
+    await waitFor('job completed', () => /JobState=COMPLETED/.test(slurm.run('scontrol', ['show', 'job', jobId]).stdout), 150_000);
     const ranAfter = Date.now() - t0;
     expect(readFileSync(out.replace('%j', jobId), 'utf8')).toBe('ran on cloud-0\n');
     expect(requests[0]).toEqual({ action: 'resume', nodes: ['cloud-0'], auth: 'Bearer cluster-secret' });

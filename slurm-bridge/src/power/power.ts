@@ -35,12 +35,12 @@ function log(cfg: PowerConfig, msg: string): void {
 }
 
 /**
- * `{node}`, `{conf}` and `{bootOffset}` (minus this host's uptime in seconds, less one: with
+ * `{node}`, `{conf}` and `{bootOffset}` (minus this host's whole seconds of uptime: with
  * `unshare --fork --time --boottime {bootOffset}` a slurmd on an already-running host reports a fresh boot,
  * which slurmctld requires of a node it powered up — it waits until the node's boot time is after the request).
  */
 export function subst(argv: string[], node: string, cfg: Pick<PowerConfig, 'slurmConf'>): string[] {
-  const bootOffset = `-${Math.max(0, Math.floor(uptime()) - 1)}`;
+  const bootOffset = `-${Math.max(0, Math.floor(uptime()))}`;
   return argv.map((a) =>
     a.replaceAll('{node}', node).replaceAll('{conf}', cfg.slurmConf ?? process.env.SLURM_CONF ?? '/etc/slurm/slurm.conf').replaceAll('{bootOffset}', bootOffset),
   );
