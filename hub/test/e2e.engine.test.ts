@@ -136,11 +136,12 @@ describe('hub end to end', () => {
     const conn = await Connection.connect({ address: temporal.address });
     const handle = new Client({ connection: conn }).workflow.getHandle(r.body.id);
     const firstRun = (await handle.describe()).runId;
-    for (let i = 0; i < 25; i++) await handle.signal('wake');
+    // Signals that arrive together share one workflow task, so keep signalling until the run rolls over.
     const secondRun = await waitFor('continue-as-new', async () => {
+      await handle.signal('wake');
       const d = await handle.describe();
       return d.runId !== firstRun ? d.runId : null;
-    }, 30_000);
+    }, 90_000, 100);
     await replayAndRecord(r.body.id, 'continued-as-new', firstRun);
     expect((await admin.post(`/api/v1/jobs/${r.body.id}/cancel`)).status).toBe(202);
     const j = await until(r.body.id, 'Cancelled');

@@ -27,6 +27,7 @@ export class AgentSession {
   private lastTouch = 0;
   /** Highest agent event seq stored; one session per cluster handles frames in order, so it can be cached. */
   private storedSeq = 0;
+  private holdSince: number | null = null;
   closed = false;
 
   constructor(
@@ -138,9 +139,22 @@ export class AgentSession {
         this.flushAgain = false;
         const cmds = await pendingCommands(this.pool, this.clusterId, this.sentUpTo);
         for (const c of cmds) {
+          // Committed seqs have no holes (a rolled-back allocation rolls the counter back too), so a hole means an
+          // earlier command is not visible yet: stop there and send it first on the next flush. Sending past it
+          // would let the agent apply a later seq first and skip the earlier one as already applied.
+          if (c.seq !== this.sentUpTo + 1) {
+            this.holdSince ??= Date.now();
+            if (Date.now() - this.holdSince < 5000) {
+              this.flushAgain = true;
+              break;
+            }
+            this.log.warn({ cluster: this.clusterId, expected: this.sentUpTo + 1, got: c.seq }, 'command seq hole persisted; sending past it');
+          }
+          this.holdSince = null;
           this.send({ v: PROTOCOL_VERSION, type: 'command', seq: c.seq, command: c.command });
           this.sentUpTo = c.seq;
         }
+        if (this.flushAgain) await new Promise((r) => setTimeout(r, 20));
         if (cmds.length === 500) this.flushAgain = true;
       } while (this.flushAgain && !this.closed);
     } catch (err) {
