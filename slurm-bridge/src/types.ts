@@ -183,6 +183,8 @@ export interface SlurmTransport {
   nodes(): Promise<SlurmNode[]>;
   partitions(): Promise<SlurmPartition[]>;
   updateNode(name: string, update: NodeUpdate): Promise<void>;
+  /** Last `lines` lines of a file on the cluster (job output); undefined when it does not exist. */
+  readTail(path: string, lines: number): Promise<string | undefined>;
   close(): Promise<void>;
 }
 

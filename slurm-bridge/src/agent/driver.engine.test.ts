@@ -98,6 +98,9 @@ describe('Slurm driver (edge agent, Slurm mode)', () => {
     expect(done.tasks[0]).toMatchObject({ phase: 'Succeeded', exitCode: 0 });
     expect(done.tasks[0]!.node).toMatch(/^gpu-[01]$/);
     expect(readFileSync(join(outDir, `ok-${jobs[0]!.jobId}.out`), 'utf8')).toBe('fed=j-ok gpus=0\n');
+    // the hub's logs command reads the output file's tail on the cluster
+    expect(await handler({ kind: 'logs', jobId: 'j-ok', task: 0, tailLines: 10 })).toMatchObject({ ok: true, detail: { text: 'fed=j-ok gpus=0\n' } });
+    expect((await handler({ kind: 'logs', jobId: 'nope', task: 0, tailLines: 10 })).ok).toBe(false);
     // it was seen running before it finished
     expect(events.some((e) => e.type === 'job.status' && e.jobId === 'j-ok' && (e.phase === 'Running' || e.phase === 'Pending'))).toBe(true);
   });

@@ -27,7 +27,7 @@ export function slurmCommandHandler(driver: SlurmDriver): (command: Command) => 
         case 'prewarm':
           return { ok: false, error: 'prewarm on Slurm runs as a staging job the hub dispatches; the Slurm driver has no cache of its own' };
         case 'logs':
-          return { ok: false, error: 'logs are not served by the Slurm driver yet; read the job output file (StdOut) on the cluster' };
+          return await driver.logs(command);
       }
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -151,6 +151,16 @@ export class CliTransport implements SlurmTransport {
     if (r.code !== 0) throw slurmFailure(`scontrol update NodeName=${name}`, r);
   }
 
+  async readTail(path: string, lines: number): Promise<string | undefined> {
+    if (!path.startsWith('/')) throw new SlurmError(`not an absolute path: ${JSON.stringify(path)}`);
+    const r = await this.run(['tail', '-n', String(Math.max(1, Math.floor(lines))), '--', path]);
+    if (r.code !== 0) {
+      if (/No such file/i.test(r.stderr)) return undefined;
+      throw slurmFailure(`tail ${path}`, r);
+    }
+    return r.stdout;
+  }
+
   async close(): Promise<void> {
     await this.runner.close();
   }

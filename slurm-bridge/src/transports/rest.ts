@@ -329,5 +329,10 @@ export class RestTransport implements SlurmTransport {
     await this.opts.fallback.updateNode(name, update);
   }
 
+  async readTail(path: string, lines: number): Promise<string | undefined> {
+    if (!this.opts.fallback) throw new SlurmUnsupportedError(`slurmrestd cannot read files; give the REST transport a CLI fallback to read ${path}`);
+    return this.opts.fallback.readTail(path, lines);
+  }
+
   async close(): Promise<void> {}
 }

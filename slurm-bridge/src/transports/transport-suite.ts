@@ -79,6 +79,8 @@ export function describeTransport(name: string, ctx: () => SuiteContext): void {
       expect(done.startTime).toBeInstanceOf(Date);
       expect(done.endTime!.getTime()).toBeGreaterThanOrEqual(done.startTime!.getTime());
       expect(readFileSync(out.replace('%j', jobId), 'utf8')).toBe(`gpus=0,1 name=m-${uniq}-ok greeting=hello world\n`);
+      expect(await transport.readTail(out.replace('%j', jobId), 5)).toBe(`gpus=0,1 name=m-${uniq}-ok greeting=hello world\n`);
+      expect(await transport.readTail(join(outDir, 'does-not-exist'), 5)).toBeUndefined();
     });
 
     it('reports a failing exit as FAILED with code:signal 3:0', async () => {
