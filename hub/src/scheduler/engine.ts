@@ -10,7 +10,7 @@ import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
 import { DEFAULT_WEIGHTS, fallbackPrices, gpuPrice, rankCandidates } from './policies.ts';
 import { dataCost } from './data.ts';
-import type { Target } from './filters.ts';
+import type { Target, TargetMemo } from './filters.ts';
 import { eligibleTargets } from './filters.ts';
 import { FairShare } from './fairshare.ts';
 import { QuotaLedger } from './quota.ts';
@@ -61,6 +61,14 @@ export function shapeOf(job: JobSpec): TaskShape {
     milli: job.gpus > 0 ? 0 : (job.milliGpu ?? 0),
     models: job.gpuModels && job.gpuModels.length > 0 ? new Set(job.gpuModels) : null,
   };
+}
+
+/** hash32 of GPU model names, memoised: tie keys are built for every target of every job. */
+const modelHashes = new Map<string, number>();
+function modelHash(model: string): number {
+  let h = modelHashes.get(model);
+  if (h === undefined) modelHashes.set(model, (h = hash32(model)));
+  return h;
 }
 
 const gpuHoursOf = (job: JobSpec): number => (job.tasks * taskMilli(job) * job.expectedRuntimeSec) / 3600 / 1000;
@@ -170,7 +178,15 @@ export class Engine {
     return this.projects.get(job.project)?.policy ?? this.cfg.defaultPolicy;
   }
 
-  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number, pool: string[] | null = null): Candidate {
+  /**
+   * Capacity figures of a target for a gang shape. They depend only on the gang shape and constraints
+   * (which is what a Target is shared by) and on the cluster's state, so they are cached on the Target
+   * until the cluster next changes: in a cycle most of ~100 targets per job are untouched since the
+   * previous job of the same shape.
+   */
+  private aggregates(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, pool: string[] | null, target: Target | null): TargetMemo {
+    const memo = target?.memo;
+    if (memo !== undefined && memo.version === cluster.version) return memo;
     const indexes = pool ? pool.map((m) => cluster.models.get(m)!) : indexesFor(cluster, shape, model);
     let freeMilli = 0;
     let totalMilli = 0;
@@ -180,7 +196,6 @@ export class Engine {
     }
     const need = job.tasks * taskMilli(job);
     const fitsNow = aggregateFits(indexes, shape, job.tasks);
-    const data = dataCost(this.snap, cluster, job.datasets, this.cfg.defaultLink);
     let gpuWaitSec = 0;
     if (!fitsNow) {
       gpuWaitSec = Number.POSITIVE_INFINITY;
@@ -190,6 +205,14 @@ export class Engine {
         if (eta !== null) gpuWaitSec = Math.min(gpuWaitSec, eta);
       }
     }
+    const out: TargetMemo = { version: cluster.version, indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec };
+    if (target) target.memo = out;
+    return out;
+  }
+
+  private candidate(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number, pool: string[] | null, target: Target | null): Candidate {
+    const { indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec } = this.aggregates(job, shape, cluster, model, pool, target);
+    const data = dataCost(this.snap, cluster, job.datasets, this.cfg.defaultLink);
     const hours = gpuHoursOf(job);
     let price = gpuPrice(cluster, model, job.tier, this.prices);
     let maxPrice = price;
@@ -217,7 +240,8 @@ export class Engine {
       gpuUsd,
       costUsd: gpuUsd + data.egressUsd,
       maxCostUsd: maxPrice * hours + data.egressUsd,
-      tie: mix32(jobHash ^ Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : hash32(model))),
+      tie: mix32(jobHash ^ Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : modelHash(model))),
+      rank: 0,
     };
   }
 
@@ -228,17 +252,27 @@ export class Engine {
    */
   private candidates(job: JobSpec, shape: TaskShape, targets: readonly Target[], policy: PolicyName, jobHash: number, need: number): Candidate[] {
     if (policy !== 'balanced' || job.tasks !== 1 || (shape.gpus === 0 && shape.milli === 0))
-      return targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash));
-    const byCluster = new Map<ClusterState, string[]>();
+      return targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash, null, t));
+    const byCluster = new Map<ClusterState, Target[]>();
     for (const t of targets) {
       if (this.quota.check(job.project, t.model, need) !== null) continue;
       let l = byCluster.get(t.cluster);
       if (!l) byCluster.set(t.cluster, (l = []));
-      l.push(t.model!);
+      l.push(t);
     }
-    if (byCluster.size === 0) return targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash));
-    return [...byCluster].map(([cl, models]) =>
-      models.length === 1 ? this.candidate(job, shape, cl, models[0]!, jobHash) : this.candidate(job, shape, cl, null, jobHash, models),
+    if (byCluster.size === 0) return targets.map((t) => this.candidate(job, shape, t.cluster, t.model, jobHash, null, t));
+    return [...byCluster].map(([cl, ts]) =>
+      ts.length === 1
+        ? this.candidate(job, shape, cl, ts[0]!.model, jobHash, null, ts[0]!)
+        : this.candidate(
+            job,
+            shape,
+            cl,
+            null,
+            jobHash,
+            ts.map((t) => t.model!),
+            null,
+          ),
     );
   }
 

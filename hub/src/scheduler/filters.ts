@@ -3,12 +3,27 @@
 // everything out, rather than waiting forever.
 import type { JobSpec, ReasonCode } from './model.ts';
 import type { TaskShape } from './fit.ts';
-import type { ClusterState, Snapshot } from './snapshot.ts';
+import type { ClusterState, ModelIndex, Snapshot } from './snapshot.ts';
 
 export interface Target {
   cluster: ClusterState;
   /** null for CPU-only jobs (any node). */
   model: string | null;
+  /**
+   * The engine's cached capacity aggregates for this target (see Engine.candidate). Targets are shared
+   * only by jobs with the same gang shape and constraints, which is all the aggregates depend on.
+   */
+  memo?: TargetMemo;
+}
+
+export interface TargetMemo {
+  /** ClusterState.version the figures were computed at. */
+  version: number;
+  indexes: ModelIndex[];
+  freeMilli: number;
+  totalMilli: number;
+  fitsNow: boolean;
+  gpuWaitSec: number;
 }
 
 export type FilterResult = { ok: true; targets: Target[] } | { ok: false; code: ReasonCode; reason: string };

@@ -32,6 +32,8 @@ export interface Candidate {
   maxCostUsd: number;
   /** Seeded tie-break key. */
   tie: number;
+  /** Balanced score, written by rankCandidates (kept on the candidate so ranking allocates nothing per target). */
+  rank: number;
 }
 
 /** $ per GPU-hour: spot for work that may be stopped anyway, on-demand otherwise. */
@@ -69,9 +71,16 @@ const total =
     return d !== 0 && !Number.isNaN(d) ? d : a.tie - b.tie;
   };
 
-/** Order candidates best-first for a policy. Pure: same candidates and weights, same order. */
+const totals: Record<Exclude<PolicyName, 'balanced'>, Cmp> = {
+  'inventory-first': total(orders['inventory-first']),
+  'cost-first': total(orders['cost-first']),
+  'locality-first': total(orders['locality-first']),
+};
+const byRank: Cmp = (a, b) => a.rank - b.rank || a.tie - b.tie;
+
+/** Order candidates best-first for a policy. Same candidates and weights, same order; returns a new array. */
 export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: BalancedWeights = DEFAULT_WEIGHTS): Candidate[] {
-  if (policy !== 'balanced') return [...cands].sort(total(orders[policy]));
+  if (policy !== 'balanced') return cands.slice().sort(totals[policy]);
   // Weighted sum of terms normalised to [0, 1] across the candidates; unknown waits rank last.
   let maxCost = 0;
   let maxReady = 0;
@@ -81,11 +90,10 @@ export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: 
     if (Number.isFinite(c.readySec)) maxReady = Math.max(maxReady, c.readySec);
     maxFree = Math.max(maxFree, c.freeMilli);
   }
-  const score = (c: Candidate): number =>
-    weights.cost * (maxCost > 0 ? c.costUsd / maxCost : 0) +
-    weights.locality * (Number.isFinite(c.readySec) ? (maxReady > 0 ? c.readySec / maxReady : 0) : 2) +
-    weights.inventory * (maxFree > 0 ? 1 - c.freeMilli / maxFree : 1);
-  const scored = cands.map((c) => ({ c, s: score(c) }));
-  scored.sort((a, b) => a.s - b.s || a.c.tie - b.c.tie);
-  return scored.map((x) => x.c);
+  for (const c of cands)
+    c.rank =
+      weights.cost * (maxCost > 0 ? c.costUsd / maxCost : 0) +
+      weights.locality * (Number.isFinite(c.readySec) ? (maxReady > 0 ? c.readySec / maxReady : 0) : 2) +
+      weights.inventory * (maxFree > 0 ? 1 - c.freeMilli / maxFree : 1);
+  return cands.slice().sort(byRank);
 }

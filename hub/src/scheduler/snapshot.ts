@@ -51,6 +51,8 @@ export interface ClusterState {
    * placement that failed stays impossible until this changes: the engine memoises failures on it.
    */
   releases: number;
+  /** Bumped on every reserve or release in the cluster: per-target aggregates are cached against it. */
+  version: number;
   ord: number;
   region: string;
   kind: 'kubernetes' | 'slurm';
@@ -125,6 +127,7 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
     const cl: ClusterState = {
       id: spec.id,
       releases: 0,
+      version: 0,
       ord,
       region: spec.region,
       kind: spec.kind,
@@ -192,6 +195,7 @@ export function applyAlloc(a: TaskAlloc, sign: 1 | -1): void {
   for (const g of a.gpuIndices) n.used[g] = Math.max(0, n.used[g]! + sign * a.milli);
   recount(n);
   n.version++;
+  n.cluster.version++;
   if (sign < 0) n.cluster.releases++;
   reindex(n);
 }
