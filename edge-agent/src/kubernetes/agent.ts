@@ -104,10 +104,12 @@ export class KubernetesAgent {
     const down = this.driver.apiDownMs;
     if (!this.linkPaused && down > lostAfter) {
       this.linkPaused = true;
+      this.driver.givingUp = true;
       this.log?.warn({ downMs: down }, 'apiserver unreachable: disconnecting from the hub until it is back');
       await this.link.stop();
     } else if (this.linkPaused && down === 0) {
       this.log?.info('apiserver is back: reconnecting to the hub');
+      this.driver.givingUp = false;
       this.link = this.newLink();
       this.linkPaused = false;
       this.link.start();

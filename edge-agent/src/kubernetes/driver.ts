@@ -57,6 +57,12 @@ export class KubernetesDriver {
   private readyPromise: Promise<void> | null = null;
   private apiDownSince: number | null = null;
   private readonly held = new Map<string, NodeJS.Timeout>();
+  /**
+   * Set by the agent while it has stepped back from the hub because the apiserver is unreachable: a dispatch
+   * still retrying gives the job back (reported `NodeLost`, which the hub requeues elsewhere) instead of
+   * creating it later behind the hub's back.
+   */
+  givingUp = false;
   private lastApiError: string | null = null;
 
   constructor(private readonly o: DriverOptions) {
@@ -211,6 +217,11 @@ export class KubernetesDriver {
             return { ok: true, detail: { clusterJobId: `${r.namespace}/${r.name}`, adopted: !r.created } };
           } catch (err) {
             const cause = (err as { cause?: unknown }).cause ?? err;
+            if (transient(cause) && this.givingUp) {
+              const reason = `NodeLost: the cluster's Kubernetes apiserver is unreachable (${errText(err)}); dispatch not applied`;
+              this.o.emit({ type: 'job.status', jobId: cmd.jobId, attempt: cmd.attempt, phase: 'Failed', reason, tasks: [], finishedAt: new Date().toISOString() });
+              return { ok: false, error: reason };
+            }
             if (transient(cause) && !/exists but is not|being deleted/.test(errText(err)) && Date.now() < deadline) {
               await sleep(Math.min(5000, 250 * 2 ** i));
               continue;

@@ -208,4 +208,21 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
     const next = await submit(job('after-return', { clusters: ['west'], run: '1s' }));
     expect((await until(next, 'Succeeded')).cluster).toBe('west');
   });
+
+  it("a region whose apiserver stops: its agent steps back, the job queued there runs on the other region; the region returns clean", async () => {
+    const westAgent = agents.get('west')!;
+    await west.stopComponent('kube-apiserver');
+    await waitFor('west agent sees its apiserver gone', async () => (await fetch(`${westAgent.url}/healthz`)).status === 503, 30_000);
+    const id = await submit(job('stranded', { project: 'hasty', run: '2s' }));
+    const done = await until(id, 'Succeeded', 120_000);
+    expect(done.cluster).toBe('east');
+    const events = (await admin.get<{ items: { type: string; message: string }[] }>(`/api/v1/jobs/${id}/events`)).body.items;
+    if (events.some((e) => e.type === 'placed' && /west/.test(e.message))) expect(events.some((e) => e.type === 'requeued')).toBe(true);
+    await west.startComponent('kube-apiserver');
+    await waitFor('west agent healthy again', async () => (await fetch(`${westAgent.url}/healthz`)).status === 200, 60_000);
+    await waitFor('west connected again', async () => (await admin.get<{ agentConnected: boolean }>('/api/v1/clusters/west')).body.agentConnected, 60_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await kubeJobs(west, id)).toHaveLength(0);
+    expect(await get(id)).toMatchObject({ state: 'Succeeded', cluster: 'east' });
+  });
 });
