@@ -185,7 +185,13 @@ export class Engine {
    * previous job of the same shape.
    */
   private aggregates(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, pool: string[] | null, target: Target | null): TargetMemo {
-    const memo = target?.memo;
+    // Per-model targets share one cache per (cluster, model) across all constraint sets; the figures
+    // depend only on the gang's task count and GPUs per task (CPU-only and pooled targets use the target's).
+    // The key is exact (milli < 1000, gpus < 2^20, tasks < 2^23 keep it an integer below 2^53).
+    const exact = shape.gpus < 1_048_576 && job.tasks < 8_388_608;
+    const mi = exact && pool === null && model !== null ? cluster.models.get(model) : undefined;
+    const key = (job.tasks * 1_048_576 + shape.gpus) * 1000 + shape.milli;
+    const memo = mi ? (mi.memo.get(key) as TargetMemo | undefined) : target?.memo;
     if (memo !== undefined && memo.version === cluster.version) return memo;
     const indexes = pool ? pool.map((m) => cluster.models.get(m)!) : indexesFor(cluster, shape, model);
     let freeMilli = 0;
@@ -206,7 +212,8 @@ export class Engine {
       }
     }
     const out: TargetMemo = { version: cluster.version, indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec };
-    if (target) target.memo = out;
+    if (mi) mi.memo.set(key, out);
+    else if (target) target.memo = out;
     return out;
   }
 

@@ -42,6 +42,11 @@ export interface ModelIndex {
   nodes: NodeState[];
   /** [this], shared so candidates do not allocate a list each. */
   asList: ModelIndex[];
+  /**
+   * The engine's capacity aggregates for a gang shape on this (cluster, model), keyed by a number
+   * built from the shape, valid while ClusterState.version is unchanged (see Engine.aggregates).
+   */
+  memo: Map<number, unknown>;
 }
 
 export interface ClusterState {
@@ -163,7 +168,7 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
       if (model) snap.models.add(model);
       let mi = cl.models.get(model);
       if (!mi) {
-        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [] };
+        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [], memo: new Map() };
         mi.asList.push(mi);
         cl.models.set(model, mi);
       }
