@@ -71,6 +71,12 @@ function modelHash(model: string): number {
   return h;
 }
 
+function samePool(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 const gpuHoursOf = (job: JobSpec): number => (job.tasks * taskMilli(job) * job.expectedRuntimeSec) / 3600 / 1000;
 
 export class Engine {
@@ -191,8 +197,8 @@ export class Engine {
     const exact = shape.gpus < 1_048_576 && job.tasks < 8_388_608;
     const mi = exact && pool === null && model !== null ? cluster.models.get(model) : undefined;
     const key = (job.tasks * 1_048_576 + shape.gpus) * 1000 + shape.milli;
-    const memo = mi ? (mi.memo.get(key) as TargetMemo | undefined) : target?.memo;
-    if (memo !== undefined && memo.version === cluster.version) return memo;
+    const memo = mi ? (mi.memo.get(key) as TargetMemo | undefined) : pool === null ? target?.memo : target?.poolMemo;
+    if (memo !== undefined && memo.version === cluster.version && (pool === null || samePool((memo as { pool: readonly string[] }).pool, pool))) return memo;
     const indexes = pool ? pool.map((m) => cluster.models.get(m)!) : indexesFor(cluster, shape, model);
     let freeMilli = 0;
     let totalMilli = 0;
@@ -213,7 +219,8 @@ export class Engine {
     }
     const out: TargetMemo = { version: cluster.version, indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec };
     if (mi) mi.memo.set(key, out);
-    else if (target) target.memo = out;
+    else if (target && pool === null) target.memo = out;
+    else if (target && pool !== null) target.poolMemo = { ...out, pool };
     return out;
   }
 
@@ -278,7 +285,7 @@ export class Engine {
             null,
             jobHash,
             ts.map((t) => t.model!),
-            null,
+            ts[0]!,
           ),
     );
   }

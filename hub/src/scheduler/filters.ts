@@ -14,6 +14,8 @@ export interface Target {
    * only by jobs with the same gang shape and constraints, which is all the aggregates depend on.
    */
   memo?: TargetMemo;
+  /** Same for the pooled target led by this one (first of the cluster's models), with its model list. */
+  poolMemo?: TargetMemo & { pool: readonly string[] };
 }
 
 export interface TargetMemo {

@@ -308,6 +308,7 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
  * choices. A rare collision only skips a candidate; it never causes a wrong placement.
  */
 function stateHash(n: NodeState): number {
+  if (n.hashVersion === n.version) return n.hashValue;
   let h = Math.imul(n.cpuFree | 0, 0x9e3779b1) ^ Math.imul(n.memFree | 0, 0x85ebca6b) ^ n.model.length;
   // Order-independent mix of the per-GPU usage (sum of per-GPU hashes).
   let g = 0;
@@ -318,38 +319,51 @@ function stateHash(n: NodeState): number {
   }
   h ^= g;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  return (h ^ (h >>> 15)) >>> 0;
+  n.hashValue = (h ^ (h >>> 15)) >>> 0;
+  n.hashVersion = n.version;
+  return n.hashValue;
+}
+
+// State of the scan in progress (module-level rather than a closure per call: chooseNode runs for
+// every task placed and every preemption probe). chooseNode is not re-entrant, and never was (scratch).
+let vCap = 0;
+let vVisitCap = 0;
+let vFeasible = 0;
+let vVisited = 0;
+let vDedupe: Set<number> | null = null;
+
+/**
+ * Offer node n to the scan; false = stop scanning. The caps only shorten the search once something
+ * feasible is in hand: a capped scan must never report "does not fit" while a fitting node exists.
+ */
+function visit(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
+  if (vDedupe !== null) {
+    const h = stateHash(n) ^ (n.cluster.ord << 20);
+    if (vDedupe.has(h)) return ++vVisited <= vVisitCap || vFeasible === 0;
+    vDedupe.add(h);
+  }
+  if (++vVisited > vVisitCap && vFeasible > 0) return false;
+  if (consider(n, t, o, b) && ++vFeasible >= vCap) return false;
+  return true;
 }
 
 /** Best single-task allocation in the given model indexes, or null. Does not reserve. */
 export function chooseNode(indexes: readonly ModelIndex[], t: TaskShape, o: FitOptions): TaskAlloc | null {
   const b: Best = { node: null, gpu: -1, score: Number.POSITIVE_INFINITY, tie: Number.POSITIVE_INFINITY };
-  const cap = o.maxScan > 0 ? o.maxScan : Number.POSITIVE_INFINITY;
-  const visitCap = cap * 20;
-  let feasible = 0;
-  let visited = 0;
-  const dedupe = o.strategy === 'fgd' || o.strategy === 'best-fit' ? seenStates : null;
-  dedupe?.clear();
-  // The caps only shorten the search once something feasible is in hand: a capped scan must never
-  // report "does not fit" while a fitting node exists.
-  const visit = (n: NodeState): boolean => {
-    if (dedupe) {
-      const h = stateHash(n) ^ (n.cluster.ord << 20);
-      if (dedupe.has(h)) return ++visited <= visitCap || feasible === 0;
-      dedupe.add(h);
-    }
-    if (++visited > visitCap && feasible > 0) return false;
-    if (consider(n, t, o, b) && ++feasible >= cap) return false;
-    return true;
-  };
+  vCap = o.maxScan > 0 ? o.maxScan : Number.POSITIVE_INFINITY;
+  vVisitCap = vCap * 20;
+  vFeasible = 0;
+  vVisited = 0;
+  vDedupe = o.strategy === 'fgd' || o.strategy === 'best-fit' ? seenStates : null;
+  vDedupe?.clear();
   // Tightest buckets first, so a capped scan still sees the best packing candidates.
   scan: for (const mi of indexes) {
     if (t.gpus === 0 && t.milli === 0) {
-      for (const n of mi.nodes) if (n.schedulable && !visit(n)) break scan;
+      for (const n of mi.nodes) if (n.schedulable && !visit(n, t, o, b)) break scan;
       continue;
     }
-    if (t.milli > 0) for (const n of mi.partial) if (!visit(n)) break scan;
-    for (let k = Math.max(t.gpus, t.milli > 0 ? 1 : 0); k < mi.byFree.length; k++) for (const n of mi.byFree[k]!) if (!visit(n)) break scan;
+    if (t.milli > 0) for (const n of mi.partial) if (!visit(n, t, o, b)) break scan;
+    for (let k = Math.max(t.gpus, t.milli > 0 ? 1 : 0); k < mi.byFree.length; k++) for (const n of mi.byFree[k]!) if (!visit(n, t, o, b)) break scan;
   }
   if (!b.node) return null;
   const n = b.node;

@@ -25,6 +25,9 @@ export interface NodeState {
   version: number;
   fragVersion: number;
   fragValue: number;
+  /** fit.ts's state hash, cached against version like fragValue. */
+  hashVersion: number;
+  hashValue: number;
 }
 
 export interface ModelIndex {
@@ -161,6 +164,8 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
         version: 0,
         fragVersion: -1,
         fragValue: 0,
+        hashVersion: -1,
+        hashValue: 0,
       };
       recount(n);
       cl.nodes.push(n);
