@@ -198,7 +198,9 @@ export class Engine {
     const mi = exact && pool === null && model !== null ? cluster.models.get(model) : undefined;
     const key = (job.tasks * 1_048_576 + shape.gpus) * 1000 + shape.milli;
     const memo = mi ? (mi.memo.get(key) as TargetMemo | undefined) : pool === null ? target?.memo : target?.poolMemo;
-    if (memo !== undefined && memo.version === cluster.version && (pool === null || samePool((memo as { pool: readonly string[] }).pool, pool))) return memo;
+    // A per-model entry is stale only when a node of that model changed, not any node of the cluster.
+    const version = mi ? mi.version : cluster.version;
+    if (memo !== undefined && memo.version === version && (pool === null || samePool((memo as { pool: readonly string[] }).pool, pool))) return memo;
     const indexes = pool ? pool.map((m) => cluster.models.get(m)!) : indexesFor(cluster, shape, model);
     let freeMilli = 0;
     let totalMilli = 0;
@@ -217,7 +219,7 @@ export class Engine {
         if (eta !== null) gpuWaitSec = Math.min(gpuWaitSec, eta);
       }
     }
-    const out: TargetMemo = { version: cluster.version, indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec };
+    const out: TargetMemo = { version, indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec };
     if (mi) mi.memo.set(key, out);
     else if (target && pool === null) target.memo = out;
     else if (target && pool !== null) target.poolMemo = { ...out, pool };

@@ -19,7 +19,7 @@ export interface Target {
 }
 
 export interface TargetMemo {
-  /** ClusterState.version the figures were computed at. */
+  /** ClusterState.version (ModelIndex.version for per-model entries) the figures were computed at. */
   version: number;
   indexes: ModelIndex[];
   freeMilli: number;

@@ -47,9 +47,11 @@ export interface ModelIndex {
   asList: ModelIndex[];
   /**
    * The engine's capacity aggregates for a gang shape on this (cluster, model), keyed by a number
-   * built from the shape, valid while ClusterState.version is unchanged (see Engine.aggregates).
+   * built from the shape, valid while `version` is unchanged (see Engine.aggregates).
    */
   memo: Map<number, unknown>;
+  /** Bumped on every reserve or release on a node of this model in this cluster (finer than ClusterState.version). */
+  version: number;
 }
 
 export interface ClusterState {
@@ -173,7 +175,7 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
       if (model) snap.models.add(model);
       let mi = cl.models.get(model);
       if (!mi) {
-        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [], memo: new Map() };
+        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [], memo: new Map(), version: 0 };
         mi.asList.push(mi);
         cl.models.set(model, mi);
       }
@@ -206,6 +208,8 @@ export function applyAlloc(a: TaskAlloc, sign: 1 | -1): void {
   recount(n);
   n.version++;
   n.cluster.version++;
+  const mi = indexOf(n);
+  if (mi) mi.version++;
   if (sign < 0) n.cluster.releases++;
   reindex(n);
 }
