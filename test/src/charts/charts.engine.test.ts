@@ -55,8 +55,8 @@ describe('Helm charts', () => {
     const apps = cluster.kubeConfig().makeApiClient(k8s.AppsV1Api);
     const dep = await apps.readNamespacedDeployment({ name: 'mrd-hub', namespace: 'meridian' });
     expect(dep.status?.readyReplicas).toBe(2);
-    const ds = await apps.readNamespacedDaemonSet({ name: 'mrd-agent-edge-agent-collectors', namespace: 'meridian' });
-    expect(ds.status?.numberReady).toBe(2); // one collector per GPU node
+    const agentDep = await apps.readNamespacedDeployment({ name: 'mrd-agent-edge-agent', namespace: 'meridian' });
+    expect(agentDep.status?.readyReplicas).toBe(1);
     const rbac = cluster.kubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
     const role = await rbac.readClusterRole({ name: 'mrd-agent-edge-agent' });
     expect(role.rules?.some((r) => r.resources?.includes('pods/eviction'))).toBe(true);
