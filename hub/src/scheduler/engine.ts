@@ -193,10 +193,11 @@ export class Engine {
   private aggregates(job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, pool: string[] | null, target: Target | null): TargetMemo {
     // Per-model targets share one cache per (cluster, model) across all constraint sets; the figures
     // depend only on the gang's task count and GPUs per task (CPU-only and pooled targets use the target's).
-    // The key is exact (milli < 1000, gpus < 2^20, tasks < 2^23 keep it an integer below 2^53).
-    const exact = shape.gpus < 1_048_576 && job.tasks < 8_388_608;
-    const mi = exact && pool === null && model !== null ? cluster.models.get(model) : undefined;
-    const key = (job.tasks * 1_048_576 + shape.gpus) * 1000 + shape.milli;
+    // The key is exact and a small integer (V8 Smi: no boxing, fast hashing) for any realistic shape:
+    // gpus * 1000 + milli < 2^17 when gpus < 128, and tasks < 2^13. Larger shapes are just not cached.
+    const small = shape.gpus < 128 && job.tasks < 8192;
+    const mi = small && pool === null && model !== null ? cluster.models.get(model) : undefined;
+    const key = job.tasks * 131_072 + shape.gpus * 1000 + shape.milli;
     const memo = mi ? (mi.memo.get(key) as TargetMemo | undefined) : pool === null ? target?.memo : target?.poolMemo;
     // A per-model entry is stale only when a node of that model changed, not any node of the cluster.
     const version = mi ? mi.version : cluster.version;
