@@ -12,6 +12,11 @@ export class BudgetLedger {
     return this.left.get(project);
   }
 
+  /** Whether the project has a budget at all (when not, check() is always null). */
+  limits(project: string): boolean {
+    return this.left.has(project);
+  }
+
   /** null when the spend fits; otherwise a BudgetExhausted reason. */
   check(project: string, gpuHours: number, usd: number): string | null {
     const b = this.left.get(project);

@@ -101,6 +101,11 @@ export class Engine {
    * which is what keeps a saturated cycle fast.
    */
   private readonly failed = new Map<string, number>();
+  /**
+   * The same for plain placement attempts, keyed by shape, then by target (its ModelIndex, or the
+   * cluster for pooled and CPU-only targets): object keys, so no key string is built per target tried.
+   */
+  private readonly failedPlace = new Map<string, Map<object, number>>();
   private preemptionAttempts = 0;
   private readonly filterMemo = new Map<string, ReturnType<typeof eligibleTargets>>();
 
@@ -170,6 +175,7 @@ export class Engine {
   beginCycle(): void {
     this.preemptionAttempts = 0;
     this.failed.clear();
+    this.failedPlace.clear();
     this.filterMemo.clear();
     this.reservations = new Reservations();
     this.timeline = new Timeline();
@@ -309,9 +315,10 @@ export class Engine {
     const jobHash = hash32(job.id, this.cfg.seed);
     const policy = this.policyFor(job);
     let cands = this.candidates(job, shape, filtered.targets, policy, jobHash, need);
-    const quotaOk = cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
+    // Projects without a quota or budget (check() is null for every target) skip the filter passes.
+    const quotaOk = need === 0 || !this.quota.limits(job.project) ? cands : cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
     if (quotaOk.length === 0) return this.pending(job, { code: 'QuotaExceeded', reason: this.quota.check(job.project, cands[0]!.model, need)!, etaSec: null });
-    const budgetOk = quotaOk.filter((c) => this.budget.check(job.project, hours, c.maxCostUsd) === null);
+    const budgetOk = this.budget.limits(job.project) ? quotaOk.filter((c) => this.budget.check(job.project, hours, c.maxCostUsd) === null) : quotaOk;
     if (budgetOk.length === 0) {
       const cheapest = quotaOk.reduce((a, b) => (b.maxCostUsd < a.maxCostUsd ? b : a));
       return this.pending(job, { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, cheapest.maxCostUsd)!, etaSec: null });
@@ -331,6 +338,7 @@ export class Engine {
     }
 
     let heldBy: Pend | null = null;
+    let failedHere = this.failedPlace.get(shapeKey);
     for (const c of cands) {
       if (!c.fitsNow) continue;
       const blocker = this.cfg.backfill ? this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need) : null;
@@ -338,11 +346,12 @@ export class Engine {
         heldBy ??= reasons.held(blocker.clusterId, blocker.model, blocker.jobId, blocker.shadowSec);
         continue;
       }
-      const key = `p\u0000${c.cluster.id}\u0000${c.model}\u0000${shapeKey}`;
-      if (this.failed.get(key) === c.cluster.releases) continue;
+      const fkeyObj: object = c.model === null ? c.cluster : (c.cluster.models.get(c.model) ?? c.cluster);
+      if (failedHere?.get(fkeyObj) === c.cluster.releases) continue;
       const allocs = placeGang(c.indexes, shape, job.tasks, this.fitOpts);
       if (!allocs) {
-        this.failed.set(key, c.cluster.releases);
+        if (!failedHere) this.failedPlace.set(shapeKey, (failedHere = new Map()));
+        failedHere.set(fkeyObj, c.cluster.releases);
         continue;
       }
       // Do not keep GPUs idle through a long copy: pend as Prewarming and start when the cache is warm.

@@ -25,6 +25,11 @@ export class QuotaLedger {
     return model === undefined ? e.total : (e.perModel.get(model) ?? 0);
   }
 
+  /** Whether the project has any quota at all (when not, check() is always null). */
+  limits(project: string): boolean {
+    return this.projects.get(project)?.quota !== undefined;
+  }
+
   /** null when `milli` more GPUs of `model` stay within quota; otherwise a QuotaExceeded reason. */
   check(project: string, model: string | null, milli: number): string | null {
     if (milli === 0) return null;
