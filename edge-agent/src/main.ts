@@ -1,7 +1,9 @@
-// The `edge-agent` process for a Kubernetes member cluster.
+// The `edge-agent` process for a Kubernetes (default) or Slurm (`--kind slurm`, see ./slurm-mode.ts) member cluster.
 //
 //   edge-agent --hub-url http://hub:8080 --cluster-id us-east --credential-file /etc/meridian/credential \
 //              [--kubeconfig ~/.kube/config] [--namespace meridian-jobs] [--listen 0.0.0.0:9402]
+//   edge-agent --kind slurm --hub-url ... --cluster-id hpc --credential-file ... \
+//              [--slurm-transport local|rest|ssh] [--slurm-conf /etc/slurm/slurm.conf] [--slurm-workdir /shared/meridian]
 //
 // Every flag has an environment variable (MERIDIAN_HUB_URL, MERIDIAN_CLUSTER_ID, MERIDIAN_CLUSTER_CREDENTIAL
 // or MERIDIAN_CLUSTER_CREDENTIAL_FILE, KUBECONFIG, ...). Without a kubeconfig it uses the in-cluster service
@@ -14,8 +16,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import client from 'prom-client';
 import { AGENT_VERSION, KubernetesAgent } from './kubernetes/agent.ts';
+import { SLURM_AGENT_VERSION, SlurmModeAgent } from './slurm-mode.ts';
+import type { SlurmModeOptions } from './slurm-mode.ts';
 
-export interface MainOptions {
+export interface MainOptions extends SlurmModeOptions {
+  kind: 'kubernetes' | 'slurm';
   hubUrl: string;
   clusterId: string;
   credential?: string;
@@ -36,10 +41,16 @@ const positiveInt = (v: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds >= 0');
   return n;
 };
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a TCP port');
+  return n;
+};
 
 export function program(): Command {
   return new Command('edge-agent')
-    .description("Meridian's edge agent for a Kubernetes cluster: inventory and job status up, jobs and node commands down")
+    .description("Meridian's edge agent for a Kubernetes or Slurm cluster: inventory and job status up, jobs and node commands down")
+    .addOption(new Option('--kind <kind>', 'what kind of cluster this agent joins').choices(['kubernetes', 'slurm']).env('MERIDIAN_CLUSTER_KIND').default('kubernetes'))
     .addOption(new Option('--hub-url <url>', 'hub base URL (http(s)://host:port)').env('MERIDIAN_HUB_URL').makeOptionMandatory())
     .addOption(new Option('--cluster-id <id>', 'this cluster\'s id at the hub').env('MERIDIAN_CLUSTER_ID').makeOptionMandatory())
     .addOption(new Option('--credential <secret>', 'cluster credential (from POST /api/v1/clusters)').env('MERIDIAN_CLUSTER_CREDENTIAL'))
@@ -52,10 +63,27 @@ export function program(): Command {
     .addOption(new Option('--gpu-label <label>', 'node label with the GPU model').env('MERIDIAN_GPU_LABEL').default('nvidia.com/gpu.product'))
     .addOption(new Option('--tolerate <taint-key...>', 'taint keys Meridian Jobs tolerate').env('MERIDIAN_TOLERATE').default([]))
     .addOption(new Option('--apiserver-lost-after <ms>', 'disconnect from the hub when the apiserver is unreachable this long (0 = never)').env('MERIDIAN_APISERVER_LOST_AFTER_MS').argParser(positiveInt).default(30_000))
-    .addOption(new Option('--log-level <level>').env('LOG_LEVEL').default('info'));
+    .addOption(new Option('--log-level <level>').env('LOG_LEVEL').default('info'))
+    // Slurm mode (--kind slurm)
+    .addOption(new Option('--slurm-transport <t>', 'slurm: how to reach Slurm').choices(['local', 'rest', 'ssh']).env('MERIDIAN_SLURM_TRANSPORT').default('local'))
+    .addOption(new Option('--slurm-conf <path>', 'slurm: slurm.conf for the CLI (local, ssh, rest node updates)').env('SLURM_CONF'))
+    .addOption(new Option('--slurmrestd-url <url>', 'slurm rest: slurmrestd base URL').env('SLURMRESTD_URL'))
+    .addOption(new Option('--slurmrestd-user <name>', 'slurm rest: X-SLURM-USER-NAME').env('SLURMRESTD_USER').default('root'))
+    .addOption(new Option('--slurm-jwt <token>', 'slurm rest: JWT').env('SLURM_JWT'))
+    .addOption(new Option('--slurm-jwt-file <path>', 'slurm rest: file with the JWT (re-read per request)').env('SLURM_JWT_FILE'))
+    .addOption(new Option('--ssh-host <host>', 'slurm ssh: login node').env('MERIDIAN_SSH_HOST'))
+    .addOption(new Option('--ssh-port <port>', 'slurm ssh: port').env('MERIDIAN_SSH_PORT').argParser(port).default(22))
+    .addOption(new Option('--ssh-user <user>', 'slurm ssh: user').env('MERIDIAN_SSH_USER'))
+    .addOption(new Option('--ssh-key-file <path>', 'slurm ssh: private key').env('MERIDIAN_SSH_KEY_FILE'))
+    .addOption(new Option('--ssh-host-key <sha256>', 'slurm ssh: pinned host key fingerprint (base64, no SHA256: prefix)').env('MERIDIAN_SSH_HOST_KEY'))
+    .addOption(new Option('--slurm-workdir <dir>', 'slurm: directory jobs start in when the dispatch names none').env('MERIDIAN_SLURM_WORKDIR').default(process.cwd()))
+    .addOption(new Option('--slurm-runtime <rt>', 'slurm: how container images run').choices(['pyxis', 'apptainer', 'podman', 'docker', 'host']).env('MERIDIAN_SLURM_RUNTIME').default('host'))
+    .addOption(new Option('--slurm-poll-interval <ms>', 'slurm: inventory and job poll interval').env('MERIDIAN_SLURM_POLL_MS').argParser(positiveInt).default(2000));
 }
 
-export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent; url: string; close(): Promise<void> }> {
+type AgentHandle = { health(): { ok: boolean }; start(): Promise<void>; stop(): Promise<void> };
+
+export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | SlurmModeAgent; url: string; close(): Promise<void> }> {
   const credential = o.credential ?? (o.credentialFile ? readFileSync(o.credentialFile, 'utf8').trim() : undefined);
   if (!credential) throw new Error('no cluster credential: pass --credential-file <path> (or MERIDIAN_CLUSTER_CREDENTIAL); an admin gets one from POST /api/v1/clusters');
   if (!/^https?:\/\//.test(o.hubUrl)) throw new Error(`--hub-url must be http(s)://host:port, got ${JSON.stringify(o.hubUrl)}`);
@@ -63,7 +91,11 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent; url
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'meridian_agent_' });
   const tolerate = Array.isArray(o.tolerate) ? o.tolerate : String(o.tolerate).split(',').filter(Boolean);
-  const agent = KubernetesAgent.fromKubeconfig(o.kubeconfig, {
+  const slurm = o.kind === 'slurm';
+  const version = slurm ? SLURM_AGENT_VERSION : AGENT_VERSION;
+  const agent: AgentHandle & (KubernetesAgent | SlurmModeAgent) = slurm
+    ? new SlurmModeAgent({ ...o, credential, ...(o.journal ? { journal: o.journal } : {}), registry, log })
+    : KubernetesAgent.fromKubeconfig(o.kubeconfig, {
     hubUrl: o.hubUrl,
     credential,
     clusterId: o.clusterId,
@@ -81,7 +113,7 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent; url
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz') {
       const h = agent.health();
-      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ...h, version: AGENT_VERSION }));
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ...h, version }));
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
@@ -96,7 +128,7 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent; url
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address}:${addr.port}`;
   await agent.start();
-  log.info({ url, hub: o.hubUrl, namespace: o.namespace }, 'edge agent started');
+  log.info({ url, hub: o.hubUrl, kind: o.kind, ...(slurm ? { transport: o.slurmTransport } : { namespace: o.namespace }) }, 'edge agent started');
   return {
     agent,
     url,
