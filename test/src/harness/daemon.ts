@@ -144,6 +144,13 @@ export class Daemon {
     this.runDir.forgetPid(this.spec.name);
   }
 
+  /** Stops (or, with `hard`, kills) this process and starts the same command again: crash-recovery tests. */
+  async restart(hard = false): Promise<Daemon> {
+    if (hard) await this.kill();
+    else await this.stop();
+    return new Daemon(this.spec, this.runDir).start();
+  }
+
   /** Simulates a crash: SIGKILL with no grace. */
   async kill(): Promise<void> {
     const child = this.child;

@@ -82,10 +82,7 @@ export class PostgresEngine {
 
   /** Restarts the server on the same port and data (crash-safety tests); `hard` kills it with SIGKILL first. */
   async restart(hard = false): Promise<void> {
-    const spec = this.daemon.spec;
-    if (hard) await this.daemon.kill();
-    else await this.daemon.stop();
-    this.daemon = new Daemon(spec, this.runDir).start();
+    this.daemon = await this.daemon.restart(hard);
     await this.waitReady();
   }
 

@@ -56,10 +56,7 @@ export class TemporalEngine {
   }
 
   async restart(hard = false): Promise<void> {
-    const spec = this.daemon.spec;
-    if (hard) await this.daemon.kill();
-    else await this.daemon.stop();
-    this.daemon = new Daemon(spec, this.runDir).start();
+    this.daemon = await this.daemon.restart(hard);
     await this.waitReady();
   }
 
