@@ -28,6 +28,8 @@ export interface HubConfig {
   /** Turn parts off to run API-only or worker-only hubs. */
   runWorker: boolean;
   runScheduler: boolean;
+  /** Where the telemetry receiver forwards samples (Prometheus remote-write URL); unset: hot state only. */
+  prometheusRemoteWriteUrl?: string;
 }
 
 const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
@@ -64,6 +66,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     scheduler: { preemption: true, backfill: true },
     runWorker: env.MERIDIAN_RUN_WORKER !== 'false',
     runScheduler: env.MERIDIAN_RUN_SCHEDULER !== 'false',
+    ...(env.PROMETHEUS_REMOTE_WRITE_URL ? { prometheusRemoteWriteUrl: env.PROMETHEUS_REMOTE_WRITE_URL } : {}),
   };
   return { ...base, ...overrides, admission: { ...base.admission, ...overrides.admission } };
 }

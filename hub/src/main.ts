@@ -1,6 +1,5 @@
 // The hub process: `startHub(config)` composes store, API, gateway, Temporal worker and scheduling loop;
 // run directly (`tsx hub/src/main.ts`), it reads DATABASE_URL, TEMPORAL_ADDRESS, PORT, ... from the env.
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -14,10 +13,14 @@ import { AgentGateway } from './gateway/gateway.ts';
 import { HubMetrics } from './metrics.ts';
 import { SchedulingLoop } from './scheduling/loop.ts';
 import { createPool } from './store/db.ts';
+import type { Queryable } from './store/db.ts';
+import { clusterForCredential } from './store/repos/clusters.ts';
 import { migrate } from './store/migrate.ts';
 import { JobWorkflows } from './temporal/client.ts';
 import { WorkflowStarter } from './temporal/starter.ts';
 import { startWorker } from './temporal/worker.ts';
+import { bearerToken, TelemetryIngest, telemetryPlugin } from './telemetry/index.ts';
+import type { Authenticate } from './telemetry/index.ts';
 import type { WorkerHandle } from './temporal/worker.ts';
 
 export const HUB_VERSION = '0.1.0';
@@ -50,18 +53,17 @@ async function retry<T>(what: string, log: Logger, fn: () => Promise<T>, isStopp
   return null;
 }
 
-/** The telemetry receiver (hub/src/telemetry/, another module) is registered when present. */
-async function telemetryPlugins(app: FastifyInstance, log: Logger, ctx: unknown): Promise<void> {
-  for (const f of ['index.ts', 'plugin.ts', 'receiver.ts']) {
-    const url = new URL(`./telemetry/${f}`, import.meta.url);
-    if (!existsSync(fileURLToPath(url))) continue;
-    const mod = (await import(url.href)) as { telemetryPlugin?: Parameters<FastifyInstance['register']>[0] };
-    if (mod.telemetryPlugin) {
-      await app.register(mod.telemetryPlugin, ctx as Record<string, unknown>);
-      log.info({ file: f }, 'telemetry receiver registered');
-      return;
-    }
-  }
+/**
+ * The telemetry receiver: agents write with their cluster credential (the gateway's check: SHA-256 in the
+ * store); the hub, not the agent, sets the `cluster` and `region` labels; samples go on to Prometheus.
+ */
+function telemetryAuthenticate(pool: Queryable): Authenticate {
+  return async (req) => {
+    const token = bearerToken(req);
+    if (token === null) return null;
+    const cluster = await clusterForCredential(pool, token);
+    return cluster ? { clusterId: cluster.id, region: cluster.region } : null;
+  };
 }
 
 export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'databaseUrl' | 'temporalAddress'>, logger?: Logger): Promise<Hub> {
@@ -101,7 +103,14 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
     version: HUB_VERSION,
     triggerSchedule: () => scheduler?.trigger(),
   };
-  const app = await buildServer(ctx, log, { plugins: (a) => telemetryPlugins(a, log, { pool, log }) });
+  const ingest = new TelemetryIngest({ prometheus: config.prometheusRemoteWriteUrl ? { url: config.prometheusRemoteWriteUrl } : null });
+  ingest.start();
+  const app = await buildServer(ctx, log, {
+    plugins: async (a) => {
+      await a.register(telemetryPlugin, { ingest, authenticate: telemetryAuthenticate(pool) });
+      log.info({ prometheus: config.prometheusRemoteWriteUrl ?? null }, 'telemetry receiver registered');
+    },
+  });
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
   await gateway.start(app.server);
@@ -145,6 +154,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       await scheduler?.stop();
       await gateway.stop();
       await app.close();
+      await ingest.stop();
       await starter.drain();
       await worker?.stop();
       await workflows?.close();

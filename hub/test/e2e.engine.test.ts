@@ -11,6 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { PostgresEngine } from '../../test/src/harness/postgres.ts';
 import { TemporalEngine } from '../../test/src/harness/temporal.ts';
+import { PrometheusEngine } from '../../test/src/harness/prometheus.ts';
+import { compressProto, encodeWriteRequestProto, REMOTE_WRITE_HEADERS } from '@meridian/edge-agent/telemetry/remote-write';
 import { startHub } from '../src/main.ts';
 import type { Hub } from '../src/main.ts';
 import { TestAgent } from '../src/testing/test-agent.ts';
@@ -22,6 +24,7 @@ type Job = { id: string; state: string; cluster: string | null; reason: string |
 describe('hub end to end', () => {
   let pg: PostgresEngine;
   let temporal: TemporalEngine;
+  let prom: PrometheusEngine;
   let hub: Hub;
   let admin: Api;
   const agents: TestAgent[] = [];
@@ -60,8 +63,8 @@ describe('hub end to end', () => {
   };
 
   beforeAll(async () => {
-    [pg, temporal] = await Promise.all([PostgresEngine.start(), TemporalEngine.start()]);
-    hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, ...FAST });
+    [pg, temporal, prom] = await Promise.all([PostgresEngine.start(), TemporalEngine.start(), PrometheusEngine.start()]);
+    hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, prometheusRemoteWriteUrl: prom.remoteWriteUrl, ...FAST });
     admin = new Api(hub.url, ADMIN_TOKEN);
     expect((await admin.post('/api/v1/projects', { name: 'ml' })).status).toBe(201);
     await addCluster('east', 2);
@@ -69,7 +72,7 @@ describe('hub end to end', () => {
   afterAll(async () => {
     for (const a of agents) await a.stop();
     await hub?.stop();
-    await Promise.all([pg?.stop(), temporal?.stop()]);
+    await Promise.all([pg?.stop(), temporal?.stop(), prom?.stop()]);
   });
 
   it('runs a job from submit to Succeeded through the agent and bills it', async () => {
@@ -93,6 +96,30 @@ describe('hub end to end', () => {
     expect(usage[0]!.gpuHours).toBeGreaterThan(0);
     expect(usage[0]!.usd).toBeCloseTo(usage[0]!.gpuHours * 2, 6);
     await replayAndRecord(id, 'succeeded');
+  });
+
+  it('telemetry receiver: a cluster credential writes to Prometheus under its cluster and region; others get 401', async () => {
+    const write = (token: string, value: number): Promise<Response> =>
+      fetch(`${hub.url}/api/v1/telemetry/write`, {
+        method: 'POST',
+        headers: { ...REMOTE_WRITE_HEADERS, authorization: `Bearer ${token}` },
+        body: compressProto(encodeWriteRequestProto({
+          timeseries: [{ labels: [{ name: '__name__', value: 'meridian_e2e_probe' }, { name: 'cluster', value: 'spoofed' }, { name: 'gpu', value: '0' }], samples: [{ value, timestamp: Date.now() }] }],
+        })),
+      });
+    const ok = await write(credentials.get('east')!, 42);
+    expect(ok.status).toBe(204);
+    const found = await waitFor('sample in Prometheus', async () => {
+      const r = await prom.query('meridian_e2e_probe');
+      return r.length ? r : null;
+    }, 30_000, 250);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.metric).toMatchObject({ cluster: 'east', region: 'east-region', gpu: '0' });
+    expect(found[0]!.value[1]).toBe('42');
+    const unknown = await write('mrc_not-a-credential', 1);
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as { code: string }).code).toBe('unauthenticated');
+    expect((await write(ADMIN_TOKEN, 1)).status).toBe(401); // a user token is not a cluster credential
   });
 
   it('explains pending jobs, streams events, serves logs, openapi and metrics', async () => {
