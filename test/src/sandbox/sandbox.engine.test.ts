@@ -76,6 +76,19 @@ describe('sandbox (npm start)', () => {
     expect(sinfo.stdout).toContain('gpu-0 idle gpu:a100:4');
     const health = await fetch(`${env.MERIDIAN_URL}/healthz`);
     expect(health.status).toBe(200);
+    // Every cluster's agent has reported its nodes: 4 + 2 Kubernetes nodes and 2 Slurm nodes.
+    const want: Record<string, number> = { 'us-east': 4, 'eu-west': 2, hpc: 2 };
+    let counts: Record<string, number> = {};
+    for (let i = 0; i < 120; i++) {
+      const res = await fetch(`${env.MERIDIAN_URL}/api/v1/nodes`, { headers: { authorization: `Bearer ${env.MERIDIAN_TOKEN}` } });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { items: { clusterId: string; name: string }[] };
+      counts = {};
+      for (const n of body.items) counts[n.clusterId] = (counts[n.clusterId] ?? 0) + 1;
+      if (Object.entries(want).every(([c, k]) => counts[c] === k)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(counts).toEqual(want);
 
     const spawned = descendants(child.pid!);
     expect(spawned.length).toBeGreaterThan(8);

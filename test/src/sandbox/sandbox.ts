@@ -15,6 +15,7 @@ import { RunDir } from '../harness/rundir.ts';
 import { SlurmCluster } from '../harness/slurm.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
+import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
 import { kubeRegions, links, slurmSite } from './topology.ts';
 
 export interface SandboxFacts {
@@ -45,6 +46,9 @@ export class Sandbox {
   /** Kubernetes edge agents, one per region (startAgents). */
   readonly kubeAgents = new Map<string, KubeAgentProcess>();
   private agentDir?: RunDir;
+  /** The Slurm edge agent for slurmSite (startSlurmAgent). */
+  slurmAgent?: SlurmAgentProcess;
+  private slurmAgentDir?: RunDir;
 
   constructor(private readonly log: Log = (m) => console.log(m)) {}
 
@@ -73,7 +77,10 @@ export class Sandbox {
     await light;
     const token = `mrd_${randomBytes(24).toString('hex')}`;
     const hubUrl = await step('hub', () => this.startHub(token));
-    await step(`edge agents for ${kubeRegions.map((r) => r.clusterId).join(', ')}`, () => this.startAgents(hubUrl, token));
+    await Promise.all([
+      step(`edge agents for ${kubeRegions.map((r) => r.clusterId).join(', ')}`, () => this.startAgents(hubUrl, token)),
+      step(`slurm edge agent for ${slurmSite.clusterId}`, () => this.startSlurmAgent(hubUrl, token)),
+    ]);
     const bin = this.writeBinDir();
     const facts: SandboxFacts = {
       MERIDIAN_URL: hubUrl,
@@ -145,6 +152,30 @@ export class Sandbox {
     await Promise.all([...this.kubeAgents.values()].map((a) => a.start()));
   }
 
+  // ---- startSlurmAgent: the Slurm edge agent ----
+  /**
+   * Registers the topology's Slurm cluster at the hub (kind "slurm") and starts one `edge-agent --kind slurm`
+   * for it: the local Slurm CLI with the sandbox's slurm.conf, a journal, and a world-writable job directory.
+   */
+  private async startSlurmAgent(hubUrl: string, token: string): Promise<void> {
+    this.slurmAgentDir = RunDir.create('edge-agent-slurm');
+    const api = async (path: string, body: unknown): Promise<{ status: number; body: { credential?: string; message?: string } }> => {
+      const res = await fetch(`${hubUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { credential?: string; message?: string } };
+    };
+    const s = slurmSite;
+    const siteLinks = links.flatMap((l) =>
+      l.from === s.region ? [{ region: l.to, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
+      : l.to === s.region ? [{ region: l.from, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
+      : [],
+    );
+    let res = await api('/api/v1/clusters', { id: s.clusterId, region: s.region, kind: 'slurm', prices: s.prices, links: siteLinks });
+    if (res.status === 409) res = await api(`/api/v1/clusters/${s.clusterId}/credential`, {});
+    if (!res.body.credential) throw new EngineError(`registering cluster ${s.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
+    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential: res.body.credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir });
+    await this.slurmAgent.start();
+  }
+
   /** MERIDIAN_BIN: kubectl plus the meridian CLI and login-node commands as they exist. */
   private writeBinDir(): string {
     const bin = join(stateDir, 'bin');
@@ -178,6 +209,8 @@ export class Sandbox {
     };
     for (const a of this.kubeAgents.values()) await attempt(() => a.stop());
     this.agentDir?.remove();
+    await attempt(this.slurmAgent && (() => this.slurmAgent!.stop()));
+    this.slurmAgentDir?.remove();
     await attempt(this.hub && (() => this.hub!.stop()));
     this.hubDir?.remove();
     for (const c of this.regions.values()) await attempt(() => c.stop());
