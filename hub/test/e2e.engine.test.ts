@@ -122,6 +122,34 @@ describe('hub end to end', () => {
     expect((await write(ADMIN_TOKEN, 1)).status).toBe(401); // a user token is not a cluster credential
   });
 
+  it('node commands: POST .../nodes/{node}/{op} reaches the agent and its result is visible; the CLI waits for it', async () => {
+    const east = agents[0]!;
+    const sent = await admin.post<{ commandId: string }>('/api/v1/clusters/east/nodes/east-1/cordon', { reason: 'GPU XID 79' });
+    expect(sent.status).toBe(202);
+    expect(sent.body.commandId).toMatch(/^\d+$/);
+    await waitFor('node command at the agent', async () => east.commands.find((c) => String(c.seq) === sent.body.commandId));
+    expect(east.commands.find((c) => String(c.seq) === sent.body.commandId)!.command).toEqual({ kind: 'node', node: 'east-1', op: 'cordon', reason: 'GPU XID 79', timeoutSeconds: 120 });
+    const done = await waitFor('command result', async () => {
+      const c = (await admin.get<{ state: string; result: unknown }>(`/api/v1/clusters/east/commands/${sent.body.commandId}`)).body;
+      return c.state === 'done' ? c : null;
+    }, 30_000);
+    expect(done.result).toMatchObject({ ok: true });
+    const bad = await admin.post<{ details: { path: string }[] }>('/api/v1/clusters/east/nodes/east-1/taint', { reason: 1 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.map((d) => d.path)).toContain('reason');
+    const noTaint = await admin.post<{ details: { path: string }[] }>('/api/v1/clusters/east/nodes/east-1/taint', {});
+    expect(noTaint.status).toBe(400);
+    expect(noTaint.body.details[0]!.path).toBe('taint');
+    expect((await admin.post('/api/v1/clusters/east/nodes/east-1/explode', {})).status).toBe(400);
+    expect((await admin.post('/api/v1/clusters/nowhere/nodes/n1/drain', {})).status).toBe(404);
+    expect((await admin.get('/api/v1/clusters/east/commands/999999')).status).toBe(404);
+    const bin = fileURLToPath(new URL('../bin/meridian.js', import.meta.url));
+    const env = { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, XDG_CONFIG_HOME: '/nonexistent' };
+    const out = await promisify(execFile)(process.execPath, [bin, 'node', 'uncordon', 'east', 'east-1', '--reason', 'fixed', '--wait'], { env, timeout: 60_000 });
+    expect(out.stdout).toMatch(/uncordon of east\/east-1 done/);
+    expect(east.commands.at(-1)!.command).toMatchObject({ kind: 'node', node: 'east-1', op: 'uncordon', reason: 'fixed' });
+  });
+
   it('explains pending jobs, streams events, serves logs, openapi and metrics', async () => {
     const pend = await admin.post<Job>('/api/v1/jobs', helloJob('wants-h100', { resources: { gpus: 1, gpuModels: ['H100'] } }));
     expect(pend.status).toBe(201);
@@ -146,7 +174,7 @@ describe('hub end to end', () => {
     expect(String(logs.body)).toMatch(/hello from the test agent/);
     const doc = await new Api(hub.url, null).get<{ openapi: string; paths: Record<string, unknown> }>('/api/v1/openapi.json');
     expect(doc.body.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/clusters']));
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/clusters', '/api/v1/clusters/{id}/nodes/{node}/{op}', '/api/v1/clusters/{id}/commands/{commandId}']));
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     expect(metrics).toMatch(/meridian_jobs\{state="Succeeded",tier="batch",project="ml"\} 1/);
     expect(metrics).toMatch(/meridian_gpus\{cluster="east",model="A100",status="free"\} 16/);

@@ -3,10 +3,12 @@ import { Command } from 'commander';
 import { adminCommands } from './admin.ts';
 import { CliError } from './client.ts';
 import { jobCommands } from './jobs.ts';
+import { nodeCommands } from './node.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meridian').description('one queue for every GPU: the Meridian hub CLI').version('0.1.0');
   jobCommands(program);
+  nodeCommands(program);
   adminCommands(program);
   return program;
 }

@@ -93,3 +93,24 @@ export async function markEventStored(db: Queryable, clusterId: string, seq: num
       JSON.stringify(event),
     ]);
 }
+
+export interface CommandRow {
+  seq: number;
+  kind: string;
+  command: Command;
+  createdAt: string;
+  ackedAt: string | null;
+  result: unknown;
+  resultAt: string | null;
+}
+
+/** One outbox command with its delivery and result state, or undefined. */
+export async function getCommand(db: Queryable, clusterId: string, seq: number): Promise<CommandRow | undefined> {
+  const r = await db.query<{ seq: string; kind: string; command: Command; created_at: Date; acked_at: Date | null; result: unknown; result_at: Date | null }>(
+    'SELECT seq::text AS seq, kind, command, created_at, acked_at, result, result_at FROM agent_commands WHERE cluster_id = $1 AND seq = $2',
+    [clusterId, seq],
+  );
+  const x = r.rows[0];
+  if (!x) return undefined;
+  return { seq: Number(x.seq), kind: x.kind, command: x.command, createdAt: x.created_at.toISOString(), ackedAt: x.acked_at?.toISOString() ?? null, result: x.result ?? null, resultAt: x.result_at?.toISOString() ?? null };
+}
