@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '../../../hub/src/main.ts';
 import type { Hub } from '../../../hub/src/main.ts';
 import { createPool } from '../../../hub/src/store/db.ts';
-import { commandResult, enqueueCommand } from '../../../hub/src/store/repos/agent-stream.ts';
 import { ADMIN_TOKEN, Api, FAST, waitFor } from '../../../hub/test/helpers.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
@@ -144,8 +143,9 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
     const running = await until(id, 'Running');
     const node = running.placement![0]!.node;
     await waitFor('pod running on the node', async () => (await kubePods(west, id)).some((p) => p.status?.phase === 'Running' && p.spec?.nodeName === node), 30_000);
-    // The drain goes through the hub's outbox and gateway (the REST endpoint for node commands is not there yet).
-    const seq = await enqueueCommand(pool, 'west', { kind: 'node', node, op: 'drain', reason: 'GPU XID 79', timeoutSeconds: 30 });
+    // The drain goes through the hub's node command API, its outbox and the gateway.
+    const sent = await admin.post<{ commandId: string }>(`/api/v1/clusters/west/nodes/${node}/drain`, { reason: 'GPU XID 79', timeoutSeconds: 30 });
+    expect(sent.status).toBe(202);
     const requeued = await waitFor('requeued attempt 2', async () => {
       const j = await get(id);
       return j.attempt === 2 ? j : null;
@@ -153,7 +153,7 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
     expect(requeued.attempt).toBe(2);
     const events = (await admin.get<{ items: { type: string; message: string }[] }>(`/api/v1/jobs/${id}/events`)).body.items;
     expect(events.find((e) => e.type === 'requeued')?.message).toMatch(/Evicted/);
-    const result = (await waitFor('drain result', async () => commandResult(pool, 'west', seq), 30_000)) as { ok: boolean; detail: { evicted: string[] } };
+    const result = await waitFor('drain result', async () => (await admin.get<{ result: { ok: boolean; detail: { evicted: string[] } } | null }>(`/api/v1/clusters/west/commands/${sent.body.commandId}`)).body.result, 30_000);
     expect(result.ok).toBe(true);
     expect(result.detail.evicted).toHaveLength(1);
     await waitFor('drained node unschedulable at the hub', async () => (await nodes('west')).find((n) => n.name === node)?.info.unschedulable === true, 30_000);
@@ -162,7 +162,7 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
     expect((await kubeJobs(west, id)).map((j) => j.metadata?.labels?.['meridian.dev/attempt'])).not.toContain('1');
     expect((await admin.post(`/api/v1/jobs/${id}/cancel`)).status).toBe(202);
     await until(id, 'Cancelled');
-    await enqueueCommand(pool, 'west', { kind: 'node', node, op: 'uncordon', reason: '', timeoutSeconds: 120 });
+    expect((await admin.post(`/api/v1/clusters/west/nodes/${node}/uncordon`, {})).status).toBe(202);
     await waitFor('uncordoned at the hub', async () => (await nodes('west')).find((n) => n.name === node)?.info.unschedulable === false, 30_000);
   });
 
