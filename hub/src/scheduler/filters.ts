@@ -15,7 +15,7 @@ export interface Target {
    */
   memo?: TargetMemo;
   /** Same for the pooled target led by this one (first of the cluster's models), with its model list. */
-  poolMemo?: TargetMemo & { pool: readonly string[] };
+  poolMemo?: TargetMemo;
 }
 
 export interface TargetMemo {
@@ -26,6 +26,8 @@ export interface TargetMemo {
   totalMilli: number;
   fitsNow: boolean;
   gpuWaitSec: number;
+  /** For a pooled target: the models pooled (the entry is valid only for the same list). */
+  pool?: readonly string[];
 }
 
 export type FilterResult = { ok: true; targets: Target[] } | { ok: false; code: ReasonCode; reason: string };
