@@ -18,8 +18,10 @@ import client from 'prom-client';
 import { AGENT_VERSION, KubernetesAgent } from './kubernetes/agent.ts';
 import { SLURM_AGENT_VERSION, SlurmModeAgent } from './slurm-mode.ts';
 import type { SlurmModeOptions } from './slurm-mode.ts';
+import { startTelemetry } from './telemetry-mode.ts';
+import type { TelemetryHandle, TelemetryModeOptions } from './telemetry-mode.ts';
 
-export interface MainOptions extends SlurmModeOptions {
+export interface MainOptions extends SlurmModeOptions, TelemetryModeOptions {
   kind: 'kubernetes' | 'slurm';
   hubUrl: string;
   clusterId: string;
@@ -78,7 +80,13 @@ export function program(): Command {
     .addOption(new Option('--ssh-host-key <sha256>', 'slurm ssh: pinned host key fingerprint (base64, no SHA256: prefix)').env('MERIDIAN_SSH_HOST_KEY'))
     .addOption(new Option('--slurm-workdir <dir>', 'slurm: directory jobs start in when the dispatch names none').env('MERIDIAN_SLURM_WORKDIR').default(process.cwd()))
     .addOption(new Option('--slurm-runtime <rt>', 'slurm: how container images run').choices(['pyxis', 'apptainer', 'podman', 'docker', 'host']).env('MERIDIAN_SLURM_RUNTIME').default('host'))
-    .addOption(new Option('--slurm-poll-interval <ms>', 'slurm: inventory and job poll interval').env('MERIDIAN_SLURM_POLL_MS').argParser(positiveInt).default(2000));
+    .addOption(new Option('--slurm-poll-interval <ms>', 'slurm: inventory and job poll interval').env('MERIDIAN_SLURM_POLL_MS').argParser(positiveInt).default(2000))
+    // GPU telemetry (either kind)
+    .addOption(new Option('--telemetry', 'forward GPU metrics (NVML) to the hub\'s telemetry receiver').env('MERIDIAN_TELEMETRY').default(false))
+    .addOption(new Option('--telemetry-wal <dir>', 'telemetry write-ahead buffer directory (default: a temp dir)').env('MERIDIAN_TELEMETRY_WAL'))
+    .addOption(new Option('--telemetry-interval <ms>', 'telemetry scrape interval').env('MERIDIAN_TELEMETRY_INTERVAL_MS').argParser(positiveInt).default(1000))
+    .addOption(new Option('--nvml-lib <path>', 'NVML library (the fake NVML in the sandbox)').env('MERIDIAN_NVML_LIB'))
+    .addOption(new Option('--node-name <name>', 'Hostname label of this node\'s GPU series (default: the host name)').env('MERIDIAN_NODE_NAME'));
 }
 
 type AgentHandle = { health(): { ok: boolean }; start(): Promise<void>; stop(): Promise<void> };
@@ -128,11 +136,13 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | Sl
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address}:${addr.port}`;
   await agent.start();
+  const telemetry: TelemetryHandle | null = o.telemetry ? startTelemetry({ ...o, credential, registry, log }) : null;
   log.info({ url, hub: o.hubUrl, kind: o.kind, ...(slurm ? { transport: o.slurmTransport } : { namespace: o.namespace }) }, 'edge agent started');
   return {
     agent,
     url,
     async close() {
+      await telemetry?.stop();
       await agent.stop();
       await new Promise<void>((r) => server.close(() => r()));
     },

@@ -21,6 +21,8 @@ export interface SlurmAgentSpec {
   /** Extra flags, e.g. ['--slurm-poll-interval', '500']. */
   args?: string[];
   logLevel?: string;
+  /** Extra environment, e.g. MERIDIAN_FAKE_NVML_SCRIPT for telemetry from the fake NVML. */
+  env?: Record<string, string>;
 }
 
 export class SlurmAgentProcess {
@@ -66,7 +68,7 @@ export class SlurmAgentProcess {
           ...(s.args ?? []),
         ],
         cwd: repoRoot,
-        env: { ...process.env, SLURM_CONF: s.slurmConf },
+        env: { ...process.env, SLURM_CONF: s.slurmConf, ...(s.env ?? {}) },
       },
       s.runDir,
     ).start();

@@ -89,6 +89,16 @@ describe('sandbox (npm start)', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(counts).toEqual(want);
+    // GPU telemetry from the fake NVML: Slurm agent → hub receiver → Prometheus, labelled simulated.
+    let series: { metric: Record<string, string> }[] = [];
+    for (let i = 0; i < 120 && series.length < 4; i++) {
+      const q = encodeURIComponent('DCGM_FI_DEV_GPU_UTIL{simulated="true",cluster="hpc"}');
+      const res = await fetch(`${env.PROMETHEUS_URL}/api/v1/query?query=${q}`);
+      series = ((await res.json()) as { data?: { result?: { metric: Record<string, string> }[] } }).data?.result ?? [];
+      if (series.length < 4) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(series.map((s) => s.metric.gpu).sort()).toEqual(['0', '1', '2', '3']);
+    expect(series[0]!.metric).toMatchObject({ cluster: 'hpc', region: 'on-prem', Hostname: 'gpu-0', simulated: 'true' });
 
     const spawned = descendants(child.pid!);
     expect(spawned.length).toBeGreaterThan(8);

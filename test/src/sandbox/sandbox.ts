@@ -14,6 +14,7 @@ import { PrometheusEngine } from '../harness/prometheus.ts';
 import { RunDir } from '../harness/rundir.ts';
 import { SlurmCluster } from '../harness/slurm.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
+import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript } from '@meridian/native';
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
 import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
 import { kubeRegions, links, slurmSite } from './topology.ts';
@@ -172,8 +173,29 @@ export class Sandbox {
     let res = await api('/api/v1/clusters', { id: s.clusterId, region: s.region, kind: 'slurm', prices: s.prices, links: siteLinks });
     if (res.status === 409) res = await api(`/api/v1/clusters/${s.clusterId}/credential`, {});
     if (!res.body.credential) throw new EngineError(`registering cluster ${s.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
-    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential: res.body.credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir });
+    const telemetry = await this.fakeGpuTelemetry(this.slurmAgentDir);
+    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential: res.body.credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir, ...telemetry });
     await this.slurmAgent.start();
+  }
+
+  // ---- fakeGpuTelemetry: GPU metrics from the fake NVML through the Slurm agent ----
+  /**
+   * The Slurm agent also runs its telemetry pipeline over the fake NVML (native/fake-nvml), scripted with
+   * the first Slurm node's GPUs: the series go to the hub's receiver and on to Prometheus, simulated="true".
+   */
+  private async fakeGpuTelemetry(dir: RunDir): Promise<{ args: string[]; env: Record<string, string> }> {
+    await buildAddonIfStale();
+    await buildFakeNvml();
+    const node = slurmSite.nodes[0]!;
+    const script = join(dir.path, 'fake-nvml.script');
+    writeFakeNvmlScript(script, {
+      driver: '550.54.15',
+      gpus: Array.from({ length: node.gpus ?? 1 }, (_, i) => ({ name: 'NVIDIA A100-SXM4-80GB', util: 20 + 10 * i, temp: 40 + i })),
+    });
+    return {
+      args: ['--telemetry', '--nvml-lib', FAKE_NVML_PATH, '--node-name', node.name, '--telemetry-wal', join(dir.path, 'telemetry-wal')],
+      env: { MERIDIAN_FAKE_NVML_SCRIPT: script },
+    };
   }
 
   /** MERIDIAN_BIN: kubectl plus the meridian CLI and login-node commands as they exist. */

@@ -1,0 +1,57 @@
+// GPU telemetry for the `edge-agent` process (`--telemetry`, either cluster kind): NVML (real, or the fake
+// NVML with MERIDIAN_NVML_LIB / --nvml-lib) → TelemetryCollector (series on the agent's /metrics too) →
+// write-ahead buffer → Forwarder → the hub's receiver (POST /api/v1/telemetry/write, cluster credential),
+// which labels cluster/region and forwards to Prometheus. Series from the fake NVML carry simulated="true".
+import { mkdirSync } from 'node:fs';
+import { hostname as osHostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type client from 'prom-client';
+import { TelemetryCollector } from './telemetry/collector.ts';
+import { Forwarder } from './telemetry/forwarder.ts';
+import { openNvmlGpuSource } from './telemetry/native-sources.ts';
+import type { NvmlGpuSource } from './telemetry/native-sources.ts';
+import { TelemetryPipeline } from './telemetry/pipeline.ts';
+import { Wal } from './telemetry/wal.ts';
+
+export interface TelemetryModeOptions {
+  telemetry: boolean;
+  telemetryWal?: string;
+  telemetryInterval: number;
+  nvmlLib?: string;
+  nodeName?: string;
+}
+
+export interface TelemetryHandle {
+  readonly gpus: NvmlGpuSource;
+  readonly pipeline: TelemetryPipeline;
+  stop(): Promise<void>;
+}
+
+export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; credential: string; clusterId: string; registry: client.Registry; log: Logger }): TelemetryHandle {
+  const gpus = openNvmlGpuSource(o.nvmlLib ? { libraryPath: o.nvmlLib } : {});
+  if (!gpus.available) o.log.warn({ reason: gpus.reason }, 'NVML unavailable: telemetry exports meridian_node_nvml_up 0 and no GPUs');
+  const dir = o.telemetryWal ?? join(tmpdir(), `meridian-telemetry-${o.clusterId}-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const wal = Wal.open({ dir });
+  const collector = new TelemetryCollector({ gpus, hostname: o.nodeName ?? osHostname(), cluster: o.clusterId, registry: o.registry });
+  const forwarder = new Forwarder({
+    wal,
+    url: `${o.hubUrl.replace(/\/+$/, '')}/api/v1/telemetry/write`,
+    token: o.credential,
+    agentId: o.clusterId,
+    logger: o.log,
+  });
+  const pipeline = new TelemetryPipeline({ collector, wal, forwarder, intervalMs: o.telemetryInterval });
+  pipeline.start();
+  o.log.info({ wal: dir, simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
+  return {
+    gpus,
+    pipeline,
+    async stop() {
+      await pipeline.stop();
+      wal.close();
+      await gpus.close();
+    },
+  };
+}
