@@ -312,4 +312,33 @@ describe('hub end to end', () => {
     const nodes = await run(process.execPath, [bin, 'nodes', '--cluster', 'east'], { env });
     expect(nodes.stdout).toMatch(/east-0\s+A100\s+8/);
   });
+  it('hold keeps a Queued job out of scheduling (JobHeldUser) until release; only Queued jobs can be held', async () => {
+    const h100 = (name: string): Record<string, unknown> => helloJob(name, { resources: { gpus: 1, gpuModels: ['H100'] } });
+    const held = await admin.post<Job>('/api/v1/jobs', h100('held-h100'));
+    await waitFor('NoGPUModel', async () => (await job(held.body.id)).reasonCode === 'NoGPUModel');
+    const h = await admin.post<Job>(`/api/v1/jobs/${held.body.id}/hold`);
+    expect(h.status).toBe(200);
+    expect(h.body).toMatchObject({ state: 'Queued', reasonCode: 'JobHeldUser' });
+    expect((await admin.post<{ message: string }>(`/api/v1/jobs/${held.body.id}/hold`)).status).toBe(200); // idempotent
+    // H100s appear: a control job that is not held gets placed, the held one stays Queued and held.
+    await addCluster('hopper', 50);
+    const hopper = await agent('hopper', { gpuModel: 'H100', nodes: 1, gpusPerNode: 8 });
+    const control = await admin.post<Job>('/api/v1/jobs', h100('control-h100'));
+    expect((await until(control.body.id, 'Succeeded')).cluster).toBe('hopper');
+    await new Promise((r) => setTimeout(r, 1500)); // three more scheduler cycles
+    expect(await job(held.body.id)).toMatchObject({ state: 'Queued', reasonCode: 'JobHeldUser' });
+    expect(hopper.dispatches.has(held.body.id)).toBe(false);
+    expect((await admin.get<{ reasonCode: string }>(`/api/v1/jobs/${held.body.id}/why`)).body.reasonCode).toBe('JobHeldUser');
+    const rel = await admin.post<Job>(`/api/v1/jobs/${held.body.id}/release`);
+    expect(rel.status).toBe(200);
+    expect((await until(held.body.id, 'Succeeded')).cluster).toBe('hopper');
+    const notQueued = await admin.post<{ code: string; message: string }>(`/api/v1/jobs/${held.body.id}/hold`);
+    expect(notQueued.status).toBe(409);
+    expect(notQueued.body.message).toMatch(/only Queued jobs can be held; job \d+ is Succeeded/);
+    const notHeld = await admin.post<{ message: string }>(`/api/v1/jobs/${control.body.id}/release`);
+    expect(notHeld.status).toBe(409);
+    expect(notHeld.body.message).toMatch(/not held/);
+    const events = (await admin.get<{ items: { type: string }[] }>(`/api/v1/jobs/${held.body.id}/events`)).body.items.map((e) => e.type);
+    expect(events).toEqual(expect.arrayContaining(['held', 'released', 'placed']));
+  });
 });

@@ -122,7 +122,7 @@ export class SchedulingLoop {
         await c.query(
           `UPDATE jobs j SET reason = p.reason, reason_code = p.code, eta_sec = p.eta
            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS p(id, code, reason, eta)
-           WHERE j.id = p.id AND j.state = 'Queued'`,
+           WHERE j.id = p.id AND j.state = 'Queued' AND j.held_at IS NULL`,
           [pend.map((p) => p.jobId), pend.map((p) => p.code), pend.map((p) => p.reason), pend.map((p) => (p.etaSec === null ? null : Math.min(2e9, Math.round(p.etaSec))))],
         );
       for (const pr of out.preemptions)

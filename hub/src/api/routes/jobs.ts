@@ -4,7 +4,7 @@ import { JobSpecSchema } from '../../protocol/job-spec.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getProject } from '../../store/repos/projects.ts';
-import { countQueued, getJob, insertJob, listJobs, requestCancel } from '../../store/repos/jobs.ts';
+import { countQueued, getJob, holdJob, insertJob, listJobs, releaseJob, requestCancel } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
@@ -96,6 +96,40 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
       if (!(await requestCancel(ctx.pool, j.id))) throw conflict(`job ${j.id} already finished (${j.state})`);
       await ctx.workflows()?.wake([j.id]);
       void reply.code(202);
+      return jobView((await getJob(ctx.pool, j.id))!);
+    },
+  });
+
+  r.add({
+    method: 'POST',
+    url: '/api/v1/jobs/:id/hold',
+    tag: 'jobs',
+    summary: 'Hold a Queued job: it stays Queued with reason JobHeldUser and is not scheduled until released',
+    params: IdParams,
+    responses: { 200: 'the held job', 409: 'the job is not Queued' },
+    handler: async ({ principal, params }) => {
+      const j = await visibleJob(ctx, principal, params.id);
+      if (!hasRole(principal, j.project, 'member')) throw forbidden(`viewers cannot hold jobs in project ${j.project}`);
+      if (!(await tx(ctx.pool, (c) => holdJob(c, j.id)))) {
+        const now = (await getJob(ctx.pool, j.id))!;
+        throw conflict(now.cancelRequested ? `job ${j.id} is being cancelled; it cannot be held` : `only Queued jobs can be held; job ${j.id} is ${now.state}`);
+      }
+      return jobView((await getJob(ctx.pool, j.id))!);
+    },
+  });
+
+  r.add({
+    method: 'POST',
+    url: '/api/v1/jobs/:id/release',
+    tag: 'jobs',
+    summary: 'Release a held job: it becomes schedulable again',
+    params: IdParams,
+    responses: { 200: 'the released job', 409: 'the job is not held' },
+    handler: async ({ principal, params }) => {
+      const j = await visibleJob(ctx, principal, params.id);
+      if (!hasRole(principal, j.project, 'member')) throw forbidden(`viewers cannot release jobs in project ${j.project}`);
+      if (!(await tx(ctx.pool, (c) => releaseJob(c, j.id)))) throw conflict(`job ${j.id} is not held (${j.state}${j.reasonCode ? `, ${j.reasonCode}` : ''}); only held jobs can be released`);
+      ctx.triggerSchedule();
       return jobView((await getJob(ctx.pool, j.id))!);
     },
   });

@@ -190,3 +190,31 @@ export async function claimStaleSteps(db: Queryable, staleMs: number, limit: num
   );
   return r.rows.map((x) => x.id);
 }
+
+export const HELD_REASON = 'held by the user; release it to make it schedulable again';
+
+/** Holds a Queued job (not being cancelled): it stays Queued with reason JobHeldUser and is not scheduled. */
+export async function holdJob(db: Queryable, id: string): Promise<boolean> {
+  const r = await db.query<{ attempt: number }>(
+    `UPDATE jobs SET held_at = COALESCE(held_at, now()), reason = $2, reason_code = 'JobHeldUser', eta_sec = NULL, updated_at = now()
+     WHERE id = $1 AND state = 'Queued' AND cancel_requested_at IS NULL RETURNING attempt`,
+    [id, HELD_REASON],
+  );
+  const row = r.rows[0];
+  if (!row) return false;
+  await addEvent(db, id, 'held', 'Queued', row.attempt, 'held by the user');
+  return true;
+}
+
+/** Releases a held job; false when it is not held (or no longer Queued). */
+export async function releaseJob(db: Queryable, id: string): Promise<boolean> {
+  const r = await db.query<{ attempt: number }>(
+    `UPDATE jobs SET held_at = NULL, reason = 'waiting for the next scheduling cycle', reason_code = 'New', updated_at = now()
+     WHERE id = $1 AND state = 'Queued' AND held_at IS NOT NULL RETURNING attempt`,
+    [id],
+  );
+  const row = r.rows[0];
+  if (!row) return false;
+  await addEvent(db, id, 'released', 'Queued', row.attempt, 'released by the user');
+  return true;
+}

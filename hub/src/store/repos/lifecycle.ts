@@ -21,12 +21,12 @@ export interface PlacementWrite {
   estimatedUsd: number;
 }
 
-/** Scheduler decision → Placed (only from Queued, only when not being cancelled). */
+/** Scheduler decision → Placed (only from Queued, only when not being cancelled or held). */
 export async function applyPlacement(db: Queryable, p: PlacementWrite): Promise<boolean> {
   const r = await db.query<{ attempt: number }>(
     `UPDATE jobs SET state = 'Placed', cluster_id = $2, gpu_model = $3, placement = $4, estimated_usd = $5, placed_at = now(),
        reason = NULL, reason_code = NULL, eta_sec = NULL, updated_at = now()
-     WHERE id = $1 AND state = 'Queued' AND cancel_requested_at IS NULL RETURNING attempt`,
+     WHERE id = $1 AND state = 'Queued' AND cancel_requested_at IS NULL AND held_at IS NULL RETURNING attempt`,
     [p.jobId, p.clusterId, p.gpuModel, JSON.stringify(p.tasks), p.estimatedUsd],
   );
   const row = r.rows[0];
@@ -36,7 +36,7 @@ export async function applyPlacement(db: Queryable, p: PlacementWrite): Promise<
 }
 
 export async function setPendingReason(db: Queryable, jobId: string, code: string, reason: string, etaSec: number | null): Promise<void> {
-  await db.query(`UPDATE jobs SET reason = $2, reason_code = $3, eta_sec = $4 WHERE id = $1 AND state = 'Queued'`, [jobId, reason, code, etaSec]);
+  await db.query(`UPDATE jobs SET reason = $2, reason_code = $3, eta_sec = $4 WHERE id = $1 AND state = 'Queued' AND held_at IS NULL`, [jobId, reason, code, etaSec]);
 }
 
 export function dispatchCommand(job: JobRow): DispatchCommand {
