@@ -390,14 +390,30 @@ export async function scontrolMain(io: Io): Promise<number> {
     return 0;
   }
   if (verb === 'hold' || verb === 'release' || verb === 'uhold' || verb === 'requeue') {
-    const ids = rest.flatMap((x) => x.split(','));
+    const ids = rest.flatMap((x) => x.split(',')).filter(Boolean);
     if (!ids.length) {
       io.err(`scontrol: error: Invalid job id specified\n`);
       return 1;
     }
-    // The hub has no hold/release endpoint yet (docs/slurm.md, "What the hub must add").
-    io.err(`scontrol: error: ${verb} of Meridian jobs needs the hub's POST /api/v1/jobs/{id}/${verb === 'uhold' ? 'hold' : verb} (not available on this hub)\n`);
-    return 1;
+    if (verb === 'requeue') {
+      // The hub has no user requeue endpoint (docs/slurm.md, "What the hub must add").
+      io.err(`scontrol: error: requeue of Meridian jobs needs the hub's POST /api/v1/jobs/{id}/requeue (not available on this hub)\n`);
+      return 1;
+    }
+    // hold / uhold / release: the hub's POST /api/v1/jobs/{id}/hold|release; silent on success, as Slurm is.
+    let rc = 0;
+    for (const id of ids) {
+      try {
+        if (verb === 'release') await hub.release(id);
+        else await hub.hold(id);
+      } catch (err) {
+        rc = 1;
+        if (err instanceof HubError && err.status === 404) io.err(`scontrol: error: Invalid job id specified for job ${id}\n`);
+        else if (err instanceof HubError && err.status === 409) io.err(`scontrol: error: ${verb === 'release' ? 'Job is not held' : 'Job is no longer pending execution'} for job ${id} (${err.message})\n`);
+        else io.err(`scontrol: error: ${verb} of job ${id} failed: ${(err as Error).message}\n`);
+      }
+    }
+    return rc;
   }
   if (verb === '--version' || verb === '-V' || verb === 'version') return io.out(VERSION), 0;
   io.err(`scontrol: error: Meridian's scontrol supports: show job [id], hold <id>, release <id>\n`);

@@ -82,6 +82,16 @@ export class HubClient {
     return this.call<HubJobView>('POST', `/api/v1/jobs/${encodeURIComponent(id)}/cancel`);
   }
 
+  /** Holds a Queued job (409 when it is not Queued). */
+  hold(id: string): Promise<HubJobView> {
+    return this.call<HubJobView>('POST', `/api/v1/jobs/${encodeURIComponent(id)}/hold`);
+  }
+
+  /** Releases a held job (409 when it is not held). */
+  release(id: string): Promise<HubJobView> {
+    return this.call<HubJobView>('POST', `/api/v1/jobs/${encodeURIComponent(id)}/release`);
+  }
+
   nodes(): Promise<{ items: { clusterId: string; name: string; info: { state?: string; unschedulable: boolean; ready: boolean; reason?: string; capacity: { cpuMilli: number; memoryMiB: number; gpus: number }; gpuModel?: string } }[] }> {
     return this.call('GET', '/api/v1/nodes');
   }

@@ -224,4 +224,26 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
     expect(existsSync(join(meridianDir, `slurm-${mid}.out`))).toBe(false);
     expect(readdirSync(meridianDir).length).toBeGreaterThan(0);
   });
+  it('scontrol hold / release go through the hub', async () => {
+    // H100 never fits this cluster, so the job stays Queued whatever the scheduler does.
+    const sub = await admin.post<{ id: string }>('/api/v1/jobs', { name: 'to-hold', project: 'default', resources: { gpus: 1, gpuModels: ['H100'] }, workload: { image: 'busybox', command: ['true'] } });
+    expect(sub.status).toBe(201);
+    const id = sub.body.id;
+    const h = await meridian('scontrol', ['hold', id]);
+    expect([h.code, h.stderr]).toEqual([0, '']);
+    expect((await admin.get<{ state: string; reasonCode: string }>(`/api/v1/jobs/${id}`)).body).toMatchObject({ state: 'Queued', reasonCode: 'JobHeldUser' });
+    const r = await meridian('scontrol', ['release', id]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect((await admin.get<{ reasonCode: string }>(`/api/v1/jobs/${id}`)).body.reasonCode).not.toBe('JobHeldUser');
+    const again = await meridian('scontrol', ['release', id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(new RegExp(`^scontrol: error: Job is not held for job ${id}`));
+    const unknown = await meridian('scontrol', ['hold', '999999999']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/Invalid job id specified/);
+    expect((await admin.post(`/api/v1/jobs/${id}/cancel`)).status).toBe(202);
+    const done = await meridian('scontrol', ['hold', id]);
+    expect(done.code).toBe(1);
+    expect(done.stderr).toMatch(/Job is no longer pending execution/);
+  });
 });
