@@ -172,7 +172,7 @@ export class Engine {
   }
 
   private policyFor(job: JobSpec): PolicyName {
-    return this.projects.get(job.project)?.policy ?? this.cfg.defaultPolicy;
+    return job.policy ?? this.projects.get(job.project)?.policy ?? this.cfg.defaultPolicy;
   }
 
   /** Decide one job. On placement, capacity is reserved and ledgers charged. */

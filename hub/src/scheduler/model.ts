@@ -42,6 +42,8 @@ export interface JobSpec {
   clusters?: string[];
   expectedRuntimeSec: number;
   checkpointable?: boolean;
+  /** Overrides the project's placement policy for this job only. */
+  policy?: PolicyName;
   /** Epoch ms. */
   submittedAt: number;
   /** Cluster the job was queued for in the previous cycle (for rebalancing reports). */

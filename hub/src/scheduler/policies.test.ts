@@ -47,6 +47,18 @@ describe('cluster policies', () => {
     input.projects = [{ name: 'p', weight: 1, policy: 'balanced', weights: { cost: 0, locality: 1, inventory: 0 } }];
     expect(runCycle(input).placements[0]!.clusterId).toBe('data');
   });
+  it("a job's own policy overrides its project's", () => {
+    const input = withPolicy('inventory-first');
+    input.jobs = [job('j', { datasets: [ds], policy: 'cost-first' })];
+    expect(runCycle(input).placements[0]!.clusterId).toBe('cheap');
+    input.jobs = [job('j', { datasets: [ds], policy: 'locality-first' })];
+    expect(runCycle(input).placements[0]!.clusterId).toBe('data');
+  });
+  it('refuses an unknown per-job policy with the field named', () => {
+    const input = withPolicy('inventory-first');
+    input.jobs = [job('j', { policy: 'fastest' as PolicyName })];
+    expect(runCycle(input).pending[0]!.reason).toMatch(/jobs\[0\]\.policy/);
+  });
   it('cost counts egress: a big dataset makes the cheap-GPU cluster dearer', () => {
     const input = withPolicy('cost-first');
     // 100 TB × $0.1/GB = $10,000 egress outweighs $2/h of GPU savings.

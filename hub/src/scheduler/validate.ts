@@ -180,6 +180,7 @@ export function validateJob(job: JobSpec, index: number): string | null {
       c.fail(`${p}.milliGpu`, 'set either gpus (whole) or milliGpu (fractional), not both');
   }
   if (job.priority !== undefined) c.num(`${p}.priority`, job.priority, { min: Number.NEGATIVE_INFINITY });
+  if (job.policy !== undefined) c.oneOf(`${p}.policy`, job.policy, POLICIES);
   c.strArray(`${p}.gpuModels`, job.gpuModels);
   c.strArray(`${p}.regions`, job.regions);
   c.strArray(`${p}.clusters`, job.clusters);

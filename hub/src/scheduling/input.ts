@@ -42,6 +42,7 @@ export function toSchedulerJob(r: QueuedRow): JobSpec {
     ...(s.resources.gpuModels?.length ? { gpuModels: s.resources.gpuModels } : {}),
     ...(s.placement.regions?.length ? { regions: s.placement.regions } : {}),
     ...(s.placement.clusters?.length ? { clusters: s.placement.clusters } : {}),
+    ...(s.placement.policy ? { policy: s.placement.policy } : {}),
     expectedRuntimeSec: s.expectedRuntime ?? s.maxRuntime,
     checkpointable: Boolean(s.checkpoint),
     submittedAt: r.submitted_ms,

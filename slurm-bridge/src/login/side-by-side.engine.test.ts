@@ -131,7 +131,9 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
   });
 
   it('a GPU script with #SBATCH options, output/error patterns and a failing exit', async () => {
-    const script = '#!/bin/bash\n#SBATCH --job-name=train-gpu\n#SBATCH --gres=gpu:2\n#SBATCH --cpus-per-task=2\n#SBATCH --mem=500M\n#SBATCH --time=00:05:00\n#SBATCH --output=%x-%j.out\n#SBATCH --error=%x-%j.err\necho "gpus=$SLURM_JOB_GPUS name=$SLURM_JOB_NAME cpus=$SLURM_CPUS_PER_TASK"\necho oops >&2\nexit 3\n';
+    // The script prints how many GPUs it got, not which: the indices depend on what else runs on the
+    // node at that moment (the native and Meridian copies may overlap), for native sbatch too.
+    const script = '#!/bin/bash\n#SBATCH --job-name=train-gpu\n#SBATCH --gres=gpu:2\n#SBATCH --cpus-per-task=2\n#SBATCH --mem=500M\n#SBATCH --time=00:05:00\n#SBATCH --output=%x-%j.out\n#SBATCH --error=%x-%j.err\necho "gpus=$(echo $SLURM_JOB_GPUS | tr , \\\\n | wc -l) name=$SLURM_JOB_NAME cpus=$SLURM_CPUS_PER_TASK"\necho oops >&2\nexit 3\n';
     writeFileSync(join(nativeDir, 'train.sh'), script);
     writeFileSync(join(meridianDir, 'train.sh'), script);
     const n = await native(['train.sh']);
