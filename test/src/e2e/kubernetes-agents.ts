@@ -1,82 +1,17 @@
-// Starts the real `edge-agent` process (edge-agent/bin/edge-agent.js) for a Kubernetes cluster, supervised
-// like every other engine: used by the end-to-end tests and the sandbox.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Daemon } from '../harness/daemon.ts';
-import { repoRoot } from '../harness/engines.ts';
-import { httpGet } from '../harness/kube/probe.ts';
-import { freePort } from '../harness/ports.ts';
-import type { RunDir } from '../harness/rundir.ts';
+// Starts the real `edge-agent` process for a Kubernetes cluster: used by the end-to-end tests and the sandbox.
+import { AgentProcess, type AgentSpec } from './agent-process.ts';
 
-export interface KubeAgentSpec {
-  hubUrl: string;
-  clusterId: string;
-  /** The credential POST /api/v1/clusters returned (written to a 0600 file the agent reads). */
-  credential: string;
+export interface KubeAgentSpec extends AgentSpec {
   kubeconfigPath: string;
-  runDir: RunDir;
   namespace?: string;
-  /** Extra flags, e.g. ['--apiserver-lost-after', '5000']. */
-  args?: string[];
-  logLevel?: string;
 }
 
-export class KubeAgentProcess {
-  private daemon: Daemon | null = null;
-  readonly credentialFile: string;
-  readonly journalFile: string;
-  url = '';
-
-  constructor(readonly spec: KubeAgentSpec) {
-    this.credentialFile = join(spec.runDir.path, `${spec.clusterId}.credential`);
-    this.journalFile = join(spec.runDir.path, `${spec.clusterId}.journal.json`);
-    writeFileSync(this.credentialFile, `${spec.credential}\n`, { mode: 0o600 });
+export class KubeAgentProcess extends AgentProcess<KubeAgentSpec> {
+  protected kindArgs(): string[] {
+    return ['--kubeconfig', this.spec.kubeconfigPath, '--namespace', this.spec.namespace ?? 'meridian-jobs'];
   }
 
-  get running(): boolean {
-    return this.daemon?.running ?? false;
-  }
-
-  /** Starts the agent (again, after kill/stop: same journal, so it resumes) and waits for /healthz. */
-  async start(): Promise<this> {
-    const port = await freePort();
-    const s = this.spec;
-    this.daemon = new Daemon(
-      {
-        name: `edge-agent-${s.clusterId}`,
-        command: process.execPath,
-        args: [
-          join(repoRoot, 'edge-agent/bin/edge-agent.js'),
-          '--hub-url', s.hubUrl,
-          '--cluster-id', s.clusterId,
-          '--credential-file', this.credentialFile,
-          '--kubeconfig', s.kubeconfigPath,
-          '--namespace', s.namespace ?? 'meridian-jobs',
-          '--listen', `127.0.0.1:${port}`,
-          '--journal', this.journalFile,
-          '--log-level', s.logLevel ?? 'info',
-          ...(s.args ?? []),
-        ],
-        cwd: repoRoot,
-        env: { ...process.env, KUBECONFIG: '' },
-      },
-      s.runDir,
-    ).start();
-    this.url = `http://127.0.0.1:${port}`;
-    await this.daemon.waitReady(async () => (await httpGet(`${this.url}/healthz`)).status === 200, 90_000, 250);
-    return this;
-  }
-
-  /** A crash: SIGKILL, no goodbye to the hub. */
-  async kill(): Promise<void> {
-    await this.daemon?.kill();
-  }
-
-  async stop(): Promise<void> {
-    await this.daemon?.stop();
-  }
-
-  logTail(lines = 40): string {
-    return this.daemon?.logTail(lines) ?? '(not started)';
+  protected env(): NodeJS.ProcessEnv {
+    return { ...process.env, KUBECONFIG: '' };
   }
 }
