@@ -9,8 +9,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlurmCluster } from '../../../test/src/harness/slurm.ts';
-import { SlurmDriver } from '../agent/driver.ts';
-import { LocalTransport } from '../transports/local.ts';
 import type { PowerConfig } from './power.ts';
 
 const binDir = resolve(fileURLToPath(new URL('../../bin/', import.meta.url)));
@@ -110,36 +108,4 @@ describe('elastic Slurm (State=CLOUD, power saving through the bridge)', () => {
     expect(nodeState('cloud-0')).toMatch(/CLOUD/);
   });
 
-  it('powers the node up for a pending job, runs it, and powers it down after SuspendTime', async () => {
-    const driver = new SlurmDriver({ transport: new LocalTransport({ env: { SLURM_CONF: slurm.confPath } }), workDir: dir, clusterName: 'elastic' });
-    const inv = await driver.inventory();
-    expect(inv.find((n) => n.name === 'cloud-0')).toMatchObject({ state: 'idle~', ready: false, unschedulable: false, labels: { 'slurm.meridian.dev/power': 'off', 'slurm.meridian.dev/cloud': 'true' } });
-
-    const out = join(dir, 'elastic-%j.out');
-    const sub = slurm.run('sbatch', ['--parsable', '--constraint=elastic', '--gres=gpu:1', `--output=${out}`, '--wrap', 'echo ran on $SLURMD_NODENAME']);
-    expect(sub.stderr).toBe('');
-    const jobId = sub.stdout.trim();
-    const t0 = Date.now();
-    await waitFor('job completed', () => /JobState=COMPLETED/.test(slurm.run('scontrol', ['show', 'job', jobId]).stdout), 150_000);
-    const ranAfter = Date.now() - t0;
-    expect(readFileSync(out.replace('%j', jobId), 'utf8')).toBe('ran on cloud-0\n');
-    expect(requests[0]).toEqual({ action: 'resume', nodes: ['cloud-0'], auth: 'Bearer cluster-secret' });
-    const pid = Number(readFileSync(slurm.slurmdPidFile('cloud-0'), 'utf8'));
-    expect(() => process.kill(pid, 0)).not.toThrow();
-
-    await waitFor('cloud-0 powered down again', () => /POWERED_DOWN/.test(nodeState('cloud-0')) && requests.some((r) => r.action === 'suspend'), 90_000);
-    const downAfter = Date.now() - t0;
-    expect(requests.map((r) => r.action)).toEqual(['resume', 'suspend']);
-    expect(readFileSync(join(dir, 'power.log'), 'utf8')).toMatch(/resume cloud-0: started[\s\S]*suspend cloud-0: stopped/);
-    // the slurmd is really gone
-    await waitFor('slurmd gone', () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 20_000);
-    console.log(`elastic cycle: job done ${ranAfter} ms after submit, node powered down ${downAfter} ms after submit`);
-  });
 });
