@@ -87,6 +87,8 @@ const lagTimer = setInterval(() => {
 const load = opts.loadCmd ? spawn('sh', ['-c', opts.loadCmd], { stdio: 'inherit' }) : null;
 const loadExit = load ? new Promise((r) => load.on('exit', r)) : Promise.resolve();
 const timeline: Record<string, unknown>[] = [];
+const cpuBefore = process.cpuUsage();
+const wallBefore = process.hrtime.bigint();
 for (let t = 1; t <= opts.seconds; t++) {
   await new Promise((r) => setTimeout(r, 1000));
   for (const s of await nvml.readGpus()) {
@@ -96,10 +98,14 @@ for (let t = 1; t <= opts.seconds; t++) {
     console.log(JSON.stringify(row));
   }
 }
+const cpu = process.cpuUsage(cpuBefore);
+const cpuPercent = ((cpu.user + cpu.system) / 1000 / (Number(process.hrtime.bigint() - wallBefore) / 1e6)) * 100;
+const rssMiB = process.memoryUsage().rss / 2 ** 20;
 await loadExit;
 clearInterval(lagTimer);
-Object.assign(report, { timeline, maxEventLoopLagMs: maxLag, events });
+Object.assign(report, { timeline, maxEventLoopLagMs: maxLag, events, samplingCpuPercent: cpuPercent, rssMiB });
 console.log(`largest event-loop lag while sampling: ${maxLag} ms; NVML events seen: ${events.length}`);
+console.log(`this process while sampling once a second: ${cpuPercent.toFixed(2)} % of a core, RSS ${rssMiB.toFixed(0)} MiB`);
 if (load && !timeline.some((r) => typeof r.util === 'number' && r.util > 50)) failures.push('GPU utilisation never rose above 50% while --load-cmd ran');
 await watcher.stop();
 nvml.close();
