@@ -532,7 +532,9 @@ struct WatchState {
   Napi::ThreadSafeFunction tsfn;
   bool finished = false;  // main thread only: the thread is joined and the set freed
   bool hookRegistered = false;
-  std::vector<Napi::Promise::Deferred> stopWaiters;  // main thread only
+  // Raw handles rather than Napi::Promise::Deferred: the finalizer may run during environment teardown, where
+  // resolving fails and node-addon-api would throw a C++ exception nobody can catch (std::terminate).
+  std::vector<napi_deferred> stopWaiters;  // main thread only
   napi_env env = nullptr;
 
   void JoinAndFree() {
@@ -550,19 +552,31 @@ void WatchCleanupHook(void *arg) {
   state->JoinAndFree();
 }
 
+void BuildAndCall(Napi::Env env, Napi::Function callback, const PendingEvent &ev) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", ev.kind);
+  o.Set("gpu", ev.gpu);
+  o.Set("uuid", ev.uuid);
+  o.Set("eventType", ev.eventType);
+  if (ev.kind == "xid") o.Set("xid", ev.data);
+  o.Set("data", ev.data);
+  o.Set("timestamp", ev.timestamp);
+  if (!ev.message.empty()) o.Set("message", ev.message);
+  callback.Call({o});
+}
+
 void DeliverEvent(Napi::Env env, Napi::Function callback, PendingEvent *ev) {
   std::unique_ptr<PendingEvent> owned(ev);
   if (env == nullptr || callback.IsEmpty()) return;
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("kind", ev->kind);
-  o.Set("gpu", ev->gpu);
-  o.Set("uuid", ev->uuid);
-  o.Set("eventType", ev->eventType);
-  if (ev->kind == "xid") o.Set("xid", ev->data);
-  o.Set("data", ev->data);
-  o.Set("timestamp", ev->timestamp);
-  if (!ev->message.empty()) o.Set("message", ev->message);
-  callback.Call({o});
+  // Called from libuv with no C++ frame above to catch in: an exception escaping here is std::terminate. The
+  // JS wrapper already catches the user's callback, so what lands here is a terminating environment (worker
+  // terminate(), process.exit() inside a callback): nothing left to report to.
+  try {
+    BuildAndCall(env, callback, *ev);
+  } catch (const Napi::Error &) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
 }
 
 void WatchLoop(WatchState *state) {
@@ -621,7 +635,10 @@ void WatchFinalize(Napi::Env env, void * /*data*/, std::shared_ptr<WatchState> *
   }
   state->JoinAndFree();
   state->finished = true;
-  for (auto &d : state->stopWaiters) d.Resolve(env.Undefined());
+  // Statuses ignored on purpose: at environment teardown JS can no longer run and the promises die with it.
+  napi_value undefined = nullptr;
+  napi_get_undefined(env, &undefined);
+  for (napi_deferred d : state->stopWaiters) napi_resolve_deferred(env, d, undefined);
   state->stopWaiters.clear();
 }
 
@@ -732,17 +749,22 @@ class NvmlHandle : public Napi::ObjectWrap<NvmlHandle> {
     handle.Set("registration", registration);
     handle.Set("stop", Napi::Function::New(env, [state](const Napi::CallbackInfo &ci) -> Napi::Value {
                  Napi::Env e = ci.Env();
-                 Napi::Promise::Deferred d = Napi::Promise::Deferred::New(e);
+                 napi_deferred d = nullptr;
+                 napi_value promise = nullptr;
+                 NAPI_THROW_IF_FAILED(e, napi_create_promise(e, &d, &promise), Napi::Value());
                  if (state->finished) {
-                   d.Resolve(e.Undefined());
+                   napi_resolve_deferred(e, d, e.Undefined());
                  } else {
+                   // A pending stop holds the event loop (even after unref()) until the thread has exited and
+                   // the promise is settled: at most one wait timeout.
+                   state->tsfn.Ref(e);
                    state->stopRequested = true;
                    state->stopWaiters.push_back(d);
                  }
-                 return d.Promise();
+                 return Napi::Value(e, promise);
                }));
     handle.Set("unref", Napi::Function::New(env, [state](const Napi::CallbackInfo &ci) -> Napi::Value {
-                 if (!state->finished) state->tsfn.Unref(ci.Env());
+                 if (!state->finished && !state->stopRequested.load()) state->tsfn.Unref(ci.Env());
                  return ci.Env().Undefined();
                }));
     return handle;

@@ -63,14 +63,7 @@ function nvmlSource(nvml: Nvml, opts: NvmlSourceOptions): NvmlGpuSource {
     xidCounts: (): XidCount[] => watcher?.xidCounts() ?? [],
     lastXid: () => new Map(last),
     close: async () => {
-      // The watcher is unref'd; while its stop() is pending nothing else may keep the event loop alive, and a
-      // process that exits mid-stop aborts inside the addon (Napi::Error during teardown). Hold the loop open.
-      const keepAlive = setInterval(() => {}, 1000);
-      try {
-        await watcher?.stop();
-      } finally {
-        clearInterval(keepAlive);
-      }
+      await watcher?.stop();
       nvml.close();
     },
   };
