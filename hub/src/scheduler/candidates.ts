@@ -8,6 +8,7 @@ import { aggregateFits, indexesFor } from './fit.ts';
 import type { ClusterState, Snapshot } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
 import { gpuPrice } from './policies.ts';
+import type { DataCost } from './data.ts';
 import { dataCost } from './data.ts';
 import type { Target, TargetMemo } from './filters.ts';
 import type { QuotaLedger } from './quota.ts';
@@ -82,9 +83,71 @@ function aggregates(e: CandidateEnv, job: JobSpec, shape: TaskShape, cluster: Cl
   return out;
 }
 
-function candidate(e: CandidateEnv, job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number, pool: string[] | null, target: Target | null): Candidate {
+/**
+ * Per-job scratch for candidate building: candidate objects are reused from job to job (a cycle builds
+ * ~46 per job, and allocating them was most of the cycle's garbage), so a candidate that outlives its
+ * job's decision must be copied with cloneCandidate. Data costs are computed once per cluster per job.
+ */
+export class CandidateScratch {
+  readonly list: Candidate[] = [];
+  private readonly pool: Candidate[] = [];
+  private readonly dataStamp: number[] = [];
+  private readonly dataMemo: DataCost[] = [];
+  private stamp = 0;
+  /** Models of the pooled target being built (reused). */
+  readonly group: Target[] = [];
+
+  begin(): void {
+    this.list.length = 0;
+    this.stamp++;
+  }
+
+  next(): Candidate {
+    const i = this.list.length;
+    let c = this.pool[i];
+    if (!c) this.pool.push((c = blank()));
+    this.list.push(c);
+    return c;
+  }
+
+  data(e: CandidateEnv, cluster: ClusterState, job: JobSpec): DataCost {
+    if (!job.datasets || job.datasets.length === 0) return dataCost(e.snap, cluster, job.datasets, e.cfg.defaultLink);
+    if (this.dataStamp[cluster.ord] === this.stamp) return this.dataMemo[cluster.ord]!;
+    const d = dataCost(e.snap, cluster, job.datasets, e.cfg.defaultLink);
+    this.dataStamp[cluster.ord] = this.stamp;
+    this.dataMemo[cluster.ord] = d;
+    return d;
+  }
+}
+
+function blank(): Candidate {
+  return {
+    cluster: null as unknown as ClusterState,
+    model: null,
+    pool: null,
+    indexes: [],
+    freeMilli: 0,
+    totalMilli: 0,
+    fitsNow: false,
+    gpuWaitSec: 0,
+    data: null as unknown as DataCost,
+    readySec: 0,
+    gpuUsd: 0,
+    costUsd: 0,
+    maxCostUsd: 0,
+    tie: 0,
+    rank: 0,
+  };
+}
+
+/** A copy of a scratch candidate that may be kept past the job's decision (its data object is immutable). */
+export function cloneCandidate(c: Candidate): Candidate {
+  return { ...c };
+}
+
+function candidate(e: CandidateEnv, s: CandidateScratch, job: JobSpec, shape: TaskShape, cluster: ClusterState, model: string | null, jobHash: number, pool: string[] | null, target: Target | null): Candidate {
   const { indexes, freeMilli, totalMilli, fitsNow, gpuWaitSec } = aggregates(e, job, shape, cluster, model, pool, target);
-  const data = dataCost(e.snap, cluster, job.datasets, e.cfg.defaultLink);
+  const data = s.data(e, cluster, job);
   const hours = gpuHoursOf(job);
   let price = gpuPrice(cluster, model, job.tier, e.prices);
   let maxPrice = price;
@@ -98,52 +161,71 @@ function candidate(e: CandidateEnv, job: JobSpec, shape: TaskShape, cluster: Clu
     }
   }
   const gpuUsd = price * hours;
-  return {
-    cluster,
-    model,
-    pool,
-    indexes,
-    freeMilli,
-    totalMilli,
-    fitsNow,
-    gpuWaitSec,
-    data,
-    readySec: Math.max(gpuWaitSec, data.transferSec),
-    gpuUsd,
-    costUsd: gpuUsd + data.egressUsd,
-    maxCostUsd: maxPrice * hours + data.egressUsd,
-    tie: mix32(jobHash ^ Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : modelHash(model))),
-    rank: 0,
-  };
+  const c = s.next();
+  c.cluster = cluster;
+  c.model = model;
+  c.pool = pool;
+  c.indexes = indexes;
+  c.freeMilli = freeMilli;
+  c.totalMilli = totalMilli;
+  c.fitsNow = fitsNow;
+  c.gpuWaitSec = gpuWaitSec;
+  c.data = data;
+  c.readySec = Math.max(gpuWaitSec, data.transferSec);
+  c.gpuUsd = gpuUsd;
+  c.costUsd = gpuUsd + data.egressUsd;
+  c.maxCostUsd = maxPrice * hours + data.egressUsd;
+  c.tie = mix32(jobHash ^ Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : modelHash(model)));
+  c.rank = 0;
+  return c;
+}
+
+/** The pooled model list for a group of targets, reused from the lead target while the group is unchanged. */
+function poolOf(group: readonly Target[]): string[] {
+  const lead = group[0]!;
+  const prev = lead.poolModels;
+  if (prev && prev.length === group.length) {
+    let same = true;
+    for (let i = 0; i < group.length; i++)
+      if (prev[i] !== group[i]!.model) {
+        same = false;
+        break;
+      }
+    if (same) return prev;
+  }
+  return (lead.poolModels = group.map((t) => t.model!));
 }
 
 /**
- * Targets for a job. Under the balanced policy a single-task GPU job gets one pooled target per
- * cluster (every allowed model whose quota has room), so FGD chooses model and node together, as
- * in the FGD paper; otherwise one target per (cluster, model).
+ * Targets for a job, into s.list (scratch: valid until the next job). Under the balanced policy a
+ * single-task GPU job gets one pooled target per cluster (every allowed model whose quota has room), so
+ * FGD chooses model and node together, as in the FGD paper; otherwise one target per (cluster, model).
  */
-export function buildCandidates(e: CandidateEnv, job: JobSpec, shape: TaskShape, targets: readonly Target[], policy: PolicyName, jobHash: number, need: number): Candidate[] {
-  if (policy !== 'balanced' || job.tasks !== 1 || (shape.gpus === 0 && shape.milli === 0))
-    return targets.map((t) => candidate(e, job, shape, t.cluster, t.model, jobHash, null, t));
-  const byCluster = new Map<ClusterState, Target[]>();
+export function buildCandidates(e: CandidateEnv, s: CandidateScratch, job: JobSpec, shape: TaskShape, targets: readonly Target[], policy: PolicyName, jobHash: number, need: number): Candidate[] {
+  s.begin();
+  const perTarget = (): Candidate[] => {
+    for (const t of targets) candidate(e, s, job, shape, t.cluster, t.model, jobHash, null, t);
+    return s.list;
+  };
+  if (policy !== 'balanced' || job.tasks !== 1 || (shape.gpus === 0 && shape.milli === 0)) return perTarget();
+  // Targets come grouped by cluster (eligibleTargets walks clusters, then models), so each run of one
+  // cluster's quota-passing targets is one pooled candidate.
+  const quota = e.quota.limits(job.project);
+  const group = s.group;
+  group.length = 0;
+  const flush = (): void => {
+    if (group.length === 0) return;
+    const lead = group[0]!;
+    if (group.length === 1) candidate(e, s, job, shape, lead.cluster, lead.model, jobHash, null, lead);
+    else candidate(e, s, job, shape, lead.cluster, null, jobHash, poolOf(group), lead);
+    group.length = 0;
+  };
   for (const t of targets) {
-    if (e.quota.check(job.project, t.model, need) !== null) continue;
-    let l = byCluster.get(t.cluster);
-    if (!l) byCluster.set(t.cluster, (l = []));
-    l.push(t);
+    if (quota && e.quota.check(job.project, t.model, need) !== null) continue;
+    if (group.length > 0 && group[0]!.cluster !== t.cluster) flush();
+    group.push(t);
   }
-  if (byCluster.size === 0) return targets.map((t) => candidate(e, job, shape, t.cluster, t.model, jobHash, null, t));
-  return [...byCluster].map(([cl, ts]) =>
-    ts.length === 1
-      ? candidate(e, job, shape, cl, ts[0]!.model, jobHash, null, ts[0]!)
-      : candidate(e, 
-          job,
-          shape,
-          cl,
-          null,
-          jobHash,
-          ts.map((t) => t.model!),
-          ts[0]!,
-        ),
-  );
+  flush();
+  if (s.list.length === 0) return perTarget();
+  return s.list;
 }

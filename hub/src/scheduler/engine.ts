@@ -8,7 +8,7 @@ import { placeGang } from './fit.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
 import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
-import { DEFAULT_WEIGHTS, fallbackPrices, gpuPrice, rankCandidates } from './policies.ts';
+import { DEFAULT_WEIGHTS, bestCandidate, fallbackPrices, gpuPrice, scoreCandidates, sortCandidates } from './policies.ts';
 import { eligibleTargets } from './filters.ts';
 import { FairShare } from './fairshare.ts';
 import { QuotaLedger } from './quota.ts';
@@ -20,7 +20,7 @@ import { lostWork, planPreemption } from './preemption.ts';
 import type { Pend } from './reasons.ts';
 import { reasons } from './reasons.ts';
 import { hash32, makeRng } from './rng.ts';
-import { buildCandidates } from './candidates.ts';
+import { CandidateScratch, buildCandidates, cloneCandidate } from './candidates.ts';
 
 export type Outcome =
   | { kind: 'placed'; job: JobSpec; cand: Candidate; model: string | null; allocs: TaskAlloc[]; victims: RunningEntry[]; usd: number }
@@ -93,6 +93,8 @@ export class Engine {
   private readonly failedPlace = new Map<string, Map<object, number>>();
   private preemptionAttempts = 0;
   private readonly filterMemo = new Map<string, ReturnType<typeof eligibleTargets>>();
+  /** Candidate objects reused from job to job; outcomes keep copies (see commit and pending). */
+  private readonly scratch = new CandidateScratch();
 
   constructor(input: Omit<CycleInput, 'jobs'>) {
     this.now = input.now;
@@ -190,7 +192,7 @@ export class Engine {
 
     const jobHash = hash32(job.id, this.cfg.seed);
     const policy = this.policyFor(job);
-    let cands = buildCandidates(this, job, shape, filtered.targets, policy, jobHash, need);
+    let cands = buildCandidates(this, this.scratch, job, shape, filtered.targets, policy, jobHash, need);
     // Projects without a quota or budget (check() is null for every target) skip the filter passes.
     const quotaOk = need === 0 || !this.quota.limits(job.project) ? cands : cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
     if (quotaOk.length === 0) return this.pending(job, { code: 'QuotaExceeded', reason: this.quota.check(job.project, cands[0]!.model, need)!, etaSec: null });
@@ -199,11 +201,19 @@ export class Engine {
       const cheapest = quotaOk.reduce((a, b) => (b.maxCostUsd < a.maxCostUsd ? b : a));
       return this.pending(job, { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, cheapest.maxCostUsd)!, etaSec: null });
     }
-    cands = rankCandidates(budgetOk, policy, this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS);
+    cands = budgetOk;
+    scoreCandidates(cands, policy, this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS);
+    // Ranked lazily: the best target is found by one scan and the rest sorted only when it does not
+    // take the job (the order tried is exactly that of a full sort).
+    const top = cands[bestCandidate(cands, policy)]!;
+    let sorted = false;
+    const rankAll = (): void => {
+      if (!sorted) sortCandidates(cands, policy);
+      sorted = true;
+    };
 
     // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
     // starting now somewhere the data must first travel to.
-    const top = cands[0]!;
     if ((policy === 'locality-first' || policy === 'balanced') && !top.fitsNow && Number.isFinite(top.readySec)) {
       let minFitReady = Number.POSITIVE_INFINITY;
       for (const c of cands) if (c.fitsNow) minFitReady = Math.min(minFitReady, c.readySec);
@@ -215,7 +225,9 @@ export class Engine {
 
     let heldBy: Pend | null = null;
     let failedHere = this.failedPlace.get(shapeKey);
-    for (const c of cands) {
+    for (let i = 0; i < cands.length; i++) {
+      if (i === 1) rankAll();
+      const c = i === 0 ? top : cands[i]!;
       if (!c.fitsNow) continue;
       const blocker = this.cfg.backfill ? this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need) : null;
       if (blocker) {
@@ -238,6 +250,7 @@ export class Engine {
       return this.commit(job, c, allocs, []);
     }
 
+    rankAll();
     if (this.cfg.preemption && TIER_RANK[job.tier] < TIER_RANK.filler && this.preemptionAttempts < this.cfg.maxPreemptionAttempts) {
       this.preemptionAttempts++;
       const rank = TIER_RANK[job.tier];
@@ -285,7 +298,7 @@ export class Engine {
   }
 
   private pending(job: JobSpec, pend: Pend, target: Candidate | null = null, prewarm = false): Outcome {
-    return { kind: 'pending', job, pend, target, prewarm };
+    return { kind: 'pending', job, pend, target: target && cloneCandidate(target), prewarm };
   }
 
   private commit(job: JobSpec, cand: Candidate, allocs: TaskAlloc[], victims: RunningEntry[]): Outcome {
@@ -296,7 +309,7 @@ export class Engine {
     this.charge(job.project, model, need, job.cpuMilli * job.tasks, job.memoryMiB * job.tasks, 1);
     this.budget.spend(job.project, gpuHoursOf(job), usd);
     if (this.cfg.backfill) this.reservations.consume(cand.cluster.id, model, job.tier, job.expectedRuntimeSec, need);
-    return { kind: 'placed', job, cand, model, allocs, victims, usd };
+    return { kind: 'placed', job, cand: cloneCandidate(cand), model, allocs, victims, usd };
   }
 
   /** Record a placed job as running (so later decisions in this engine see it). */

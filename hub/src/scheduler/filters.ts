@@ -16,6 +16,8 @@ export interface Target {
   memo?: TargetMemo;
   /** Same for the pooled target led by this one (first of the cluster's models), with its model list. */
   poolMemo?: TargetMemo;
+  /** The model list of the pooled target this one leads, reused while the group is unchanged. */
+  poolModels?: string[];
 }
 
 export interface TargetMemo {

@@ -78,9 +78,9 @@ const totals: Record<Exclude<PolicyName, 'balanced'>, Cmp> = {
 };
 const byRank: Cmp = (a, b) => a.rank - b.rank || a.tie - b.tie;
 
-/** Order candidates best-first for a policy. Same candidates and weights, same order; returns a new array. */
-export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: BalancedWeights = DEFAULT_WEIGHTS): Candidate[] {
-  if (policy !== 'balanced') return cands.slice().sort(totals[policy]);
+/** Balanced policy: write each candidate's weighted score into c.rank (other policies need nothing). */
+export function scoreCandidates(cands: readonly Candidate[], policy: PolicyName, weights: BalancedWeights = DEFAULT_WEIGHTS): void {
+  if (policy !== 'balanced') return;
   // Weighted sum of terms normalised to [0, 1] across the candidates; unknown waits rank last.
   let maxCost = 0;
   let maxReady = 0;
@@ -95,5 +95,30 @@ export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: 
       weights.cost * (maxCost > 0 ? c.costUsd / maxCost : 0) +
       weights.locality * (Number.isFinite(c.readySec) ? (maxReady > 0 ? c.readySec / maxReady : 0) : 2) +
       weights.inventory * (maxFree > 0 ? 1 - c.freeMilli / maxFree : 1);
-  return cands.slice().sort(byRank);
+}
+
+const comparator = (policy: PolicyName): Cmp => (policy === 'balanced' ? byRank : totals[policy]);
+
+/**
+ * Index of the candidate a stable sort by the policy would put first (scored candidates): the first of
+ * the minima. Most jobs start on their best target, so the full sort is left until a second is needed.
+ */
+export function bestCandidate(cands: readonly Candidate[], policy: PolicyName): number {
+  const cmp = comparator(policy);
+  let best = 0;
+  for (let i = 1; i < cands.length; i++) if (cmp(cands[i]!, cands[best]!) < 0) best = i;
+  return best;
+}
+
+/** Stable in-place sort of scored candidates, best first. */
+export function sortCandidates(cands: Candidate[], policy: PolicyName): void {
+  cands.sort(comparator(policy));
+}
+
+/** Order candidates best-first for a policy. Same candidates and weights, same order; returns a new array. */
+export function rankCandidates(cands: Candidate[], policy: PolicyName, weights: BalancedWeights = DEFAULT_WEIGHTS): Candidate[] {
+  scoreCandidates(cands, policy, weights);
+  const out = cands.slice();
+  sortCandidates(out, policy);
+  return out;
 }
