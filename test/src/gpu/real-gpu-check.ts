@@ -26,8 +26,20 @@ const opts = new Command('check:gpu')
   .option('--out <dir>', 'where report.json and metrics.txt go', '.meridian/gpu-check')
   .option('--load-cmd <cmd>', 'a shell command that keeps the GPU busy while samples are taken')
   .option('--seconds <n>', 'samples taken once a second for this long', seconds, 16)
+  .option('--child-unref-stop', 'internal: open NVML, watch events, unref(), stop() and exit')
   .parse()
-  .opts<{ out: string; loadCmd?: string; seconds: number }>();
+  .opts<{ out: string; loadCmd?: string; seconds: number; childUnrefStop?: boolean }>();
+
+if (opts.childUnrefStop) {
+  // Nothing else holds the event loop here: the process must still exit 0 (an addon bug once aborted it).
+  const n = openNvml();
+  if (!n.available) process.exit(3);
+  const w = n.watchEvents(() => {});
+  w.unref();
+  await w.stop();
+  n.close();
+  process.exit(0);
+}
 
 const failures: string[] = [];
 const report: Record<string, unknown> = { startedAt: new Date().toISOString() };
@@ -119,6 +131,11 @@ report.collector = { series: scrape.samples, errors: scrape.errors, simulated: s
 failures.push(...scrape.errors.map((e) => `collector: ${e}`));
 await source.close();
 console.log(`collector: ${scrape.samples} series${source.simulated ? ' (simulated)' : ''}, written to ${join(opts.out, 'metrics.txt')}`);
+
+const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, '--child-unref-stop'], { encoding: 'utf8', timeout: 30_000 });
+report.unrefStopChild = { status: child.status, signal: child.signal, stderr: child.stderr.slice(-2000) };
+if (child.status !== 0) failures.push(`a process that unref()s and stop()s the event watcher exited ${child.status ?? child.signal}: ${child.stderr.slice(-500)}`);
+console.log(`watcher unref()+stop() in a bare process: exit ${child.status ?? child.signal}`);
 
 const rdma = await readRdmaPorts({});
 report.rdma = rdma;
