@@ -3,7 +3,8 @@
 //   1. npm dependencies (npm ci when node_modules is missing or stale),
 //   2. Debian packages for the engines that Debian ships,
 //   3. Go-built engines from the Go module proxy at pinned versions, cached under
-//      ~/.cache/meridian/engines/<name>-<version>/ so a warm run costs nothing.
+//      ~/.cache/meridian/engines/<name>-<version>/ so a warm run costs nothing,
+//   4. slurm-bridge's command bundle (dist/commands.mjs) when its sources changed.
 // Prints what it installs, builds or skips. Without root/apt it names what is missing and carries on.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,13 @@ function npmDeps() {
 function nativeAddon() {
   log('native addon: build if stale');
   run('npm', ['run', '--silent', 'build:native', '-w', 'native'], { cwd: root });
+}
+
+/** slurm-bridge's commands as one prebuilt bundle (bin/* run it without tsx); rebuilt when a source changed. */
+async function commandsBundle() {
+  const { ensureCommandsBundle } = await import('../slurm-bridge/scripts/build-commands.mjs');
+  const r = await ensureCommandsBundle();
+  log(r.built ? `slurm-bridge commands bundle: built from ${r.inputs} files in ${r.ms.toFixed(0)} ms` : 'slurm-bridge commands bundle: up to date (skip)');
 }
 
 function aptPackages() {
@@ -112,11 +120,12 @@ function goEngine(name) {
   }
 }
 
-function main() {
+async function main() {
   log(`cache: ${cacheDir}`);
   mkdirSync(join(cacheDir, 'engines'), { recursive: true });
   if (want('npm')) npmDeps();
   if (want('npm')) nativeAddon();
+  if (want('npm') || only.has('commands')) await commandsBundle();
   if (want('apt')) aptPackages();
   for (const name of Object.keys(engines.go)) if (want(name)) goEngine(name);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
@@ -128,5 +137,5 @@ function main() {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
 export { cacheDir, engines, tmpdir };
