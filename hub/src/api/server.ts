@@ -11,6 +11,7 @@ import { Routes } from './route.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { powerRoutes } from './routes/power.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -38,6 +39,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
   projectRoutes(routes, ctx);
   userRoutes(routes, ctx);
   clusterRoutes(routes, ctx);
+  powerRoutes(routes, ctx);
 
   let doc: unknown = null;
   routes.add({
