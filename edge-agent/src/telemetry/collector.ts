@@ -67,11 +67,14 @@ export interface GpuAllocation {
   pod?: string;
   container?: string;
   slurmJobId?: string;
+  /** dcgm-exporter's hpc_job label (the Slurm job id) */
+  hpcJob?: string;
   /** the federation job id, when the workload is a Meridian job */
   jobId?: string;
 }
 
 export interface AllocationSource {
+  /** keyed by GPU UUID, or by gpuIndexKey(index) (`index:<n>`) for sources that only know the index (Slurm) */
   allocations(): Promise<Map<string, GpuAllocation>>;
 }
 
@@ -216,12 +219,13 @@ export class TelemetryCollector {
         ...gpuSim,
       };
       if (o.gpus.driverVersion) labels[L.driverVersion] = o.gpus.driverVersion;
-      const a = allocs.get(g.uuid);
+      const a = allocs.get(g.uuid) ?? allocs.get(`index:${g.index}`);
       if (a) {
         if (a.namespace) labels[L.namespace] = a.namespace;
         if (a.pod) labels[L.pod] = a.pod;
         if (a.container) labels[L.container] = a.container;
         if (a.slurmJobId) labels[L.slurmJobId] = a.slurmJobId;
+        if (a.hpcJob) labels[L.hpcJob] = a.hpcJob;
         if (a.jobId) labels[L.jobId] = a.jobId;
       }
       for (const [key, def] of Object.entries(GPU_METRICS)) {

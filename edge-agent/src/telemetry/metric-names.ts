@@ -84,6 +84,8 @@ export const L = {
   pod: 'pod',
   container: 'container',
   slurmJobId: 'slurm_job_id',
+  /** dcgm-exporter's HPC job mapping label (same value as slurm_job_id on Slurm nodes) */
+  hpcJob: 'hpc_job',
   /** federation job id (stable for the job's life) when the GPU runs a Meridian job */
   jobId: 'meridian_job_id',
   project: 'project',
