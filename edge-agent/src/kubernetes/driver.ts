@@ -253,6 +253,10 @@ export class KubernetesDriver {
       }
       case 'prewarm':
         return { ok: false, error: 'prewarm is not supported by the Kubernetes agent yet (needs Fluid DataLoad or a copy Job)' };
+      case 'hold':
+      case 'release':
+        // The hub holds jobs before they are placed; a Kubernetes Job has no pending-but-held state to forward to.
+        return { ok: false, error: `${cmd.kind} of a dispatched job is not supported on Kubernetes clusters` };
     }
   }
 }

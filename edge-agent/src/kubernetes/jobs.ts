@@ -7,6 +7,7 @@ import type { V1EnvVar, V1Job, V1Toleration } from '@kubernetes/client-node';
 import type { DispatchCommand } from '../../../hub/src/protocol/agent-protocol.ts';
 import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
 import { errText, statusOf } from './informer.ts';
+import { slurmScriptParts } from './slurm-script.ts';
 
 export const MANAGED_BY = 'meridian';
 export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
@@ -24,12 +25,16 @@ export interface JobOptions {
   milliGpuResource: string;
   /** Image for commands that carry a script but no image. */
   defaultImage: string;
+  /** Image for login-node batch scripts without an image (they expect bash and coreutils, as on a Slurm node). */
+  slurmScriptImage?: string;
   tolerations: V1Toleration[];
   /** Finished Jobs are garbage-collected after this long (logs stay readable until then). */
   ttlSecondsAfterFinished: number;
   serviceAccountName?: string;
   priorityClassName?: string;
 }
+
+export const DEFAULT_SLURM_SCRIPT_IMAGE = 'debian:bookworm-slim';
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
   namespace: 'default',
@@ -38,6 +43,7 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   rdmaResource: 'rdma/hca',
   milliGpuResource: 'meridian.dev/milli-gpu',
   defaultImage: 'busybox:1.36',
+  slurmScriptImage: DEFAULT_SLURM_SCRIPT_IMAGE,
   tolerations: [],
   ttlSecondsAfterFinished: 86_400,
 };
@@ -95,7 +101,12 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
   ];
   let command = cmd.command;
   let args = cmd.args;
-  if (!command && cmd.script) {
+  const slurm = slurmScriptParts(cmd);
+  if (slurm) {
+    env.push(...slurm.env);
+    command = slurm.command;
+    args = undefined;
+  } else if (!command && cmd.script) {
     command = ['/bin/sh', '-c'];
     args = [cmd.script];
   }
@@ -120,11 +131,22 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
     spec: {
       completionMode: 'Indexed',
       ...(suspend ? { suspend: true } : {}),
-      completions: cmd.tasks,
-      parallelism: cmd.tasks,
-      // A gang is all or nothing: no retries inside the cluster; the hub decides whether to requeue.
-      backoffLimit: 0,
-      activeDeadlineSeconds: Math.max(1, Math.ceil(cmd.maxRuntimeSec)),
+      ...(slurm?.array
+        ? {
+            // An array: one completion per index, at most %limit at once; a failed task does not stop the others,
+            // and the time limit is per task (the deadline covers the waves the limit makes).
+            completions: slurm.array.completions,
+            parallelism: slurm.array.parallelism,
+            backoffLimitPerIndex: 0,
+            activeDeadlineSeconds: Math.max(1, Math.ceil(cmd.maxRuntimeSec)) * Math.ceil(slurm.array.completions / slurm.array.parallelism),
+          }
+        : {
+            completions: cmd.tasks,
+            parallelism: cmd.tasks,
+            // A gang is all or nothing: no retries inside the cluster; the hub decides whether to requeue.
+            backoffLimit: 0,
+            activeDeadlineSeconds: Math.max(1, Math.ceil(cmd.maxRuntimeSec)),
+          }),
       ttlSecondsAfterFinished: o.ttlSecondsAfterFinished,
       // An evicted (drained / preempted) pod fails the Job at once with a reason the hub reads as "requeue".
       podFailurePolicy: { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
@@ -150,13 +172,15 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
           containers: [
             {
               name: 'main',
-              image: cmd.image ?? o.defaultImage,
+              image: cmd.image ?? (slurm ? (o.slurmScriptImage ?? DEFAULT_SLURM_SCRIPT_IMAGE) : o.defaultImage),
               ...(command ? { command } : {}),
               ...(args ? { args } : {}),
               env,
               resources: { requests, limits },
+              ...(slurm?.volumeMounts.length ? { volumeMounts: slurm.volumeMounts } : {}),
             },
           ],
+          ...(slurm?.volumes.length ? { volumes: slurm.volumes } : {}),
         },
       },
     },

@@ -1,5 +1,34 @@
 // API views of store rows (what clients see).
+import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '../protocol/slurm-patterns.ts';
 import type { JobRow } from '../store/repos/jobs.ts';
+
+/** Node of each task: as the cluster reported them, else the hub's placement. */
+function taskNodes(j: JobRow): string[] {
+  const placed = Array.isArray(j.placement) ? (j.placement as { node?: string }[]) : [];
+  return placed.map((t) => t.node ?? '').filter(Boolean);
+}
+
+/** What squeue / scontrol / sacct print besides the lifecycle: Slurm's names for the job's settings. */
+export function slurmView(j: JobRow): Record<string, unknown> {
+  const a = (k: string): string | undefined => j.spec.annotations?.[`slurm.meridian.dev/${k}`] || undefined;
+  const isArray = a('array') !== undefined;
+  const workDir = a('workDir') ?? null;
+  const nodes = taskNodes(j);
+  const values = { j: j.id, J: j.id, A: j.id, u: a('submitUser') ?? j.user ?? '', x: a('jobName') ?? j.name, n: '0', t: '0', s: 'batch', ...(nodes[0] ? { N: nodes[0] } : {}) };
+  const out = a('output') ?? defaultOutputPattern(isArray);
+  const limitMin = a('timeLimitMin');
+  return {
+    jobName: a('jobName') ?? j.name,
+    partition: a('partition') ?? j.cluster,
+    workDir,
+    stdOut: inWorkDir(expandSlurmPattern(out, values), workDir ?? undefined),
+    stdErr: inWorkDir(expandSlurmPattern(a('error') ?? out, values), workDir ?? undefined),
+    timeLimitSec: limitMin !== undefined && /^\d+$/.test(limitMin) ? Number(limitMin) * 60 : j.spec.maxRuntime,
+    nodes,
+    dependency: a('dependency') ?? null,
+    array: a('array') ?? null,
+  };
+}
 
 export function jobView(j: JobRow): Record<string, unknown> {
   return {
@@ -19,6 +48,7 @@ export function jobView(j: JobRow): Record<string, unknown> {
     exitCode: j.exitCode,
     estimatedUsd: j.estimatedUsd,
     cancelRequested: j.cancelRequested,
+    held: j.held,
     clusterJobId: j.clusterJobId,
     submittedAt: j.submittedAt,
     placedAt: j.placedAt,
@@ -26,6 +56,7 @@ export function jobView(j: JobRow): Record<string, unknown> {
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
     placement: j.placement,
+    slurm: slurmView(j),
     spec: j.spec,
   };
 }

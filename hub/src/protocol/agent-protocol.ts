@@ -121,7 +121,14 @@ export const LogsCommand = z.object({
   tailLines: z.number().int().positive().max(10_000).default(200),
 });
 
-export const Command = z.discriminatedUnion('kind', [DispatchCommand, CancelCommand, NodeCommand, PrewarmCommand, LogsCommand]);
+/**
+ * Hold / release a dispatched job that is still pending on its cluster (Slurm: `scontrol hold|release`). Sent
+ * only to Slurm clusters; the result is `ok: false` with Slurm's text when the job already runs.
+ */
+export const HoldCommand = z.object({ kind: z.literal('hold'), jobId: z.string().min(1), attempt: z.number().int().min(1) });
+export const ReleaseCommand = z.object({ kind: z.literal('release'), jobId: z.string().min(1), attempt: z.number().int().min(1) });
+
+export const Command = z.discriminatedUnion('kind', [DispatchCommand, CancelCommand, NodeCommand, PrewarmCommand, LogsCommand, HoldCommand, ReleaseCommand]);
 export type Command = z.infer<typeof Command>;
 
 // ---------- agent → hub events ----------

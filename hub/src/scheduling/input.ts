@@ -6,6 +6,8 @@ import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAl
 import type { Queryable } from '../store/db.ts';
 import { listClusters, listNodes } from '../store/repos/clusters.ts';
 import { listProjects, projectSpend } from '../store/repos/projects.ts';
+import { clusterNodes, gateQueued, type GateResult } from './gates.ts';
+import { NO_CLUSTER } from './slurm-rules.ts';
 
 interface ActiveRow {
   id: string;
@@ -25,10 +27,13 @@ export interface QueuedRow {
   priority: number;
   spec: UserSpec;
   submitted_ms: number;
+  user_id?: string | null;
 }
 
-export function toSchedulerJob(r: QueuedRow): JobSpec {
+/** A queued row → the scheduler's job; `restrict` (Slurm-only requests) narrows the clusters it may use. */
+export function toSchedulerJob(r: QueuedRow, restrict?: string[]): JobSpec {
   const s = r.spec;
+  const clusters = restrict ? (s.placement.clusters?.length ? restrict.filter((c) => s.placement.clusters!.includes(c)) : restrict) : s.placement.clusters;
   return {
     id: r.id,
     project: r.project,
@@ -41,7 +46,7 @@ export function toSchedulerJob(r: QueuedRow): JobSpec {
     ...(s.resources.milliGpu ? { milliGpu: s.resources.milliGpu } : {}),
     ...(s.resources.gpuModels?.length ? { gpuModels: s.resources.gpuModels } : {}),
     ...(s.placement.regions?.length ? { regions: s.placement.regions } : {}),
-    ...(s.placement.clusters?.length ? { clusters: s.placement.clusters } : {}),
+    ...(clusters?.length ? { clusters } : restrict ? { clusters: [NO_CLUSTER] } : {}),
     ...(s.placement.policy ? { policy: s.placement.policy } : {}),
     expectedRuntimeSec: s.expectedRuntime ?? s.maxRuntime,
     checkpointable: Boolean(s.checkpoint),
@@ -84,6 +89,11 @@ function overlay(nodes: Map<string, NodeSpec>, a: RunningAllocation, reserved: M
 }
 
 export async function buildCycleInput(db: Queryable, now: number, config: SchedulerConfig, maxJobs = 5000): Promise<CycleInput> {
+  return (await buildGatedInput(db, now, config, maxJobs)).input;
+}
+
+/** The cycle input plus the gate decisions (dependency waits and never-satisfiable jobs) the loop writes. */
+export async function buildGatedInput(db: Queryable, now: number, config: SchedulerConfig, maxJobs = 5000): Promise<{ input: CycleInput; gates: GateResult }> {
   const [clusterRows, nodeRows, projectRows, spend] = await Promise.all([listClusters(db), listNodes(db), listProjects(db), projectSpend(db)]);
   const active = (
     await db.query<ActiveRow>(
@@ -94,7 +104,7 @@ export async function buildCycleInput(db: Queryable, now: number, config: Schedu
   ).rows;
   const queued = (
     await db.query<QueuedRow>(
-      `SELECT id::text AS id, project, tier, priority, spec, (extract(epoch FROM submitted_at) * 1000)::float8 AS submitted_ms
+      `SELECT id::text AS id, project, tier, priority, spec, (extract(epoch FROM submitted_at) * 1000)::float8 AS submitted_ms, user_id::text AS user_id
        FROM jobs WHERE state = 'Queued' AND cancel_requested_at IS NULL AND held_at IS NULL ORDER BY id LIMIT $1`,
       [maxJobs],
     )
@@ -158,5 +168,9 @@ export async function buildCycleInput(db: Queryable, now: number, config: Schedu
       ...(p.maxPending !== null ? { maxPending: p.maxPending } : {}),
     };
   });
-  return { now, clusters, jobs: queued.map(toSchedulerJob), running, projects, config };
+  const live = clusterRows.filter((c) => c.status !== 'lost' && c.status !== 'new');
+  const gates = await gateQueued(db, queued.map((q) => ({ id: q.id, user_id: q.user_id ?? null, spec: q.spec })), clusterNodes(live, nodeRows), now);
+  const gated = new Set([...gates.waiting, ...gates.never].map((g) => g.id));
+  const jobs = queued.filter((q) => !gated.has(q.id)).map((q) => toSchedulerJob(q, gates.restrict.get(q.id)));
+  return { input: { now, clusters, jobs, running, projects, config }, gates };
 }

@@ -12,7 +12,8 @@ import { markLostClusters } from '../store/repos/clusters.ts';
 import { activeJobsOn, claimStaleSteps, jobsMissingWorkflow, markWorkflowStarted, requestRequeue } from '../store/repos/jobs.ts';
 import { applyPlacement } from '../store/repos/lifecycle.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
-import { buildCycleInput } from './input.ts';
+import { applyGates } from './gates.ts';
+import { buildGatedInput } from './input.ts';
 import { Leadership } from './leader.ts';
 
 export const SCHEDULE_CHANNEL = 'meridian_schedule';
@@ -107,7 +108,12 @@ export class SchedulingLoop {
   /** One scheduling cycle; returns the output (also kept as lastOutput). */
   async cycle(): Promise<CycleOutput | null> {
     const started = process.hrtime.bigint();
-    const input = await buildCycleInput(this.pool, Date.now(), this.cfg.scheduler);
+    const { input, gates } = await buildGatedInput(this.pool, Date.now(), this.cfg.scheduler);
+    if (gates.waiting.length || gates.never.length) {
+      const ended = await tx(this.pool, (c) => applyGates(c, gates));
+      if (ended.length) this.log.info({ jobs: ended }, 'dependencies can never be satisfied: jobs cancelled');
+      await this.workflows()?.wake(ended);
+    }
     if (input.jobs.length === 0) return null;
     const out = runCycle(input);
     const submittedAt = new Map(input.jobs.map((j) => [j.id, j.submittedAt]));

@@ -162,6 +162,23 @@ describe('Slurm driver (edge agent, Slurm mode)', () => {
     expect(ev.tasks.map((t) => t.index).sort()).toEqual([0, 1, 2, 3]);
   });
 
+  it('holds and releases a pending job; a running one answers Slurm\'s "no longer pending"', async () => {
+    const handler = slurmCommandHandler(driver);
+    await driver.dispatch(dispatch('j-hold', { script: '#!/bin/bash\ntrue\n', slurm: { begin: 'now+600' } }));
+    expect(await handler({ kind: 'hold', jobId: 'j-hold', attempt: 1 })).toMatchObject({ ok: true });
+    const held = (await driver.jobsOf('j-hold', 1))[0]!;
+    expect(held.state).toBe('PENDING');
+    expect(held.reason).toMatch(/^JobHeld(User|Admin)$/);
+    expect(await handler({ kind: 'release', jobId: 'j-hold', attempt: 1 })).toMatchObject({ ok: true });
+    expect((await driver.jobsOf('j-hold', 1))[0]!.reason).not.toMatch(/JobHeld/);
+    expect(await handler({ kind: 'hold', jobId: 'nope', attempt: 1 })).toMatchObject({ ok: false, error: expect.stringMatching(/no job for nope/) });
+    await driver.dispatch(dispatch('j-run', { script: '#!/bin/bash\nsleep 600\n', perTask: { cpuMilli: 1000, memoryMiB: 100, gpus: 0, rdma: 0 } }));
+    await until('j-run', (e) => e.phase === 'Running');
+    expect(await handler({ kind: 'hold', jobId: 'j-run', attempt: 1 })).toEqual({ ok: false, error: 'Job is no longer pending execution' });
+    await handler({ kind: 'cancel', jobId: 'j-run', graceSeconds: 0, reason: 'done' });
+    await handler({ kind: 'cancel', jobId: 'j-hold', graceSeconds: 0, reason: 'done' });
+  });
+
   it('cancels', async () => {
     await driver.dispatch(dispatch('j-cancel', { script: '#!/bin/bash\nsleep 600\n' }));
     await until('j-cancel', (e) => e.phase === 'Running');

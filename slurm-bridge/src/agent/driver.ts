@@ -10,7 +10,6 @@ import {
   nodeInfoOf,
   parseFederationComment,
   readExtras,
-  extrasFromAnnotations,
   statusEvent,
   submitRequestFor,
   translateDependency,
@@ -144,7 +143,9 @@ export class SlurmDriver {
       const id = existing[0]!.arrayJobId ?? existing[0]!.jobId;
       return { clusterJobId: id, existing: true };
     }
-    const extras = { ...extrasFromAnnotations(cmd.annotations), ...readExtras(cmd.slurm) };
+    // A login-node dependency (annotation) is enforced by the hub, which dispatches the job only once its
+    // conditions hold (the prerequisite may have run anywhere); only an explicit `slurm.dependency` goes to Slurm.
+    const extras = readExtras(cmd.slurm);
     const dependency = extras.dependency
       ? await translateDependency(extras.dependency, async (fid) => {
           const jobs = (await this.opts.transport.listJobs()).filter((j) => parseFederationComment(j.comment)?.jobId === fid);
@@ -172,6 +173,19 @@ export class SlurmDriver {
     }
     await Promise.all(ids.map((id) => this.opts.transport.cancel(id)));
     return { cancelled: ids };
+  }
+
+  /**
+   * `scontrol hold|release` of a dispatched attempt that is still pending in Slurm. A job that already runs
+   * answers Slurm's own "Job is no longer pending execution".
+   */
+  async holdOrRelease(cmd: { kind: 'hold' | 'release'; jobId: string; attempt: number }): Promise<Outcome> {
+    const jobs = await this.jobsOf(cmd.jobId, cmd.attempt);
+    if (!jobs.length) return { ok: false, error: `Slurm has no job for ${cmd.jobId} attempt ${cmd.attempt}` };
+    if (cmd.kind === 'hold' && jobs.some((j) => j.state !== 'PENDING')) return { ok: false, error: 'Job is no longer pending execution' };
+    const ids = [...new Set(jobs.filter((j) => j.state === 'PENDING').map((j) => j.arrayJobId ?? j.jobId))];
+    for (const id of ids) await (cmd.kind === 'hold' ? this.opts.transport.hold(id) : this.opts.transport.release(id));
+    return { ok: true, detail: { slurmJobIds: ids } };
   }
 
   /** The tail of a job's output (stdout file) for the hub's logs endpoint: latest attempt, array index = task. */

@@ -28,6 +28,9 @@ export function slurmCommandHandler(driver: SlurmDriver): (command: Command) => 
           return { ok: false, error: 'prewarm on Slurm runs as a staging job the hub dispatches; the Slurm driver has no cache of its own' };
         case 'logs':
           return await driver.logs(command);
+        case 'hold':
+        case 'release':
+          return await driver.holdOrRelease(command);
       }
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { formatSacctParsable, formatSacctTable, formatSqueue, SACCT_DEFAULT_FIELDS, secsToTime, SQUEUE_DEFAULT_FORMAT, SQUEUE_LONG_FORMAT, STATE_COMPACT, submittedLine, slurmTime } from './format.ts';
 import { HubError, hubClientFromEnv } from './hub-client.ts';
 import { jobSpecFor } from './jobspec.ts';
-import { ANNOTATION_PREFIX, queueRowFromHub, slurmStateOf, type HubJobView } from './rows.ts';
+import { ANNOTATION_PREFIX, queueRowFromHub, slurmStateOf, squeueOrder, type HubJobView } from './rows.ts';
 import { checkScript, parseCommandLine, resolveOptions, SbatchError, wrapScript } from './sbatch-options.ts';
 
 export interface Io {
@@ -35,6 +35,8 @@ export function processIo(): Io {
 }
 
 const VERSION = 'slurm-wlm 22.05.8\n';
+/** Hub error codes whose message is Slurm's own text (hub/src/api/routes/jobs-slurm.ts). */
+const SLURM_TEXT_CODES = new Set(['invalid_partition', 'dependency_problem']);
 
 // ---------------- sbatch ----------------
 
@@ -72,7 +74,9 @@ export async function sbatchMain(io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof SbatchError) return io.err(err.stderr), err.exitCode;
     if (err instanceof HubError) {
-      io.err(err.status === 0 && err.message.startsWith('sbatch:') ? `${err.message}\n` : `sbatch: error: Batch job submission failed: ${err.message}\n`);
+      // Refusals that mirror Slurm's (unknown partition, dependency problem) print Slurm's text alone, as sbatch does.
+      const text = err.code && SLURM_TEXT_CODES.has(err.code) && err.bare ? err.bare : err.message;
+      io.err(err.status === 0 && err.message.startsWith('sbatch:') ? `${err.message}\n` : `sbatch: error: Batch job submission failed: ${text}\n`);
       return 1;
     }
     throw err;
@@ -175,14 +179,14 @@ export async function squeueMain(io: Io): Promise<number> {
   const users = s.values.get('user')?.split(',') ?? (s.flags.has('me') ? [safeUser()] : undefined);
   const names = s.values.get('name')?.split(',');
   const parts = s.values.get('partition')?.split(',');
-  const rows = jobs
-    .map((v) => ({ v, r: queueRowFromHub(v, now) }))
-    .filter(({ r }) => (!wanted || wanted.has(r.state)) && (!ids || ids.includes(r.jobId)) && (!users || users.includes(r.user)) && (!names || names.includes(r.name)) && (!parts || parts.includes(r.partition)))
-    .map(({ v, r }) => {
-      const arr = v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
-      return arr && r.state === 'PENDING' ? { ...r, displayId: `${r.jobId}_[${arr}]` } : r;
-    })
-    .sort((a, b) => Number(a.jobId) - Number(b.jobId));
+  const rows = squeueOrder(
+    jobs
+      .map((v) => ({ v, r: queueRowFromHub(v, now) }))
+      .filter(({ r }) => (!wanted || wanted.has(r.state)) && (!ids || ids.includes(r.jobId)) && (!users || users.includes(r.user)) && (!names || names.includes(r.name)) && (!parts || parts.includes(r.partition))),
+  ).map(({ v, r }) => {
+    const arr = v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+    return arr && r.state === 'PENDING' ? { ...r, displayId: `${r.jobId}_[${arr}]` } : r;
+  });
   const fmt = s.values.get('format') ?? io.env.SQUEUE_FORMAT ?? (s.flags.has('long') ? SQUEUE_LONG_FORMAT : SQUEUE_DEFAULT_FORMAT);
   io.out(formatSqueue(rows, fmt, !s.flags.has('noheader')));
   return 0;
@@ -375,6 +379,7 @@ export async function scontrolMain(io: Io): Promise<number> {
       const fields: [string, string][][] = [
         [['JobId', r.jobId], ['JobName', r.name]],
         [['UserId', r.user], ['Account', r.account || '(null)'], ['QOS', r.qos || '(null)']],
+        [['Priority', String(r.priority ?? 0)]],
         [['JobState', r.state], ['Reason', r.reason], ['Dependency', r.dependency || '(null)']],
         [['ExitCode', r.exitCode ?? '0:0']],
         [['RunTime', secsToTime(r.startTime ? (r.endTime ?? now) - r.startTime : 0)], ['TimeLimit', r.timeLimitSec === undefined ? 'UNLIMITED' : secsToTime(r.timeLimitSec)]],
@@ -382,6 +387,9 @@ export async function scontrolMain(io: Io): Promise<number> {
         [['Partition', r.partition], ['NodeList', r.nodeList || '(null)']],
         [['NumNodes', String(r.numNodes)], ['NumCPUs', String(r.numCpus)]],
         [['WorkDir', r.workDir || '(null)']],
+        [['StdErr', v.slurm?.stdErr ?? '(null)']],
+        [['StdIn', '/dev/null']],
+        [['StdOut', v.slurm?.stdOut ?? '(null)']],
         [['Comment', `meridian:${v.id}`], ['Cluster', v.cluster ?? '(null)'], ['ClusterJobId', v.clusterJobId ?? '(null)']],
       ];
       return oneLine ? `${fields.flat().map(([k, val]) => `${k}=${val}`).join(' ')}\n` : `${fields.map((l) => `   ${l.map(([k, val]) => `${k}=${val}`).join(' ')}`).join('\n').replace(/^ {3}/, '')}\n\n`;

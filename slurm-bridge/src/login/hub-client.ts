@@ -6,6 +6,9 @@ export class HubError extends Error {
   constructor(
     message: string,
     readonly status: number,
+    /** The hub's error code and bare message (without field details), e.g. invalid_partition. */
+    readonly code?: string,
+    readonly bare?: string,
   ) {
     super(message);
     this.name = 'HubError';
@@ -49,10 +52,10 @@ export class HubClient {
       parsed = { message: text };
     }
     if (res.status >= 400) {
-      const b = parsed as { message?: string; error?: string; details?: { path: string; message: string }[] };
+      const b = parsed as { code?: string; message?: string; error?: string; details?: { path: string; message: string }[] };
       const details = (b.details ?? []).map((d) => `${d.path}: ${d.message}`).join('; ');
       const retry = res.headers.get('retry-after');
-      throw new HubError(`${b.message ?? b.error ?? `HTTP ${res.status}`}${details ? ` (${details})` : ''}${retry ? ` [retry after ${retry}s]` : ''}`, res.status);
+      throw new HubError(`${b.message ?? b.error ?? `HTTP ${res.status}`}${details ? ` (${details})` : ''}${retry ? ` [retry after ${retry}s]` : ''}`, res.status, b.code, b.message);
     }
     return parsed as T;
   }

@@ -63,6 +63,23 @@ export interface HubJobView {
   startedAt?: string | null;
   finishedAt?: string | null;
   placement?: unknown;
+  priority?: number;
+  tier?: string;
+  /** Held at the hub (Queued) or on its Slurm cluster (pending there). */
+  held?: boolean;
+  /** Slurm's names for the job's settings (hub job view, `slurm`). */
+  slurm?: {
+    jobName?: string;
+    partition?: string | null;
+    workDir?: string | null;
+    stdOut?: string;
+    stdErr?: string;
+    timeLimitSec?: number;
+    nodes?: string[];
+    exitSignal?: number | null;
+    dependency?: string | null;
+    array?: string | null;
+  };
   spec?: {
     tasks?: number;
     resources?: { cpu?: number; memory?: number; gpus?: number };
@@ -103,10 +120,9 @@ export function slurmStateOf(v: HubJobView): string {
 
 /** Slurm-style pending reason from the hub's reason code. */
 export function pendingReason(v: HubJobView): string {
-  const ann = v.spec?.annotations ?? {};
-  if (ann[`${ANNOTATION_PREFIX}hold`] === 'true') return 'JobHeldUser';
-  if (ann[`${ANNOTATION_PREFIX}dependency`] && v.state === 'Queued') return 'Dependency';
   const code = v.reasonCode ?? '';
+  if (v.held || code === 'JobHeldUser') return 'JobHeldUser';
+  if (code === 'Dependency') return 'Dependency';
   if (/quota|budget/i.test(code)) return 'AssocGrpGRES';
   if (/priority|fairshare/i.test(code)) return 'Priority';
   if (v.state === 'Placed' || v.state === 'Dispatched') return 'Resources';
@@ -131,7 +147,7 @@ export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
     qos: a('qos') ?? '',
     state,
     reason: state === 'PENDING' ? pendingReason(v) : state === 'FAILED' ? 'NonZeroExitCode' : state === 'TIMEOUT' ? 'TimeLimit' : 'None',
-    nodeList: [...new Set(nodes)].join(','),
+    nodeList: [...new Set(v.slurm?.nodes ?? nodes)].join(','),
     numNodes: tasks,
     numCpus: cpus,
     timeLimitSec: limitMin !== undefined ? Number(limitMin) * 60 : v.spec?.maxRuntime,
@@ -139,12 +155,33 @@ export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
     startTime: epoch(v.startedAt),
     endTime: epoch(v.finishedAt),
     now,
-    workDir: a('workDir') ?? '',
+    workDir: v.slurm?.workDir ?? a('workDir') ?? '',
+    priority: v.priority ?? 0,
     command: a('command') ?? '',
     comment: a('comment') ?? '',
     dependency: a('dependency') ?? '',
     features: a('constraint') ?? '',
     tresPerNode: a('gres') ? `gres:${a('gres')}` : '',
-    exitCode: v.exitCode === null || v.exitCode === undefined ? '0:0' : `${v.exitCode}:0`,
+    exitCode: `${v.exitCode ?? 0}:${v.slurm?.exitSignal ?? 0}`,
   };
+}
+
+/** Slurm's job state numbers (job_states in slurm.h): squeue's default sort is by state, then priority. */
+const STATE_ORDER = ['PENDING', 'RUNNING', 'SUSPENDED', 'COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'OUT_OF_MEMORY'];
+const TIER_RANK: Record<string, number> = { realtime: 3, batch: 2, interruptible: 1, filler: 0 };
+
+/**
+ * squeue's default order ("P,t,-p"): partition, then state, then priority highest first; the hub's priority
+ * is its tier then the job's own priority. Ties keep submission order (job id).
+ */
+export function squeueOrder<T extends { v: HubJobView; r: QueueRow }>(rows: T[]): T[] {
+  const st = (s: string) => (STATE_ORDER.includes(s) ? STATE_ORDER.indexOf(s) : STATE_ORDER.length);
+  return [...rows].sort(
+    (x, y) =>
+      x.r.partition.localeCompare(y.r.partition) ||
+      st(x.r.state) - st(y.r.state) ||
+      (TIER_RANK[y.v.tier ?? 'batch'] ?? 2) - (TIER_RANK[x.v.tier ?? 'batch'] ?? 2) ||
+      (y.v.priority ?? 0) - (x.v.priority ?? 0) ||
+      Number(x.r.jobId) - Number(y.r.jobId),
+  );
 }

@@ -4,7 +4,7 @@ import { JobSpecSchema } from '../../protocol/job-spec.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getProject } from '../../store/repos/projects.ts';
-import { countQueued, getJob, holdJob, insertJob, listJobs, releaseJob, requestCancel } from '../../store/repos/jobs.ts';
+import { countQueued, getJob, holdJob, insertJob, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
@@ -13,6 +13,7 @@ import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.t
 import type { Routes } from '../route.ts';
 import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
 import { jobView, page } from '../views.ts';
+import { clusterHold, slurmSubmit } from './jobs-slurm.ts';
 
 const IdParams = z.object({ id: JobId }).strict();
 
@@ -31,11 +32,12 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     body: JobSpecSchema,
     bodyLimit: ctx.admission.maxSpecBytes,
     responses: { 201: 'the stored job', 400: 'invalid spec (details name the fields)', 403: 'no member role in the project', 413: 'spec too large', 429: 'queue full; retry after Retry-After seconds' },
-    handler: async ({ reply, principal, body: spec }) => {
-      if (!hasRole(principal, spec.project, 'member'))
-        throw new ApiError(403, 'forbidden', `you have no member role in project ${spec.project}`, [
+    handler: async ({ reply, principal, body }) => {
+      if (!hasRole(principal, body.project, 'member'))
+        throw new ApiError(403, 'forbidden', `you have no member role in project ${body.project}`, [
           { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
         ]);
+      const { spec, held } = await slurmSubmit(ctx, principal, body);
       const project = await getProject(ctx.pool, spec.project);
       if (!project) throw badRequest(`project ${spec.project} does not exist`, [{ path: 'project', message: `no project named "${spec.project}"; create it first (meridian project create)` }]);
       const q = await countQueued(ctx.pool, spec.tier, spec.project);
@@ -47,7 +49,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
         throw new ApiError(429, 'queue_full', `the queue is full: ${full}; retry later`, [], { 'retry-after': String(ctx.admission.retryAfterSec) });
       }
       const job = await tx(ctx.pool, async (c) => {
-        const j = await insertJob(c, spec, principal.id);
+        const j = await insertJob(c, spec, principal.id, { held });
         await c.query(`SELECT pg_notify('meridian_schedule', $1)`, [j.id]);
         return j;
       });
@@ -104,15 +106,18 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     method: 'POST',
     url: '/api/v1/jobs/:id/hold',
     tag: 'jobs',
-    summary: 'Hold a Queued job: it stays Queued with reason JobHeldUser and is not scheduled until released',
+    summary: 'Hold a Queued job (it stays Queued with reason JobHeldUser and is not scheduled until released), or a job pending on its Slurm cluster (scontrol hold there)',
     params: IdParams,
-    responses: { 200: 'the held job', 409: 'the job is not Queued' },
+    responses: { 200: 'the held job', 409: 'the job already runs (or is not Queued and not pending on Slurm)', 504: 'the Slurm agent did not answer in time' },
     handler: async ({ principal, params }) => {
       const j = await visibleJob(ctx, principal, params.id);
       if (!hasRole(principal, j.project, 'member')) throw forbidden(`viewers cannot hold jobs in project ${j.project}`);
       if (!(await tx(ctx.pool, (c) => holdJob(c, j.id)))) {
         const now = (await getJob(ctx.pool, j.id))!;
-        throw conflict(now.cancelRequested ? `job ${j.id} is being cancelled; it cannot be held` : `only Queued jobs can be held; job ${j.id} is ${now.state}`);
+        if (now.cancelRequested) throw conflict(`job ${j.id} is being cancelled; it cannot be held`);
+        if (now.state !== 'Dispatched') throw conflict(`only Queued jobs and jobs pending on a Slurm cluster can be held; job ${j.id} is ${now.state}`);
+        await clusterHold(ctx, now, 'hold');
+        await tx(ctx.pool, (c) => setClusterHold(c, now.id, now.attempt, true));
       }
       return jobView((await getJob(ctx.pool, j.id))!);
     },
@@ -122,13 +127,18 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     method: 'POST',
     url: '/api/v1/jobs/:id/release',
     tag: 'jobs',
-    summary: 'Release a held job: it becomes schedulable again',
+    summary: 'Release a held job: it becomes schedulable again (a job held on its Slurm cluster is released there)',
     params: IdParams,
-    responses: { 200: 'the released job', 409: 'the job is not held' },
+    responses: { 200: 'the released job', 409: 'the job is not held', 504: 'the Slurm agent did not answer in time' },
     handler: async ({ principal, params }) => {
       const j = await visibleJob(ctx, principal, params.id);
       if (!hasRole(principal, j.project, 'member')) throw forbidden(`viewers cannot release jobs in project ${j.project}`);
-      if (!(await tx(ctx.pool, (c) => releaseJob(c, j.id)))) throw conflict(`job ${j.id} is not held (${j.state}${j.reasonCode ? `, ${j.reasonCode}` : ''}); only held jobs can be released`);
+      if (!(await tx(ctx.pool, (c) => releaseJob(c, j.id)))) {
+        const now = (await getJob(ctx.pool, j.id))!;
+        if (!now.held || now.state !== 'Dispatched') throw conflict(`job ${j.id} is not held (${now.state}${now.reasonCode ? `, ${now.reasonCode}` : ''}); only held jobs can be released`);
+        await clusterHold(ctx, now, 'release');
+        await tx(ctx.pool, (c) => setClusterHold(c, now.id, now.attempt, false));
+      }
       ctx.triggerSchedule();
       return jobView((await getJob(ctx.pool, j.id))!);
     },

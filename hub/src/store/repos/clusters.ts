@@ -108,3 +108,12 @@ export async function listNodes(db: Queryable, clusterId?: string): Promise<Node
   );
   return r.rows;
 }
+
+/** Every partition the Slurm clusters' nodes report (label `slurm.meridian.dev/partitions`). */
+export async function slurmPartitions(db: Queryable): Promise<Set<string>> {
+  const r = await db.query<{ p: string }>(
+    `SELECT DISTINCT p FROM nodes n JOIN clusters c ON c.id = n.cluster_id AND c.kind = 'slurm',
+       unnest(string_to_array(n.info->'labels'->>'slurm.meridian.dev/partitions', ',')) AS p WHERE p <> ''`,
+  );
+  return new Set(r.rows.map((x) => x.p));
+}

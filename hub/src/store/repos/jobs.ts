@@ -24,6 +24,8 @@ export interface JobRow {
   agentReason: string | null;
   clusterJobId: string | null;
   cancelRequested: boolean;
+  /** Held by the user (at the hub, or forwarded to the Slurm job while it is pending there). */
+  held: boolean;
   requeueReason: string | null;
   requeueAttempt: number | null;
   submittedAt: string;
@@ -38,18 +40,19 @@ export const JOB_COLS = `j.id::text AS id, j.name, j.project, (SELECT u.name FRO
   j.state, j.attempt, j.cluster_id AS cluster, j.gpu_model AS "gpuModel", j.placement, j.estimated_usd AS "estimatedUsd",
   j.reason, j.reason_code AS "reasonCode", j.eta_sec AS "etaSec", j.exit_code AS "exitCode", j.agent_phase AS "agentPhase",
   j.agent_attempt AS "agentAttempt", j.agent_reason AS "agentReason", j.cluster_job_id AS "clusterJobId",
-  (j.cancel_requested_at IS NOT NULL) AS "cancelRequested", j.requeue_reason AS "requeueReason", j.requeue_attempt AS "requeueAttempt",
+   (j.cancel_requested_at IS NOT NULL) AS "cancelRequested", (j.held_at IS NOT NULL AND j.state NOT IN ('Succeeded', 'Failed', 'Cancelled')) AS held, j.requeue_reason AS "requeueReason", j.requeue_attempt AS "requeueAttempt",
   j.submitted_at AS "submittedAt", j.placed_at AS "placedAt", j.dispatched_at AS "dispatchedAt", j.started_at AS "startedAt",
   j.finished_at AS "finishedAt", j.spec`;
 
-export async function insertJob(db: Queryable, spec: JobSpec, userId: string | null): Promise<JobRow> {
+/** `held`: submitted held (sbatch --hold): Queued with reason JobHeldUser until released. */
+export async function insertJob(db: Queryable, spec: JobSpec, userId: string | null, opts: { held?: boolean } = {}): Promise<JobRow> {
   const r = await db.query<{ id: string }>(
-    `INSERT INTO jobs (name, project, user_id, tier, priority, spec, reason, reason_code)
-     VALUES ($1, $2, $3, $4, $5, $6, 'waiting for the next scheduling cycle', 'New') RETURNING id::text AS id`,
-    [spec.name, spec.project, userId, spec.tier, spec.priority, JSON.stringify(spec)],
+    `INSERT INTO jobs (name, project, user_id, tier, priority, spec, reason, reason_code, held_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END) RETURNING id::text AS id`,
+    [spec.name, spec.project, userId, spec.tier, spec.priority, JSON.stringify(spec), opts.held ? HELD_REASON : 'waiting for the next scheduling cycle', opts.held ? 'JobHeldUser' : 'New', Boolean(opts.held)],
   );
   const id = r.rows[0]!.id;
-  await addEvent(db, id, 'submitted', 'Queued', 1, `submitted to project ${spec.project} (tier ${spec.tier})`);
+  await addEvent(db, id, 'submitted', 'Queued', 1, `submitted to project ${spec.project} (tier ${spec.tier})${opts.held ? ', held' : ''}`);
   return (await getJob(db, id))!;
 }
 
@@ -216,5 +219,17 @@ export async function releaseJob(db: Queryable, id: string): Promise<boolean> {
   const row = r.rows[0];
   if (!row) return false;
   await addEvent(db, id, 'released', 'Queued', row.attempt, 'released by the user');
+  return true;
+}
+
+/** Records a hold / release the job's cluster applied to its pending attempt (the job stays Dispatched). */
+export async function setClusterHold(db: Queryable, id: string, attempt: number, held: boolean): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE jobs SET held_at = CASE WHEN $3 THEN COALESCE(held_at, now()) END, updated_at = now()
+     WHERE id = $1 AND attempt = $2 AND state = 'Dispatched'`,
+    [id, attempt, held],
+  );
+  if (!r.rowCount) return false;
+  await addEvent(db, id, held ? 'held' : 'released', 'Dispatched', attempt, held ? 'held by the user on its cluster' : 'released by the user on its cluster');
   return true;
 }
