@@ -4,6 +4,8 @@
 //              [--kubeconfig ~/.kube/config] [--namespace meridian-jobs] [--listen 0.0.0.0:9402]
 //   edge-agent --kind slurm --hub-url ... --cluster-id hpc --credential-file ... \
 //              [--slurm-transport local|rest|ssh] [--slurm-conf /etc/slurm/slurm.conf] [--slurm-workdir /shared/meridian]
+//   edge-agent --kind collector --node-name gpu-7 --hub-url ... --cluster-id us-east --credential-file ... \
+//              [--nvml-lib /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1]   (per-node GPU telemetry only; ./collector-mode.ts)
 //
 // Every flag has an environment variable (MERIDIAN_HUB_URL, MERIDIAN_CLUSTER_ID, MERIDIAN_CLUSTER_CREDENTIAL
 // or MERIDIAN_CLUSTER_CREDENTIAL_FILE, KUBECONFIG, ...). Without a kubeconfig it uses the in-cluster service
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import client from 'prom-client';
+import { checkNodeName, COLLECTOR_VERSION, CollectorAgent } from './collector-mode.ts';
 import { AGENT_VERSION, KubernetesAgent } from './kubernetes/agent.ts';
 import { SLURM_AGENT_VERSION, SlurmModeAgent } from './slurm-mode.ts';
 import type { SlurmModeOptions } from './slurm-mode.ts';
@@ -22,7 +25,7 @@ import { startTelemetry } from './telemetry-mode.ts';
 import type { TelemetryHandle, TelemetryModeOptions } from './telemetry-mode.ts';
 
 export interface MainOptions extends SlurmModeOptions, TelemetryModeOptions {
-  kind: 'kubernetes' | 'slurm';
+  kind: 'kubernetes' | 'slurm' | 'collector';
   hubUrl: string;
   clusterId: string;
   credential?: string;
@@ -52,7 +55,7 @@ const port = (v: string): number => {
 export function program(): Command {
   return new Command('edge-agent')
     .description("Meridian's edge agent for a Kubernetes or Slurm cluster: inventory and job status up, jobs and node commands down")
-    .addOption(new Option('--kind <kind>', 'what kind of cluster this agent joins').choices(['kubernetes', 'slurm']).env('MERIDIAN_CLUSTER_KIND').default('kubernetes'))
+    .addOption(new Option('--kind <kind>', 'what kind of cluster this agent joins, or `collector`: GPU telemetry of one node only').choices(['kubernetes', 'slurm', 'collector']).env('MERIDIAN_CLUSTER_KIND').default('kubernetes'))
     .addOption(new Option('--hub-url <url>', 'hub base URL (http(s)://host:port)').env('MERIDIAN_HUB_URL').makeOptionMandatory())
     .addOption(new Option('--cluster-id <id>', 'this cluster\'s id at the hub').env('MERIDIAN_CLUSTER_ID').makeOptionMandatory())
     .addOption(new Option('--credential <secret>', 'cluster credential (from POST /api/v1/clusters)').env('MERIDIAN_CLUSTER_CREDENTIAL'))
@@ -91,17 +94,21 @@ export function program(): Command {
 
 type AgentHandle = { health(): { ok: boolean }; start(): Promise<void>; stop(): Promise<void> };
 
-export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | SlurmModeAgent; url: string; close(): Promise<void> }> {
+export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | SlurmModeAgent | CollectorAgent; url: string; close(): Promise<void> }> {
   const credential = o.credential ?? (o.credentialFile ? readFileSync(o.credentialFile, 'utf8').trim() : undefined);
   if (!credential) throw new Error('no cluster credential: pass --credential-file <path> (or MERIDIAN_CLUSTER_CREDENTIAL); an admin gets one from POST /api/v1/clusters');
   if (!/^https?:\/\//.test(o.hubUrl)) throw new Error(`--hub-url must be http(s)://host:port, got ${JSON.stringify(o.hubUrl)}`);
-  const log = pino({ level: o.logLevel, base: { svc: 'edge-agent', cluster: o.clusterId } });
+  const collector = o.kind === 'collector';
+  const nodeName = collector ? checkNodeName(o.nodeName) : o.nodeName;
+  const log = pino({ level: o.logLevel, base: { svc: collector ? 'gpu-collector' : 'edge-agent', cluster: o.clusterId, ...(collector ? { node: nodeName } : {}) } });
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'meridian_agent_' });
   const tolerate = Array.isArray(o.tolerate) ? o.tolerate : String(o.tolerate).split(',').filter(Boolean);
   const slurm = o.kind === 'slurm';
-  const version = slurm ? SLURM_AGENT_VERSION : AGENT_VERSION;
-  const agent: AgentHandle & (KubernetesAgent | SlurmModeAgent) = slurm
+  const version = collector ? COLLECTOR_VERSION : slurm ? SLURM_AGENT_VERSION : AGENT_VERSION;
+  const agent: AgentHandle & (KubernetesAgent | SlurmModeAgent | CollectorAgent) = collector
+    ? new CollectorAgent({ ...o, credential, nodeName: nodeName!, registry, log })
+    : slurm
     ? new SlurmModeAgent({ ...o, credential, ...(o.journal ? { journal: o.journal } : {}), registry, log })
     : KubernetesAgent.fromKubeconfig(o.kubeconfig, {
     hubUrl: o.hubUrl,
@@ -136,8 +143,9 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | Sl
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address}:${addr.port}`;
   await agent.start();
-  const telemetry: TelemetryHandle | null = o.telemetry ? startTelemetry({ ...o, credential, registry, log }) : null;
-  log.info({ url, hub: o.hubUrl, kind: o.kind, ...(slurm ? { transport: o.slurmTransport } : { namespace: o.namespace }) }, 'edge agent started');
+  // the collector kind runs the telemetry pipeline itself; --telemetry adds it to a cluster agent
+  const telemetry: TelemetryHandle | null = o.telemetry && !collector ? startTelemetry({ ...o, credential, registry, log }) : null;
+  log.info({ url, hub: o.hubUrl, kind: o.kind, ...(collector ? { node: nodeName } : slurm ? { transport: o.slurmTransport } : { namespace: o.namespace }) }, 'edge agent started');
   return {
     agent,
     url,

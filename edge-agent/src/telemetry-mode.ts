@@ -25,13 +25,14 @@ export interface TelemetryModeOptions {
 export interface TelemetryHandle {
   readonly gpus: NvmlGpuSource;
   readonly pipeline: TelemetryPipeline;
+  readonly forwarder: Forwarder;
   stop(): Promise<void>;
 }
 
 export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; credential: string; clusterId: string; registry: client.Registry; log: Logger }): TelemetryHandle {
   const gpus = openNvmlGpuSource(o.nvmlLib ? { libraryPath: o.nvmlLib } : {});
   if (!gpus.available) o.log.warn({ reason: gpus.reason }, 'NVML unavailable: telemetry exports meridian_node_nvml_up 0 and no GPUs');
-  const dir = o.telemetryWal ?? join(tmpdir(), `meridian-telemetry-${o.clusterId}-${process.pid}`);
+  const dir = o.telemetryWal ?? join(tmpdir(), `meridian-telemetry-${o.clusterId}-${o.nodeName ?? 'agent'}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const wal = Wal.open({ dir });
   const collector = new TelemetryCollector({ gpus, hostname: o.nodeName ?? osHostname(), cluster: o.clusterId, registry: o.registry });
@@ -44,10 +45,11 @@ export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; crede
   });
   const pipeline = new TelemetryPipeline({ collector, wal, forwarder, intervalMs: o.telemetryInterval });
   pipeline.start();
-  o.log.info({ wal: dir, simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
+  o.log.info({ wal: dir, node: o.nodeName ?? osHostname(), simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
   return {
     gpus,
     pipeline,
+    forwarder,
     async stop() {
       await pipeline.stop();
       wal.close();

@@ -1,6 +1,8 @@
 // Hub configuration from the environment (flags in main.ts override it).
 import type { AdmissionConfig } from './api/context.ts';
 import type { SchedulerConfig } from './scheduler/index.ts';
+import { remediationSettingsFromEnv } from './telemetry/remediation-policy.ts';
+import type { RemediationSettings } from './telemetry/remediation-policy.ts';
 
 export interface HubConfig {
   databaseUrl: string;
@@ -30,6 +32,8 @@ export interface HubConfig {
   runScheduler: boolean;
   /** Where the telemetry receiver forwards samples (Prometheus remote-write URL); unset: hot state only. */
   prometheusRemoteWriteUrl?: string;
+  /** GPU-fault self-healing: health change → gpu-remediation workflow, circuit breaker (docs/telemetry.md). */
+  remediation: RemediationSettings;
 }
 
 const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
@@ -67,6 +71,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     runWorker: env.MERIDIAN_RUN_WORKER !== 'false',
     runScheduler: env.MERIDIAN_RUN_SCHEDULER !== 'false',
     ...(env.PROMETHEUS_REMOTE_WRITE_URL ? { prometheusRemoteWriteUrl: env.PROMETHEUS_REMOTE_WRITE_URL } : {}),
+    remediation: remediationSettingsFromEnv(env),
   };
   return { ...base, ...overrides, admission: { ...base.admission, ...overrides.admission } };
 }

@@ -19,7 +19,9 @@ import { migrate } from './store/migrate.ts';
 import { JobWorkflows } from './temporal/client.ts';
 import { WorkflowStarter } from './temporal/starter.ts';
 import { startWorker } from './temporal/worker.ts';
+import { RemediationWorkflows } from './temporal/remediation.ts';
 import { bearerToken, TelemetryIngest, telemetryPlugin } from './telemetry/index.ts';
+import { RemediationTrigger } from './telemetry/remediation-trigger.ts';
 import type { Authenticate } from './telemetry/index.ts';
 import type { WorkerHandle } from './temporal/worker.ts';
 
@@ -97,17 +99,25 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
     log,
     metrics,
     workflows: () => workflows,
+    remediation: () => remediation,
     startWorkflow: (id: string) => starter.enqueue(id),
     gateway,
     admission: config.admission,
     version: HUB_VERSION,
     triggerSchedule: () => scheduler?.trigger(),
   };
-  const ingest = new TelemetryIngest({ prometheus: config.prometheusRemoteWriteUrl ? { url: config.prometheusRemoteWriteUrl } : null });
+  // GPU health changes start the node's gpu-remediation workflow (docs/telemetry.md#self-healing)
+  let remediation: RemediationWorkflows | null = null;
+  const trigger = new RemediationTrigger({ pool, log, starter: () => remediation, settings: config.remediation });
+  const ingest = new TelemetryIngest({
+    prometheus: config.prometheusRemoteWriteUrl ? { url: config.prometheusRemoteWriteUrl } : null,
+    hotState: { onHealthChange: trigger.onHealthChange },
+  });
   ingest.start();
   const app = await buildServer(ctx, log, {
     plugins: async (a) => {
-      await a.register(telemetryPlugin, { ingest, authenticate: telemetryAuthenticate(pool) });
+      // the query API (GPU health per node) is for hub administrators: series carry every project's jobs
+      await a.register(telemetryPlugin, { ingest, authenticate: telemetryAuthenticate(pool), authorizeQuery: (req) => req.principal?.isAdmin === true });
       log.info({ prometheus: config.prometheusRemoteWriteUrl ?? null }, 'telemetry receiver registered');
     },
   });
@@ -124,8 +134,10 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       () => JobWorkflows.connect({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pollMs: config.workflowPollMs, cancelConfirmMs: config.cancelConfirmMs, maxHistory: config.workflowMaxHistory }, log),
       () => stopped,
     );
+    if (workflows) remediation = new RemediationWorkflows(workflows, config.taskQueue);
+    const remediationDeps = { hot: ingest.hot, breaker: config.remediation.breaker };
     if (config.runWorker)
-      worker = await retry('temporal worker', log, () => startWorker({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pool, log }), () => stopped);
+      worker = await retry('temporal worker', log, () => startWorker({ address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, pool, log, remediation: remediationDeps }), () => stopped);
   })();
   if (config.runScheduler) {
     scheduler = new SchedulingLoop(pool, () => workflows, log, {
@@ -155,6 +167,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       await gateway.stop();
       await app.close();
       await ingest.stop();
+      await trigger.stop();
       await starter.drain();
       await worker?.stop();
       await workflows?.close();

@@ -37,11 +37,11 @@ function fakeActivities(opts: { allow?: boolean; healthSequence?: ('healthy' | '
     },
     quarantineNode: async (_c, node) => void calls.push(`quarantineNode ${node}`),
     jobsOnNode: async () => opts.jobs ?? [],
-    checkpointJobs: async (jobs) => {
+    checkpointJobs: async (jobs, grace) => {
       calls.push(`checkpoint ${jobs.map((j) => j.jobId).join(',')}`);
-      return jobs.map((j) => j.jobId);
+      return { signalled: jobs.map((j) => j.jobId), waitSeconds: grace };
     },
-    requeueJob: async (jobId) => {
+    requeueFromNode: async (jobId) => {
       calls.push(`requeue ${jobId}`);
       return true;
     },

@@ -8,9 +8,8 @@
 //   → recovery (GPU reset / node reboot / a manual step an operator confirms)
 //   → wait until telemetry reports the GPU healthy for `healthyPolls` polls in a row, or an operator decides
 //   → return to service (uncordon / Slurm resume, breaker slot released, held health events cleared).
-// NOTE: not yet exported from workflows/src/index.ts (outside this change's paths): add
-//   export * from './gpu-remediation.ts';
-// there and implement RemediationActivities in hub/src/temporal/activities to run it.
+// The hub implements RemediationActivities in hub/src/temporal/activities/remediation.ts and starts this from
+// hub/src/telemetry/remediation-trigger.ts.
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 
 /** hub/src/telemetry/health.ts Action values that quarantine. */
@@ -73,10 +72,13 @@ export interface RemediationActivities {
   quarantineNode(cluster: string, node: string, reason: string): Promise<void>;
   /** Jobs with tasks on the node. */
   jobsOnNode(cluster: string, node: string): Promise<JobOnNode[]>;
-  /** Sends the checkpoint signal to the checkpointable jobs; returns the ids signalled. */
-  checkpointJobs(jobs: JobOnNode[], graceSeconds: number, reason: string): Promise<string[]>;
+  /**
+   * Sends (or arranges) the checkpoint signal to the checkpointable jobs. `waitSeconds`: how long to wait before
+   * requeueing — 0 when the signal travels with the requeue's cancel, which then carries each job's grace.
+   */
+  checkpointJobs(jobs: JobOnNode[], graceSeconds: number, reason: string): Promise<{ signalled: string[]; waitSeconds: number }>;
   /** Requeues one job elsewhere (the job-lifecycle workflow starts a new attempt); false if it already moved or ended. */
-  requeueJob(jobId: string, attempt: number, reason: string): Promise<boolean>;
+  requeueFromNode(jobId: string, attempt: number, reason: string): Promise<boolean>;
   /** Asks the agent for a GPU reset or node reboot; resolves when the command was accepted. */
   requestRecovery(cluster: string, node: string, kind: 'reset_gpu' | 'reboot_node', gpuUuid?: string): Promise<void>;
   /** Current telemetry verdict for the GPU (or every GPU and port of the node). */
@@ -163,12 +165,15 @@ export async function gpuRemediation(input: RemediationInput): Promise<Remediati
   const grace = input.checkpointGraceSeconds ?? 120;
   const checkpointable = jobs.filter((j) => j.checkpointable);
   if (checkpointable.length) {
-    const signalled = await acts.checkpointJobs(checkpointable, grace, `node ${node} is being quarantined: ${input.reason}`);
-    await event('checkpoint_jobs', `checkpoint signal to ${signalled.length} job(s): ${signalled.join(', ')}; waiting ${grace} s`);
-    await sleep(grace * 1000);
+    const { signalled, waitSeconds } = await acts.checkpointJobs(checkpointable, grace, `node ${node} is being quarantined: ${input.reason}`);
+    await event(
+      'checkpoint_jobs',
+      `checkpoint signal to ${signalled.length} job(s): ${signalled.join(', ')}; ${waitSeconds > 0 ? `waiting ${waitSeconds} s` : 'delivered with the requeue, each job keeps its checkpoint grace'}`,
+    );
+    if (waitSeconds > 0) await sleep(waitSeconds * 1000);
   }
   const requeued: string[] = [];
-  for (const j of jobs) if (await acts.requeueJob(j.jobId, j.attempt, `GPU fault on ${node}: ${input.reason}`)) requeued.push(j.jobId);
+  for (const j of jobs) if (await acts.requeueFromNode(j.jobId, j.attempt, `GPU fault on ${node}: ${input.reason}`)) requeued.push(j.jobId);
   await event('requeue_jobs', jobs.length ? `requeued ${requeued.length} of ${jobs.length} job(s): ${requeued.join(', ') || 'none needed'}` : 'no jobs on the node');
 
   // 4. recovery

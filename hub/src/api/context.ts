@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AgentGateway } from '../gateway/gateway.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
+import type { RemediationWorkflows } from '../temporal/remediation.ts';
 
 export interface AdmissionConfig {
   /** Queued jobs allowed per tier before 429. */
@@ -20,6 +21,8 @@ export interface ApiContext {
   log: Logger;
   metrics: HubMetrics;
   workflows: () => JobWorkflows | null;
+  /** GPU-fault remediation workflows (routes/remediation.ts); absent or null while Temporal is not connected. */
+  remediation?: () => RemediationWorkflows | null;
   /** Starts a job's workflow after the submit committed (asynchronously; the reconciler is the safety net). */
   startWorkflow: (jobId: string) => void;
   gateway: AgentGateway;

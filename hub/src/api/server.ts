@@ -13,6 +13,7 @@ import { eventRoutes } from './routes/events.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { powerRoutes } from './routes/power.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { remediationRoutes } from './routes/remediation.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface ServerExtras {
@@ -40,6 +41,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
   userRoutes(routes, ctx);
   clusterRoutes(routes, ctx);
   powerRoutes(routes, ctx);
+  remediationRoutes(routes, ctx);
 
   let doc: unknown = null;
   routes.add({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIONS } from './health.ts';
-import { decideQuarantine, DEFAULT_BREAKER, planRemediation, releaseQuarantine, requeueOrder, resetBreaker } from './remediation-policy.ts';
+import { ACTIONS, statusOf } from './health.ts';
+import type { Action } from './health.ts';
+import { decideQuarantine, DEFAULT_BREAKER, planRemediation, reactToHealthChange, releaseQuarantine, remediationSettingsFromEnv, requeueOrder, resetBreaker } from './remediation-policy.ts';
 import type { BreakerState } from './remediation-policy.ts';
 
 const fresh = (totalNodes: number): BreakerState => ({ totalNodes, quarantined: [], recentQuarantines: [], trippedAt: null });
@@ -86,5 +87,47 @@ describe('requeueOrder', () => {
       { jobId: 'd', checkpointable: false, tier: 'realtime' },
     ]).map((j) => j.jobId);
     expect(order).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('circuit breaker: a flood bigger than the share', () => {
+  it('refuses past the share, and the requests that keep coming trip it', () => {
+    let s: BreakerState = { totalNodes: 4, quarantined: [], recentQuarantines: [], trippedAt: null };
+    const cfg = { ...DEFAULT_BREAKER, maxQuarantinedShare: 0.5, maxQuarantinesPerWindow: 3 };
+    const outcomes = ['a', 'b', 'c', 'd'].map((n, i) => {
+      const d = decideQuarantine(s, n, 1000 + i, cfg);
+      s = d.state;
+      return d.allow ? 'allowed' : d.tripped ? 'tripped' : 'limit';
+    });
+    expect(outcomes).toEqual(['allowed', 'allowed', 'limit', 'tripped']);
+    expect(s.quarantined).toEqual(['a', 'b']);
+    expect(s.trippedAt).toBe(1003);
+  });
+});
+
+describe('reactToHealthChange', () => {
+  const v = (action: Action, detail = '') => ({ status: statusOf(action), action, findings: detail ? [{ action, detail }] : [] });
+  const change = (prev: Action, cur: Action, detail = 'XID 79 (GPU has fallen off the bus) ×1') => ({ kind: 'gpu' as const, cluster: 'east', hostname: 'a100-1', uuid: 'GPU-1', previous: v(prev), current: v(cur, detail) });
+
+  it('a quarantining verdict remediates the node under one workflow id per node', () => {
+    expect(reactToHealthChange(change('none', 'drain_reboot'))).toEqual({ kind: 'remediate', workflowId: 'remediate:east:a100-1', action: 'drain_reboot', reason: 'XID 79 (GPU has fallen off the bus) ×1' });
+    expect(reactToHealthChange(change('drain_reset', 'drain_reboot')).kind).toBe('remediate');
+  });
+  it('XID 13 (inform_job) only informs the job; a recovery nudges the running remediation', () => {
+    expect(reactToHealthChange(change('none', 'inform_job', 'XID 13 ×1'))).toEqual({ kind: 'inform_job', action: 'inform_job', reason: 'XID 13 ×1' });
+    expect(reactToHealthChange(change('drain_reboot', 'none', ''))).toEqual({ kind: 'nudge', workflowId: 'remediate:east:a100-1' });
+    expect(reactToHealthChange(change('inform_job', 'none', '')).kind).toBe('note');
+    expect(reactToHealthChange(change('none', 'watch', 'XID 63')).kind).toBe('note');
+  });
+});
+
+describe('remediationSettingsFromEnv', () => {
+  it('reads the breaker and health-wait settings, and names a bad variable', () => {
+    const s = remediationSettingsFromEnv({ MERIDIAN_BREAKER_MAX_SHARE: '0.25', MERIDIAN_REMEDIATION_HEALTHY_POLLS: '2' });
+    expect(s.breaker.maxQuarantinedShare).toBe(0.25);
+    expect(s.healthyPolls).toBe(2);
+    expect(s.enabled).toBe(true);
+    expect(() => remediationSettingsFromEnv({ MERIDIAN_BREAKER_MAX_SHARE: '2' })).toThrow(/MERIDIAN_BREAKER_MAX_SHARE="2" is invalid: expected a share of the cluster in \(0, 1\]/);
+    expect(() => remediationSettingsFromEnv({ MERIDIAN_REMEDIATION_HEALTH_POLL_MS: 'soon' })).toThrow(/MERIDIAN_REMEDIATION_HEALTH_POLL_MS/);
   });
 });

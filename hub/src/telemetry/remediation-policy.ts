@@ -2,7 +2,7 @@
 // that keeps a bad rule (or a real fleet-wide event) from quarantining a whole cluster.
 // The Temporal workflow (workflows/src/gpu-remediation.ts) runs the steps; the activity that quarantines
 // asks the breaker first, under the store's lock, so concurrent workflows cannot overshoot the share.
-import { needsQuarantine } from './health.ts';
+import { ACTION_RANK, needsQuarantine } from './health.ts';
 import type { Action } from './health.ts';
 
 export type RemediationStep =
@@ -50,7 +50,7 @@ export interface CircuitBreakerConfig {
   maxQuarantinedShare: number;
   /** but always allow at least this many (default 1), so a small cluster can still isolate one bad node */
   minAllowed: number;
-  /** trip (refuse everything until an operator resets) after this many quarantines within `windowMs` (default 5 / 10 min) */
+  /** trip (refuse everything until an operator resets) after this many quarantine requests within `windowMs` (default 5 / 10 min) */
   maxQuarantinesPerWindow: number;
   windowMs: number;
 }
@@ -62,7 +62,7 @@ export interface BreakerState {
   totalNodes: number;
   /** nodes quarantined by remediation right now (operator cordons excluded) */
   quarantined: string[];
-  /** when recent quarantines started, ms */
+  /** when recent quarantine requests (allowed or refused by the share) came, ms */
   recentQuarantines: number[];
   /** set when the breaker tripped; cleared only by an operator */
   trippedAt: number | null;
@@ -74,7 +74,9 @@ export type BreakerDecision =
 
 /**
  * May `node` be quarantined now? Returns the decision and the state to store with it. A node already
- * quarantined is allowed (idempotent) without counting again.
+ * quarantined is allowed (idempotent) without counting again. Every other request counts towards the flood
+ * window, refused ones too: faults on more nodes than the share allows, arriving together, are the flood (or
+ * the bad rule) the breaker exists for, so they trip it rather than wait for slots to free up.
  */
 export function decideQuarantine(state: BreakerState, node: string, now: number, cfg: CircuitBreakerConfig = DEFAULT_BREAKER): BreakerDecision {
   if (state.quarantined.includes(node)) return { allow: true, state };
@@ -83,21 +85,21 @@ export function decideQuarantine(state: BreakerState, node: string, now: number,
   if (state.trippedAt !== null) {
     return { allow: false, tripped: true, reason: `circuit breaker open since ${new Date(state.trippedAt).toISOString()}; an operator must reset it`, state: base };
   }
+  if (recent.length >= cfg.maxQuarantinesPerWindow) {
+    return {
+      allow: false,
+      tripped: true,
+      reason: `${recent.length} quarantine requests within ${Math.round(cfg.windowMs / 60_000)} min: circuit breaker tripped (a fault flood or a bad rule); ${node} stays in service until an operator resets it`,
+      state: { ...base, trippedAt: now },
+    };
+  }
   const limit = Math.max(cfg.minAllowed, Math.floor(state.totalNodes * cfg.maxQuarantinedShare));
   if (state.quarantined.length >= limit) {
     return {
       allow: false,
       tripped: false,
       reason: `${state.quarantined.length} of ${state.totalNodes} nodes already quarantined (limit ${limit}, ${Math.round(cfg.maxQuarantinedShare * 100)} %); leaving ${node} in service`,
-      state: base,
-    };
-  }
-  if (recent.length >= cfg.maxQuarantinesPerWindow) {
-    return {
-      allow: false,
-      tripped: true,
-      reason: `${recent.length} quarantines within ${Math.round(cfg.windowMs / 60_000)} min: circuit breaker tripped (a fault flood or a bad rule); an operator must reset it`,
-      state: { ...base, trippedAt: now },
+      state: { ...base, recentQuarantines: [...recent, now] },
     };
   }
   return { allow: true, state: { ...base, quarantined: [...state.quarantined, node], recentQuarantines: [...recent, now] } };
@@ -124,4 +126,86 @@ const TIER_ORDER = { realtime: 0, batch: 1, interruptible: 2, filler: 3 } as con
 /** Requeue order: checkpointable first, then by tier (most important first), then by id for determinism. */
 export function requeueOrder(jobs: JobOnNode[]): JobOnNode[] {
   return [...jobs].sort((a, b) => Number(b.checkpointable) - Number(a.checkpointable) || TIER_ORDER[a.tier] - TIER_ORDER[b.tier] || a.jobId.localeCompare(b.jobId));
+}
+
+// ------------------------------------------------------------------------- health change → what to do
+
+/** Hub settings of the self-healing loop (HubConfig.remediation). */
+export interface RemediationSettings {
+  /** start remediation workflows from health changes (default true) */
+  enabled: boolean;
+  breaker: CircuitBreakerConfig;
+  /** how often the workflow re-reads health while waiting for the GPU to recover (ms) */
+  healthPollMs: number;
+  /** consecutive healthy readings before the node returns to service */
+  healthyPolls: number;
+  /** stop waiting and leave the node quarantined for an operator after this long (ms) */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_REMEDIATION: RemediationSettings = { enabled: true, breaker: DEFAULT_BREAKER, healthPollMs: 30_000, healthyPolls: 3, maxWaitMs: 24 * 3_600_000 };
+
+const envNum = (env: NodeJS.ProcessEnv, name: string, d: number, check: (n: number) => boolean, want: string): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || !check(n)) throw new Error(`${name}=${JSON.stringify(v)} is invalid: expected ${want}`);
+  return n;
+};
+
+/** MERIDIAN_REMEDIATION*, MERIDIAN_BREAKER_* (see docs/telemetry.md); a bad value names the variable. */
+export function remediationSettingsFromEnv(env: NodeJS.ProcessEnv): RemediationSettings {
+  const int = (n: number) => Number.isInteger(n) && n >= 1;
+  return {
+    enabled: env.MERIDIAN_REMEDIATION !== 'false',
+    breaker: {
+      maxQuarantinedShare: envNum(env, 'MERIDIAN_BREAKER_MAX_SHARE', DEFAULT_BREAKER.maxQuarantinedShare, (n) => n > 0 && n <= 1, 'a share of the cluster in (0, 1], e.g. 0.1'),
+      minAllowed: envNum(env, 'MERIDIAN_BREAKER_MIN_ALLOWED', DEFAULT_BREAKER.minAllowed, (n) => Number.isInteger(n) && n >= 0, 'a whole number of nodes >= 0'),
+      maxQuarantinesPerWindow: envNum(env, 'MERIDIAN_BREAKER_MAX_PER_WINDOW', DEFAULT_BREAKER.maxQuarantinesPerWindow, int, 'a whole number >= 1'),
+      windowMs: envNum(env, 'MERIDIAN_BREAKER_WINDOW_MS', DEFAULT_BREAKER.windowMs, int, 'milliseconds >= 1'),
+    },
+    healthPollMs: envNum(env, 'MERIDIAN_REMEDIATION_HEALTH_POLL_MS', DEFAULT_REMEDIATION.healthPollMs, int, 'milliseconds >= 1'),
+    healthyPolls: envNum(env, 'MERIDIAN_REMEDIATION_HEALTHY_POLLS', DEFAULT_REMEDIATION.healthyPolls, int, 'a whole number >= 1'),
+    maxWaitMs: envNum(env, 'MERIDIAN_REMEDIATION_MAX_WAIT_MS', DEFAULT_REMEDIATION.maxWaitMs, int, 'milliseconds >= 1'),
+  };
+}
+
+/** The part of hot-state's HealthChange the decision needs. */
+export interface HealthChangeInput {
+  kind: 'gpu' | 'nic' | 'node';
+  cluster: string;
+  hostname: string;
+  uuid?: string;
+  previous: { status: string; action: Action; findings: { action: Action; detail: string }[] };
+  current: { status: string; action: Action; findings: { action: Action; detail: string }[] };
+}
+
+export type HealthReaction =
+  /** start (or, when running, nudge) the node's remediation workflow */
+  | { kind: 'remediate'; workflowId: string; action: Action; reason: string }
+  /** the application faulted: tell the jobs on the GPU/node; the GPU stays in service */
+  | { kind: 'inform_job'; action: Action; reason: string }
+  /** health improved or changed while remediation may be waiting: let it re-read now */
+  | { kind: 'nudge'; workflowId: string }
+  /** only worth a node event */
+  | { kind: 'note' };
+
+/** One remediation per node of a cluster at a time: a second faulty GPU on the node joins the running one. */
+export function remediationWorkflowId(cluster: string, node: string): string {
+  return `remediate:${cluster}:${node}`;
+}
+
+/** What the hub does about one health change (pure). */
+export function reactToHealthChange(c: HealthChangeInput): HealthReaction {
+  const reason = c.current.findings
+    .filter((f) => f.action === c.current.action)
+    .map((f) => f.detail)
+    .join('; ');
+  const id = remediationWorkflowId(c.cluster, c.hostname);
+  if (needsQuarantine(c.current.action)) return { kind: 'remediate', workflowId: id, action: c.current.action, reason: reason || c.current.action };
+  if (needsQuarantine(c.previous.action)) return { kind: 'nudge', workflowId: id };
+  if ((c.current.action === 'inform_job' || c.current.action === 'restart_app') && ACTION_RANK[c.current.action] > ACTION_RANK[c.previous.action]) {
+    return { kind: 'inform_job', action: c.current.action, reason: reason || c.current.action };
+  }
+  return { kind: 'note' };
 }

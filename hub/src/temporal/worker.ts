@@ -1,4 +1,4 @@
-// The Temporal worker hosted by the hub: job-lifecycle workflows and their activities.
+// The Temporal worker hosted by the hub: job-lifecycle and gpu-remediation workflows and their activities.
 // The workflow bundle is cached on disk by content hash so a restarted hub starts in seconds.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
@@ -10,6 +10,8 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { lifecycleActivities } from './activities/lifecycle.ts';
 import type { LifecycleHooks } from './activities/lifecycle.ts';
+import { remediationActivities } from './activities/remediation.ts';
+import type { RemediationDeps } from './activities/remediation.ts';
 
 export const WORKFLOWS_DIR = fileURLToPath(new URL('../../../workflows/src/', import.meta.url));
 
@@ -45,7 +47,7 @@ function quietRuntime(): void {
   }
 }
 
-export async function startWorker(opts: { address: string; namespace: string; taskQueue: string; pool: pg.Pool; log: Logger; hooks?: LifecycleHooks }): Promise<WorkerHandle> {
+export async function startWorker(opts: { address: string; namespace: string; taskQueue: string; pool: pg.Pool; log: Logger; hooks?: LifecycleHooks; remediation?: Omit<RemediationDeps, 'pool'> }): Promise<WorkerHandle> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: opts.address });
   const worker = await Worker.create({
@@ -53,7 +55,8 @@ export async function startWorker(opts: { address: string; namespace: string; ta
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(opts.log),
-    activities: lifecycleActivities(opts.pool, opts.hooks),
+    // remediation activities need the receiver's hot state: only hubs that run the receiver host them
+    activities: { ...lifecycleActivities(opts.pool, opts.hooks), ...(opts.remediation ? remediationActivities({ ...opts.remediation, pool: opts.pool }) : {}) },
     maxConcurrentActivityTaskExecutions: 50,
     maxConcurrentLocalActivityExecutions: 30,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -156,8 +156,11 @@ export async function finishJob(pool: pg.Pool, jobId: string, attempt: number, s
   });
 }
 
-/** Ends an attempt and queues the job again (new attempt); bills the part that ran; cancels it on the old cluster. */
-export async function requeueJob(pool: pg.Pool, jobId: string, attempt: number, reason: string): Promise<boolean> {
+/**
+ * Ends an attempt and queues the job again (new attempt); bills the part that ran; cancels it on the old cluster,
+ * with `graceSeconds` for its checkpoint signal (GPU-fault remediation gives checkpointable jobs their grace).
+ */
+export async function requeueJob(pool: pg.Pool, jobId: string, attempt: number, reason: string, graceSeconds = 0): Promise<boolean> {
   return tx(pool, async (c) => {
     const job = await lockJob(c, jobId);
     if (!job || job.attempt !== attempt || ['Succeeded', 'Failed', 'Cancelled', 'Queued'].includes(job.state)) return false;
@@ -172,7 +175,7 @@ export async function requeueJob(pool: pg.Pool, jobId: string, attempt: number, 
     );
     await addEvent(c, jobId, 'requeued', 'Queued', attempt + 1, `attempt ${attempt} ended (${reason}); queued again as attempt ${attempt + 1}`);
     await c.query(`SELECT pg_notify('meridian_schedule', $1)`, [jobId]);
-    if (cancelOld) await enqueueCommand(c, job.cluster!, { kind: 'cancel', jobId, attempt, graceSeconds: 0, reason: `requeued: ${reason}` }, jobId, attempt);
+    if (cancelOld) await enqueueCommand(c, job.cluster!, { kind: 'cancel', jobId, attempt, graceSeconds, reason: `requeued: ${reason}` }, jobId, attempt);
     return true;
   });
 }
