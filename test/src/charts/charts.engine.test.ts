@@ -22,7 +22,15 @@ describe('Helm charts', () => {
   };
 
   beforeAll(async () => {
-    cluster = await KubeCluster.start({ name: 'charts', nodes: gpuPool('gpu', 2, 8, 'NVIDIA-A100-SXM4-80GB', { labels: { 'nvidia.com/gpu.present': 'true' } }) });
+    cluster = await KubeCluster.start({
+      name: 'charts',
+      nodes: [
+        ...gpuPool('gpu', 2, 8, 'NVIDIA-A100-SXM4-80GB', { labels: { 'nvidia.com/gpu.present': 'true' } }),
+        // a GPU node tainted the way the GPU operator does (the collector tolerates it) and a CPU-only node (it must not land there)
+        { name: 'gpu-tainted', gpus: 8, gpuModel: 'NVIDIA-A100-SXM4-80GB', labels: { 'nvidia.com/gpu.present': 'true' }, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] },
+        { name: 'cpu-0', gpus: 0, gpuModel: 'none' },
+      ],
+    });
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -47,6 +55,39 @@ describe('Helm charts', () => {
     expect(badCluster.out).toContain('clusterId');
   });
 
+  it('refuse bad collector values with the field named', () => {
+    const agent = (...set: string[]) =>
+      helm('template', 'x', chart('edge-agent'), '--set', 'hub.url=https://h', '--set', 'clusterId=us-east', '--set', 'credential.value=s', ...set.flatMap((v) => ['--set', v]));
+    const cases: [string, RegExp][] = [
+      ['collector.enabled=yes', /\/collector\/enabled.*want boolean/],
+      ['collector.port=70000', /\/collector\/port.*maximum/],
+      ['collector.nodeSelecter.gpu=true', /\/collector.*additional properties 'nodeSelecter' not allowed/],
+      ['collector.nodeSelector.gpu=1', /\/collector\/nodeSelector\/gpu.*want string/],
+      ['collector.tolerations[0].operator=Maybe', /\/collector\/tolerations\/0\/operator.*'Exists', 'Equal'/],
+      ['collector.nvml.hostPath=usr/lib', /\/collector\/nvml\/hostPath.*does not match pattern/],
+      ['collector.resources.requests.memory=lots', /\/collector\/resources\/requests\/memory/],
+      ['collector.image.pullPolicy=Sometimes', /\/collector\/image\/pullPolicy/],
+    ];
+    for (const [value, field] of cases) {
+      const r = agent(value);
+      expect(r.code, value).not.toBe(0);
+      expect(r.out, value).toMatch(field);
+    }
+  });
+
+  it('render the collector DaemonSet only when enabled, with the NVML mount only when a host path is given', () => {
+    const base = ['--set', 'hub.url=https://h', '--set', 'clusterId=us-east', '--set', 'credential.value=s'];
+    const off = helm('template', 'x', chart('edge-agent'), ...base, '--set', 'collector.enabled=false');
+    expect(off.code, off.out).toBe(0);
+    expect(off.out).not.toContain('kind: DaemonSet');
+    const runtime = helm('template', 'x', chart('edge-agent'), ...base, '--set', 'collector.nvml.hostPath=', '--set', 'collector.runtimeClassName=nvidia');
+    expect(runtime.code, runtime.out).toBe(0);
+    expect(runtime.out).toContain('kind: DaemonSet');
+    expect(runtime.out).toContain('runtimeClassName: "nvidia"');
+    expect(runtime.out).not.toContain('--nvml-lib');
+    expect(runtime.out).not.toContain('/host/nvml');
+  });
+
   it('install into a real control plane and their pods run', async () => {
     const hub = helm('install', 'mrd', chart('hub'), '--namespace', 'meridian', '--create-namespace', '--set', 'database.url=postgres://meridian@db/meridian', '--wait', '--timeout', '90s');
     expect(hub.code, hub.out).toBe(0);
@@ -60,5 +101,39 @@ describe('Helm charts', () => {
     const rbac = cluster.kubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
     const role = await rbac.readClusterRole({ name: 'mrd-agent-edge-agent' });
     expect(role.rules?.some((r) => r.resources?.includes('pods/eviction'))).toBe(true);
+
+    // the collector DaemonSet: on every GPU node (tainted one included), not on the CPU node, ready (--wait)
+    const ds = await apps.readNamespacedDaemonSet({ name: 'mrd-agent-edge-agent-collector', namespace: 'meridian' });
+    expect(ds.status?.desiredNumberScheduled).toBe(3);
+    expect(ds.status?.numberReady).toBe(3);
+    const pods = await cluster.core().listNamespacedPod({ namespace: 'meridian', labelSelector: 'app.kubernetes.io/component=collector' });
+    expect(pods.items.map((p) => p.spec?.nodeName).sort()).toEqual(['gpu-0', 'gpu-1', 'gpu-tainted']);
+    const spec = ds.spec!.template.spec!;
+    expect(spec.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(spec.tolerations).toContainEqual({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
+    const c = spec.containers[0]!;
+    expect(c.args).toEqual([
+      '--kind', 'collector',
+      '--node-name', '$(NODE_NAME)',
+      '--hub-url', 'http://mrd-hub:8080',
+      '--cluster-id', 'charts',
+      '--credential-file', '/etc/meridian/credential/MERIDIAN_CLUSTER_CREDENTIAL',
+      '--listen', '0.0.0.0:9400',
+      '--telemetry-wal', '/var/lib/meridian/telemetry',
+      '--telemetry-interval', '1000',
+      '--nvml-lib', '/host/nvml/libnvidia-ml.so.1',
+    ]);
+    expect(c.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+    const mount = (name: string) => c.volumeMounts?.find((m) => m.name === name);
+    const volume = (name: string) => spec.volumes?.find((v) => v.name === name);
+    expect(mount('pod-resources')).toMatchObject({ mountPath: '/var/lib/kubelet/pod-resources', readOnly: true });
+    expect(volume('pod-resources')?.hostPath?.path).toBe('/var/lib/kubelet/pod-resources');
+    expect(mount('nvml')).toMatchObject({ mountPath: '/host/nvml', readOnly: true });
+    expect(volume('nvml')?.hostPath?.path).toBe('/usr/lib/x86_64-linux-gnu');
+    expect(mount('credential')).toMatchObject({ mountPath: '/etc/meridian/credential', readOnly: true });
+    expect(volume('credential')?.secret?.secretName).toBe('mrd-agent-edge-agent');
+    expect(volume('wal')?.hostPath).toMatchObject({ path: '/var/lib/meridian/collector-wal', type: 'DirectoryOrCreate' });
+    // the agent Deployment's selector must not take the collector's pods for its own
+    expect(agentDep.spec?.selector.matchLabels?.['app.kubernetes.io/name']).not.toBe(ds.spec?.selector.matchLabels?.['app.kubernetes.io/name']);
   });
 });
