@@ -14,6 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StaticGpuSource, TelemetryCollector } from './collector.ts';
 import type { GpuReading } from './collector.ts';
 import type { ListPodResourcesResponse } from './gpu-allocations.ts';
+import { nodeAllocationSource } from './node-allocations.ts';
 import { PodResourcesAllocationSource } from './pod-resources.ts';
 
 const PROTO = fileURLToPath(new URL('./proto/podresources-v1.proto', import.meta.url));
@@ -182,5 +183,15 @@ describe('PodResourcesAllocationSource', () => {
     netServers.push(srv);
     await new Promise<void>((r) => srv.listen(socket, r));
     await expect(source({ socketPath: socket, maxStaleMs: 0, timeoutMs: 1000 }).allocations()).rejects.toThrow(/kubelet PodResources List on .*http\.sock failed: (UNAVAILABLE|INTERNAL|DEADLINE_EXCEEDED)/);
+  });
+
+  it('nodeAllocationSource: PodResources when the socket is there, nothing (and no error) when not', async () => {
+    const { socket } = await kubelet((reply) => reply(null, PODS));
+    const on = nodeAllocationSource({ nodeName: 'n1', podResourcesSocket: socket });
+    expect((await on.allocations()).get('GPU-0-0000')).toMatchObject({ pod: 'train-0' });
+    on.close();
+    const absent = nodeAllocationSource({ nodeName: 'n1', podResourcesSocket: join(dir, 'none.sock') });
+    expect((await absent.allocations()).size).toBe(0);
+    expect((await nodeAllocationSource({ nodeName: 'n1', podResourcesSocket: false }).allocations()).size).toBe(0);
   });
 });
