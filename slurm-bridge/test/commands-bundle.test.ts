@@ -57,6 +57,11 @@ describe('bin wrappers and the commands bundle', () => {
     const noHub = runBin(join(scratch, 'bin', 'sbatch'), ['--wrap', 'true']);
     expect(noHub.status).toBe(1);
     expect(noHub.stderr).toBe("sbatch: error: MERIDIAN_URL is not set (the hub's address, e.g. https://meridian.example.org)\n");
+    const refused = runBin(join(scratch, 'bin', 'sbatch'), ['--wrap', 'true'], { MERIDIAN_URL: 'http://127.0.0.1:1', MERIDIAN_TOKEN: 't' });
+    expect([refused.status, refused.stderr]).toEqual([1, 'sbatch: error: Batch job submission failed: Unable to contact Meridian hub at http://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n']);
+    const scheme = runBin(join(scratch, 'bin', 'squeue'), [], { MERIDIAN_URL: 'ftp://hub', MERIDIAN_TOKEN: 't' });
+    expect(scheme.status).toBe(1);
+    expect(scheme.stderr).toContain('MERIDIAN_URL must start with http:// or https:// (got ftp://)');
     const power = runBin(join(scratch, 'bin', 'meridian-slurm-suspend'), []);
     expect(power.status).toBe(2);
     expect(power.stderr).toMatch(/^usage: meridian-slurm-suspend <hostlist>/);

@@ -29,22 +29,55 @@ export function hubClientFromEnv(env: Record<string, string | undefined>, cmd: s
   return new HubClient({ url, token });
 }
 
+interface HttpAnswer {
+  status: number;
+  retryAfter: string | undefined;
+  text: string;
+}
+
+/**
+ * One request over node:http(s). Not `fetch`: loading undici and web streams costs a login command about
+ * 170 ms of CPU per start (more than Node's own start-up), node:http about 20 ms.
+ */
+async function exchange(url: string, method: string, authorization: string, body: string | undefined, timeoutMs: number): Promise<HttpAnswer> {
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`MERIDIAN_URL must start with http:// or https:// (got ${u.protocol}//)`);
+  const { request } = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const headers: Record<string, string | number> = { Authorization: authorization };
+  if (body !== undefined) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  return new Promise((resolve, reject) => {
+    const req = request(u, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () => {
+        clearTimeout(timer);
+        const retry = res.headers['retry-after'];
+        resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retry) ? retry[0] : retry, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    // A deadline for the whole exchange, as AbortSignal.timeout gave fetch.
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    function fail(err: Error): void {
+      clearTimeout(timer);
+      reject(err);
+    }
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
 export class HubClient {
   constructor(private readonly opts: HubClientOptions) {}
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(`${this.opts.url.replace(/\/$/, '')}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${this.opts.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      });
+      res = await exchange(`${this.opts.url.replace(/\/$/, '')}${path}`, method, `Bearer ${this.opts.token}`, body === undefined ? undefined : JSON.stringify(body), this.opts.timeoutMs ?? 30_000);
     } catch (err) {
       throw new HubError(`Unable to contact Meridian hub at ${this.opts.url}: ${(err as Error).message}`, 0);
     }
-    const text = await res.text();
+    const text = res.text;
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : {};
@@ -54,7 +87,7 @@ export class HubClient {
     if (res.status >= 400) {
       const b = parsed as { code?: string; message?: string; error?: string; details?: { path: string; message: string }[] };
       const details = (b.details ?? []).map((d) => `${d.path}: ${d.message}`).join('; ');
-      const retry = res.headers.get('retry-after');
+      const retry = res.retryAfter;
       throw new HubError(`${b.message ?? b.error ?? `HTTP ${res.status}`}${details ? ` (${details})` : ''}${retry ? ` [retry after ${retry}s]` : ''}`, res.status, b.code, b.message);
     }
     return parsed as T;
