@@ -145,7 +145,7 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | Sl
   await agent.start();
   // the collector kind runs the telemetry pipeline itself; --telemetry adds it to a cluster agent
   const telemetry: TelemetryHandle | null = o.telemetry && !collector ? startTelemetry({ ...o, credential, registry, log }) : null;
-  log.info({ url, hub: o.hubUrl, kind: o.kind, ...(collector ? { node: nodeName } : slurm ? { transport: o.slurmTransport } : { namespace: o.namespace }) }, 'edge agent started');
+  log.info({ url, hub: o.hubUrl, kind: o.kind, ...(collector ? {} : slurm ? { transport: o.slurmTransport } : { namespace: o.namespace }) }, 'edge agent started');
   return {
     agent,
     url,

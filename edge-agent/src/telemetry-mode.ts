@@ -45,7 +45,7 @@ export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; crede
   });
   const pipeline = new TelemetryPipeline({ collector, wal, forwarder, intervalMs: o.telemetryInterval });
   pipeline.start();
-  o.log.info({ wal: dir, node: o.nodeName ?? osHostname(), simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
+  o.log.info({ wal: dir, hostname: o.nodeName ?? osHostname(), simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
   return {
     gpus,
     pipeline,

@@ -3,7 +3,8 @@
 // `edge-agent --kind collector` process per node over the fake NVML. Proves: XID 79 on the node running a job
 // → the node is cordoned in the apiserver → the job is requeued and succeeds on another node → the node stays
 // out while its GPU is lost, and returns once the GPU reports healthy; XID 13 only informs the job; a flood of
-// XID 79 trips the circuit breaker with no more than the set share of the cluster cordoned.
+// XID 79 trips the circuit breaker with no more than the set share of the cluster cordoned, and an operator
+// can return a quarantined node by hand.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
 import { startHub } from '../../../hub/src/main.ts';
@@ -149,8 +150,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
       'remediation.return_to_service',
     ]);
     expect((await breaker()).quarantined).toEqual([]);
-    const rem = (await admin.get<{ remediation: { status: string } }>(`/api/v1/clusters/east/nodes/${x}/remediation`)).body.remediation;
-    expect(rem.status).toBe('COMPLETED');
+    await waitFor('remediation workflow completed', async () => (await admin.get<{ remediation: { status: string } }>(`/api/v1/clusters/east/nodes/${x}/remediation`)).body.remediation.status === 'COMPLETED', 15_000, 200);
   }, 180_000);
 
   it('XID 13 only informs the job: an event on the job, no cordon', async () => {
@@ -185,6 +185,18 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     const b = await breaker();
     expect(b.quarantined).toHaveLength(2);
     expect(b.trippedAt).not.toBeNull();
+
+    // an operator returns one quarantined node by hand while its GPU still reports lost
+    const isOut = await Promise.all(NODES.map(cordoned));
+    const held = NODES.find((_, i) => isOut[i])!;
+    const free = NODES.find((_, i) => !isOut[i])!;
+    const bad = await admin.post<{ details: { path: string; message: string }[] }>(`/api/v1/clusters/east/nodes/${held}/remediation`, { decision: 'maybe' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details[0]).toMatchObject({ path: 'decision', message: expect.stringMatching(/'release'.*'keep_out'/) });
+    expect((await admin.post(`/api/v1/clusters/east/nodes/${free}/remediation`, { decision: 'release' })).status).toBe(404);
+    expect((await admin.post(`/api/v1/clusters/east/nodes/${held}/remediation`, { decision: 'release', note: 'checked by hand' })).status).toBe(202);
+    await waitFor(`${held} released by the operator`, async () => !(await cordoned(held)), 30_000, 250);
+    await waitFor('operator event', async () => (await nodeEvents(held)).some((e) => e.type === 'remediation.operator' && /release \(checked by hand\)/.test(e.message)), 15_000, 200);
 
     await healAll();
     await waitFor('breaker slots released', async () => (await breaker()).quarantined.length === 0, 15_000, 200);
