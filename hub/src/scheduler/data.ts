@@ -19,10 +19,11 @@ function linkFor(cl: ClusterState, region: string, fallback: Link): Link {
   return cl.links.get(region) ?? (region === cl.region ? INTRA_REGION : fallback);
 }
 
-const NOTHING: DataCost = Object.freeze({ missingBytes: 0, transferSec: 0, egressUsd: 0, missing: Object.freeze([]) as unknown as DataCost['missing'] });
+/** The cost of a job without datasets (shared, frozen). */
+export const NO_DATA: DataCost = Object.freeze({ missingBytes: 0, transferSec: 0, egressUsd: 0, missing: Object.freeze([]) as unknown as DataCost['missing'] });
 
 export function dataCost(snap: Snapshot, cl: ClusterState, datasets: readonly DatasetRef[] | undefined, fallback: Link): DataCost {
-  if (!datasets || datasets.length === 0) return NOTHING;
+  if (!datasets || datasets.length === 0) return NO_DATA;
   const out: DataCost = { missingBytes: 0, transferSec: 0, egressUsd: 0, missing: [] };
   for (const d of datasets) {
     if (d.cachedIn.includes(cl.id)) continue;

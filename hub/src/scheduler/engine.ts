@@ -123,12 +123,18 @@ export class Engine {
       this.warnings.push(`running job ${r.jobId}: unknown cluster ${r.clusterId}; ignored for preemption`);
       return;
     }
-    const resolved = allocs ?? r.tasks.map((t) => fromTaskPlacement(cl, t, r.cpuMilli, r.memoryMiB));
-    if (resolved.some((a) => a === null)) {
-      this.warnings.push(`running job ${r.jobId}: a task names an unknown node or GPU on ${r.clusterId}; ignored for preemption`);
-      return;
+    let list = allocs;
+    if (!list) {
+      list = [];
+      for (const t of r.tasks) {
+        const a = fromTaskPlacement(cl, t, r.cpuMilli, r.memoryMiB);
+        if (!a) {
+          this.warnings.push(`running job ${r.jobId}: a task names an unknown node or GPU on ${r.clusterId}; ignored for preemption`);
+          return;
+        }
+        list.push(a);
+      }
     }
-    const list = resolved as TaskAlloc[];
     const milli = r.tasks.length * taskMilli(r);
     const model = r.gpuModel ?? list[0]?.node.model ?? '';
     const e: RunningEntry = { spec: r, cluster: cl, model, allocs: list, rank: TIER_RANK[r.tier], milli, lostWork: lostWork(r, this.now, milli), preempted: false };
@@ -164,6 +170,11 @@ export class Engine {
     this.failed.clear();
     this.failedPlace.clear();
     this.filterMemo.clear();
+    // Cached target aggregates hold GPU-wait ETAs from the previous cycle's timeline.
+    for (const c of this.snap.clusters) {
+      c.poolMemo.clear();
+      for (const mi of c.models.values()) mi.memo.clear();
+    }
     this.reservations = new Reservations();
     this.timeline = new Timeline();
     for (const e of this.running.values()) {
@@ -206,11 +217,6 @@ export class Engine {
     // Ranked lazily: the best target is found by one scan and the rest sorted only when it does not
     // take the job (the order tried is exactly that of a full sort).
     const top = cands[bestCandidate(cands, policy)]!;
-    let sorted = false;
-    const rankAll = (): void => {
-      if (!sorted) sortCandidates(cands, policy);
-      sorted = true;
-    };
 
     // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
     // starting now somewhere the data must first travel to.
@@ -226,7 +232,8 @@ export class Engine {
     let heldBy: Pend | null = null;
     let failedHere = this.failedPlace.get(shapeKey);
     for (let i = 0; i < cands.length; i++) {
-      if (i === 1) rankAll();
+      // Past the first, the sorted order (cands[0] is then top). No closure here: this runs per job.
+      if (i === 1) sortCandidates(cands, policy);
       const c = i === 0 ? top : cands[i]!;
       if (!c.fitsNow) continue;
       const blocker = this.cfg.backfill ? this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need) : null;
@@ -250,7 +257,7 @@ export class Engine {
       return this.commit(job, c, allocs, []);
     }
 
-    rankAll();
+    // Every path below sees cands sorted: the loop above sorted them unless there is only one.
     if (this.cfg.preemption && TIER_RANK[job.tier] < TIER_RANK.filler && this.preemptionAttempts < this.cfg.maxPreemptionAttempts) {
       this.preemptionAttempts++;
       const rank = TIER_RANK[job.tier];

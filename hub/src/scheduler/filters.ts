@@ -4,32 +4,36 @@
 import type { JobSpec, ReasonCode } from './model.ts';
 import type { TaskShape } from './fit.ts';
 import type { ClusterState, ModelIndex, Snapshot } from './snapshot.ts';
+import { tieKeyOf } from './candidates.ts';
 
 export interface Target {
   cluster: ClusterState;
   /** null for CPU-only jobs (any node). */
   model: string | null;
+  /** The model's index in the cluster (GPU targets). */
+  mi?: ModelIndex;
+  /** Job-independent parts of the seeded tie-break keys of this target and of the pool it leads. */
+  tieKey: number;
+  poolTieKey: number;
   /**
    * The engine's cached capacity aggregates for this target (see Engine.candidate). Targets are shared
    * only by jobs with the same gang shape and constraints, which is all the aggregates depend on.
    */
   memo?: TargetMemo;
-  /** Same for the pooled target led by this one (first of the cluster's models), with its model list. */
-  poolMemo?: TargetMemo;
   /** The model list of the pooled target this one leads, reused while the group is unchanged. */
   poolModels?: string[];
 }
 
 export interface TargetMemo {
-  /** ClusterState.version (ModelIndex.version for per-model entries) the figures were computed at. */
+  /** Version the figures were computed at: ModelIndex.version, the pooled models' sum, or ClusterState.version (CPU-only). */
   version: number;
   indexes: ModelIndex[];
   freeMilli: number;
   totalMilli: number;
   fitsNow: boolean;
   gpuWaitSec: number;
-  /** For a pooled target: the models pooled (the entry is valid only for the same list). */
-  pool?: readonly string[];
+  /** For a pooled target: the models pooled (the entry is valid only for the same list); else null. */
+  pool: readonly string[] | null;
 }
 
 export type FilterResult = { ok: true; targets: Target[] } | { ok: false; code: ReasonCode; reason: string };
@@ -44,12 +48,13 @@ export function eligibleTargets(snap: Snapshot, job: JobSpec, shape: TaskShape):
   if (clusters.length === 0)
     return { ok: false, code: 'NoClusterAllowed', reason: `NoClusterAllowed(no member cluster ${where})` };
 
-  if (shape.gpus === 0 && shape.milli === 0) return { ok: true, targets: clusters.map((cluster) => ({ cluster, model: null })) };
+  if (shape.gpus === 0 && shape.milli === 0) return { ok: true, targets: clusters.map((cluster) => ({ cluster, model: null, tieKey: tieKeyOf(cluster, null), poolTieKey: tieKeyOf(cluster, null) })) };
 
   const targets: Target[] = [];
   for (const cluster of clusters)
     for (const [model, mi] of cluster.models)
-      if (model !== '' && (shape.models === null || shape.models.has(model)) && mi.totalHealthy > 0) targets.push({ cluster, model });
+      if (model !== '' && (shape.models === null || shape.models.has(model)) && mi.totalHealthy > 0)
+        targets.push({ cluster, model, mi, tieKey: tieKeyOf(cluster, model), poolTieKey: tieKeyOf(cluster, null) });
   const wanted = shape.models ? [...shape.models].join('|') : 'any GPU';
   if (targets.length === 0) {
     const unknown = shape.models ? [...shape.models].filter((m) => !snap.models.has(m)) : [];

@@ -82,13 +82,19 @@ function firstFree(n: NodeState, k: number, out: Int32Array): number {
   return c;
 }
 
+/** firstFree as a plain array (no typed-array view in between). */
+function freeList(n: NodeState, k: number): number[] {
+  const out: number[] = [];
+  for (let g = 0; g < n.used.length && out.length < k; g++) if (n.healthy[g] && n.used[g] === 0) out.push(g);
+  return out;
+}
+
 /** GPU indices a task would take on node n (null when it does not fit there). */
 export function pickGpus(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: () => number, workload: readonly WorkloadType[] = []): number[] | null {
   if (n.cpuFree < t.cpu || n.memFree < t.mem) return null;
   if (t.gpus > 0) {
     if (n.freeWhole < t.gpus) return null;
-    const c = firstFree(n, t.gpus, scratch);
-    return Array.from(scratch.subarray(0, c));
+    return freeList(n, t.gpus);
   }
   if (t.milli === 0) return [];
   const g = bestShareGpu(n, t, strategy, rng, workload);
@@ -264,8 +270,7 @@ export function chooseNode(indexes: readonly ModelIndex[], t: TaskShape, o: FitO
   if (!b.node) return null;
   const n = b.node;
   if (t.gpus > 0) {
-    const c = firstFree(n, t.gpus, scratch);
-    return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: Array.from(scratch.subarray(0, c)), milli: 1000 };
+    return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: freeList(n, t.gpus), milli: 1000 };
   }
   if (t.milli > 0) return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: [b.gpu], milli: t.milli };
   return { node: n, cpu: t.cpu, mem: t.mem, gpuIndices: [], milli: 0 };

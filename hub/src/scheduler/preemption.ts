@@ -5,7 +5,7 @@
 import type { RunningAllocation } from './model.ts';
 import type { Candidate } from './policies.ts';
 import type { FitOptions, TaskShape } from './fit.ts';
-import { chooseNode, pickGpus } from './fit.ts';
+import { aggregateFits, chooseNode, pickGpus } from './fit.ts';
 import type { ClusterState, NodeState, TaskAlloc } from './snapshot.ts';
 import { release, reserve } from './snapshot.ts';
 
@@ -108,7 +108,8 @@ function tryCandidate(cand: Candidate, pool: RunningEntry[], shape: TaskShape, c
   const milli = shape.gpus > 0 ? 1000 : shape.milli;
   const trial: RunningEntry[] = [];
   for (let i = 0; i < count; i++) {
-    let a = chooseNode(cand.indexes, shape, o);
+    // The counters rule out free capacity without a node scan (which, failing, would visit every node).
+    let a = aggregateFits(cand.indexes, shape, 1) ? chooseNode(cand.indexes, shape, o) : null;
     if (!a) {
       let bestNode: NodeState | null = null;
       let bestList: RunningEntry[] = [];

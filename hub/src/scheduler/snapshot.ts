@@ -2,6 +2,7 @@
 // their count of fully free GPUs (and a set of nodes holding partly used GPUs), so finding candidates
 // for a k-GPU task touches only nodes that can hold it: this is what makes 20,000-node cycles cheap.
 import type { ClusterSpec, Link, PriceEntry, TaskPlacement } from './model.ts';
+import { Timeline } from './timeline.ts';
 
 export interface NodeState {
   name: string;
@@ -52,6 +53,11 @@ export interface ModelIndex {
   memo: Map<number, unknown>;
   /** Bumped on every reserve or release on a node of this model in this cluster (finer than ClusterState.version). */
   version: number;
+  /** Timeline.key(cluster id, model), built once. */
+  timelineKey: string;
+  /** $/GPU-hour on demand and spot as the engine resolves them (-1 until first asked). */
+  onDemandPrice: number;
+  spotPrice: number;
 }
 
 export interface ClusterState {
@@ -71,6 +77,8 @@ export interface ClusterState {
   nodes: NodeState[];
   nodeByName: Map<string, NodeState>;
   models: Map<string, ModelIndex>;
+  /** The engine's capacity aggregates of pooled targets (several models at once), keyed like ModelIndex.memo. */
+  poolMemo: Map<number, unknown>;
   /** dataset → percent copied, for caches being prewarmed. */
   prewarming: Map<string, number>;
 }
@@ -88,7 +96,7 @@ export interface TaskAlloc {
   node: NodeState;
   cpu: number;
   mem: number;
-  gpuIndices: number[];
+  readonly gpuIndices: readonly number[];
   /** Milli per GPU in gpuIndices: 1000 for whole GPUs, the share for fractional. */
   milli: number;
 }
@@ -146,17 +154,30 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
       nodes: [],
       nodeByName: new Map(),
       models: new Map(),
+      poolMemo: new Map(),
       prewarming: new Map((spec.prewarming ?? []).map((p) => [p.dataset, p.percent])),
     };
     for (const ns of spec.nodes) {
       const model = ns.gpus.length > 0 ? (ns.gpuModel ?? '') : '';
+      const nG = ns.gpus.length;
+      const used = new Int32Array(nG);
+      const healthy = new Uint8Array(nG);
+      let h = 0;
+      for (let g = 0; g < nG; g++) {
+        const gs = ns.gpus[g]!;
+        used[g] = gs.milliUsed;
+        if (gs.healthy) {
+          healthy[g] = 1;
+          h++;
+        }
+      }
       const n: NodeState = {
         name: ns.name,
         cluster: cl,
         idx: cl.nodes.length,
         model,
-        used: Int32Array.from(ns.gpus.map((g) => g.milliUsed)),
-        healthy: Uint8Array.from(ns.gpus.map((g) => (g.healthy ? 1 : 0))),
+        used,
+        healthy,
         cpuFree: ns.cpuMilli - ns.cpuAllocatedMilli,
         memFree: ns.memoryMiB - ns.memoryAllocatedMiB,
         schedulable: ns.schedulable,
@@ -175,14 +196,12 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
       if (model) snap.models.add(model);
       let mi = cl.models.get(model);
       if (!mi) {
-        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [], memo: new Map(), version: 0 };
+        mi = { model, totalHealthy: 0, freeWhole: 0, freeMilli: 0, maxPerNode: 0, byFree: [], partial: new Set(), nodes: [], asList: [], memo: new Map(), version: 0, timelineKey: Timeline.key(spec.id, model), onDemandPrice: -1, spotPrice: -1 };
         mi.asList.push(mi);
         cl.models.set(model, mi);
       }
       mi.nodes.push(n);
       if (n.schedulable) {
-        let h = 0;
-        for (const x of n.healthy) h += x;
         mi.totalHealthy += h;
         mi.maxPerNode = Math.max(mi.maxPerNode, h);
         while (mi.byFree.length <= n.used.length) mi.byFree.push(new Set());
@@ -238,6 +257,7 @@ export function fromTaskPlacement(cl: ClusterState, t: TaskPlacement, cpu: numbe
     if (t.gpuIndex < 0 || t.gpuIndex >= node.used.length) return null;
     return { node, cpu, mem, gpuIndices: [t.gpuIndex], milli: t.milli };
   }
-  if (t.gpuIndices.some((g) => g < 0 || g >= node.used.length)) return null;
-  return { node, cpu, mem, gpuIndices: [...t.gpuIndices], milli: 1000 };
+  for (const g of t.gpuIndices) if (g < 0 || g >= node.used.length) return null;
+  // The input's list is shared, not copied: allocations never modify their GPU lists.
+  return { node, cpu, mem, gpuIndices: t.gpuIndices, milli: 1000 };
 }

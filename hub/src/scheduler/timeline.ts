@@ -51,9 +51,13 @@ export class Timeline {
 
   /** Earliest seconds-from-now at which freeMilli + releases ≥ needMilli; null if never. */
   etaSec(clusterId: string, model: string, freeMilli: number, needMilli: number): number | null {
+    return this.etaSecAt(Timeline.key(clusterId, model), freeMilli, needMilli);
+  }
+
+  /** etaSec by a key from Timeline.key, which callers on hot paths build once (ModelIndex.timelineKey). */
+  etaSecAt(k: string, freeMilli: number, needMilli: number): number | null {
     if (freeMilli >= needMilli) return 0;
     this.ensureSorted();
-    const k = Timeline.key(clusterId, model);
     const c = this.cum.get(k);
     if (!c || !Number.isSafeInteger(freeMilli)) {
       let have = freeMilli;
