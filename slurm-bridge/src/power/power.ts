@@ -4,27 +4,11 @@
 // same program drives the harness (slurmd on this host) and real clusters (a cloud API, IPMI, a K8s pod).
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { uptime } from 'node:os';
 import { expandHostlist } from '../parsers/common.ts';
+import { parsePowerConfig } from './config.ts';
+import type { PowerConfig } from './config.ts';
 
-export interface PowerConfig {
-  cluster: string;
-  /**
-   * How capacity is approved. `hub`: POST {hubUrl}/api/v1/clusters/{cluster}/power {action, nodes} with
-   * `Authorization: Bearer {token}`, answered 200 {approved: [...]} (nodes missing from `approved` are denied).
-   * `always`: no hub call (a cluster not federated, or a hub without the endpoint).
-   */
-  approval: 'hub' | 'always';
-  hubUrl?: string;
-  token?: string;
-  /** Command to start a node: argv with `{node}`, `{conf}`, `{bootOffset}` substituted (see `subst`), e.g. ["slurmd","-N","{node}","-f","{conf}"]. */
-  start: string[];
-  /** Command to stop a node, or `{"pidFile": "/run/slurmd-{node}.pid"}` to SIGTERM the pid in that file. */
-  stop: string[] | { pidFile: string };
-  slurmConf?: string;
-  logFile?: string;
-  timeoutMs?: number;
-}
+export type { PowerConfig } from './config.ts';
 
 export type PowerAction = 'resume' | 'suspend';
 
@@ -35,15 +19,13 @@ function log(cfg: PowerConfig, msg: string): void {
 }
 
 /**
- * `{node}`, `{conf}` and `{bootOffset}` (minus this host's whole seconds of uptime: with
- * `unshare --fork --time --boottime {bootOffset}` a slurmd on an already-running host reports a fresh boot,
- * which slurmctld requires of a node it powered up — it waits until the node's boot time is after the request).
+ * `{node}` and `{conf}` substituted. A simulated node on an already-running host should start slurmd with
+ * `-b` ("report node reboot now"): slurmctld only accepts a powered-up node whose boot time is after the
+ * power-up request, and without `-b` slurmd reports the host's boot (see docs/slurm.md, Elastic Slurm).
  */
 export function subst(argv: string[], node: string, cfg: Pick<PowerConfig, 'slurmConf'>): string[] {
-  const bootOffset = `-${Math.max(0, Math.floor(uptime()))}`;
-  return argv.map((a) =>
-    a.replaceAll('{node}', node).replaceAll('{conf}', cfg.slurmConf ?? process.env.SLURM_CONF ?? '/etc/slurm/slurm.conf').replaceAll('{bootOffset}', bootOffset),
-  );
+  const conf = cfg.slurmConf ?? process.env.SLURM_CONF ?? '/etc/slurm/slurm.conf';
+  return argv.map((a) => a.replaceAll('{node}', node).replaceAll('{conf}', conf));
 }
 
 function run(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
@@ -58,9 +40,14 @@ function run(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; ou
   });
 }
 
-/** Asks the hub which of `nodes` may change power state. */
-export async function approve(cfg: PowerConfig, action: PowerAction, nodes: string[]): Promise<string[]> {
-  if (cfg.approval === 'always') return nodes;
+export interface Approval {
+  approved: string[];
+  denied: { node: string; reason: string }[];
+}
+
+/** Asks the hub which of `nodes` may change power state (`approval: "always"` grants everything). */
+export async function approve(cfg: PowerConfig, action: PowerAction, nodes: string[]): Promise<Approval> {
+  if (cfg.approval === 'always') return { approved: nodes, denied: [] };
   if (!cfg.hubUrl) throw new Error('power config: approval "hub" needs hubUrl');
   const res = await fetch(`${cfg.hubUrl.replace(/\/$/, '')}/api/v1/clusters/${encodeURIComponent(cfg.cluster)}/power`, {
     method: 'POST',
@@ -68,11 +55,17 @@ export async function approve(cfg: PowerConfig, action: PowerAction, nodes: stri
     body: JSON.stringify({ action, nodes }),
     signal: AbortSignal.timeout(cfg.timeoutMs ?? 30_000),
   });
-  if (res.status !== 200) throw new Error(`hub answered ${res.status} to power ${action} ${nodes.join(',')}: ${(await res.text()).slice(0, 200)}`);
-  const body = (await res.json()) as { approved?: unknown };
+  if (res.status !== 200) throw new Error(`hub answered ${res.status} to power ${action} ${nodes.join(',')}: ${(await res.text()).slice(0, 300)}`);
+  const body = (await res.json()) as { approved?: unknown; denied?: unknown };
   if (!Array.isArray(body.approved)) throw new Error(`hub power reply has no "approved" list: ${JSON.stringify(body).slice(0, 200)}`);
   const ok = new Set(body.approved.map(String));
-  return nodes.filter((n) => ok.has(n));
+  const reasons = new Map(
+    (Array.isArray(body.denied) ? (body.denied as { node?: unknown; reason?: unknown }[]) : []).map((d) => [String(d.node), typeof d.reason === 'string' ? d.reason : 'refused']),
+  );
+  return {
+    approved: nodes.filter((n) => ok.has(n)),
+    denied: nodes.filter((n) => !ok.has(n)).map((node) => ({ node, reason: reasons.get(node) ?? 'not in the hub\'s approved list' })),
+  };
 }
 
 async function stopNode(cfg: PowerConfig, node: string): Promise<boolean> {
@@ -115,15 +108,15 @@ export async function powerAction(cfg: PowerConfig, action: PowerAction, hostlis
     return 1;
   }
   if (action === 'resume') {
-    let approved: string[];
+    let approval: Approval;
     try {
-      approved = await approve(cfg, 'resume', nodes);
+      approval = await approve(cfg, 'resume', nodes);
     } catch (err) {
       log(cfg, `resume ${nodes.join(',')}: approval failed: ${(err as Error).message}`);
       return 1;
     }
-    const denied = nodes.filter((n) => !approved.includes(n));
-    if (denied.length) log(cfg, `resume: hub denied ${denied.join(',')}; Slurm marks them DOWN after ResumeTimeout and requeues their jobs`);
+    const { approved, denied } = approval;
+    for (const d of denied) log(cfg, `resume ${d.node}: hub refused (${d.reason}); Slurm marks it DOWN after ResumeTimeout and requeues its jobs`);
     const results = await Promise.all(
       approved.map(async (n) => {
         const r = await run(subst(cfg.start, n, cfg), { ...process.env, ...(cfg.slurmConf ? { SLURM_CONF: cfg.slurmConf } : {}) });
@@ -140,16 +133,17 @@ export async function powerAction(cfg: PowerConfig, action: PowerAction, hostlis
   return results.every(Boolean) ? 0 : 1;
 }
 
-/** Reads the config from MERIDIAN_POWER_CONFIG (a JSON file); environment overrides for hub URL and token. */
+/** Reads the config from MERIDIAN_POWER_CONFIG (a JSON file); MERIDIAN_URL / MERIDIAN_TOKEN override hubUrl / token. */
 export function loadPowerConfig(env: NodeJS.ProcessEnv = process.env): PowerConfig {
   const path = env.MERIDIAN_POWER_CONFIG;
   if (!path) throw new Error('MERIDIAN_POWER_CONFIG is not set (path of the power-save JSON config)');
-  const cfg = JSON.parse(readFileSync(path, 'utf8')) as Partial<PowerConfig>;
-  for (const k of ['cluster', 'approval', 'start', 'stop'] as const) {
-    if (cfg[k] === undefined) throw new Error(`${path}: "${k}" is required`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: cannot read the power config: ${(err as Error).message}`);
   }
-  if (cfg.approval !== 'hub' && cfg.approval !== 'always') throw new Error(`${path}: "approval" must be "hub" or "always"`);
-  return { ...(cfg as PowerConfig), hubUrl: env.MERIDIAN_URL ?? cfg.hubUrl, token: env.MERIDIAN_TOKEN ?? cfg.token };
+  return parsePowerConfig(raw, path, env);
 }
 
 /** Entry for bin/meridian-slurm-resume and bin/meridian-slurm-suspend. */

@@ -3,7 +3,7 @@
 // Recipe: ../shared/research/slurm.md. Every file lives in the run dir; SLURM_CONF points at it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Daemon, EngineError, sleep } from './daemon.ts';
@@ -23,7 +23,8 @@ export interface SlurmNodeSpec {
   features?: string[];
   /**
    * An elastic node: declared `State=CLOUD` and its slurmd is not started with the cluster; slurmctld's
-   * ResumeProgram (from `extraConfig`) is expected to start it (e.g. `slurmd -N <name> -f <conf>`).
+   * ResumeProgram (from `extraConfig`) is expected to start it with `slurmd -b -N <name> -f <conf>` (`-b`:
+   * report a fresh boot, which slurmctld requires of a node it powered up; see docs/slurm.md).
    */
   cloud?: boolean;
 }
@@ -92,6 +93,9 @@ export class SlurmCluster {
     const host = hostname();
     const ctldPort = await freePort();
     const nodePorts = await Promise.all(nodes.map(() => freePort()));
+    // SlurmdSpoolDir=spool/%n: a slurmd looks for its step sockets there before it creates the directory
+    // ("Domain socket directory ...: No such file"), so each node's, cloud nodes' included, exists up front.
+    for (const n of nodes) mkdirSync(join(spool, n.name), { recursive: true });
 
     // Fake GPUs: character devices (same major/minor as /dev/null) that slurmd can stat and bind.
     for (const n of nodes) {

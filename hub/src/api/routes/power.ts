@@ -72,7 +72,10 @@ export function powerRoutes(r: Routes, ctx: ApiContext): void {
       await cluster(params.id);
       const decision = await tx(ctx.pool, async (c) => {
         await lockClusterPower(c, params.id);
-        const [policy, powered, drained] = await Promise.all([getPowerPolicy(c, params.id), poweredNodes(c, params.id), hubDrainedNodes(c, params.id)]);
+        // one client, one query at a time (pg queues them, but deprecates overlapping calls)
+        const policy = await getPowerPolicy(c, params.id);
+        const powered = await poweredNodes(c, params.id);
+        const drained = await hubDrainedNodes(c, params.id);
         const d = decidePower(params.id, body.action, body.nodes, { policy, powered: new Set(powered), drained });
         await recordPower(c, params.id, body.action, d, by);
         return d;
