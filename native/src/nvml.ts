@@ -177,7 +177,10 @@ export interface EventWatcher {
   readonly registration: EventRegistration[];
   /** XID events seen since the watcher started, counted per GPU and code */
   xidCounts(): { gpu: number; uuid: string; xid: number; count: number }[];
-  /** stops the background thread; resolves once it has exited and the event set is freed */
+  /**
+   * stops the background thread; resolves once it has exited and the event set is freed. A pending stop keeps
+   * the process alive (even after unref()) for at most one waitTimeoutMs, so awaiting it always settles.
+   */
   stop(): Promise<void>;
   /** lets the process exit while the watcher runs (it keeps the event loop alive by default) */
   unref(): void;
