@@ -145,6 +145,35 @@ describe('Kubernetes driver on a KWOK cluster', () => {
     await until('GPUs released', () => ['a100-0', 'a100-1', 'a100-2', 'a100-new'].every((n) => (latest(n)?.requested.gpus ?? 0) === 0), 15_000);
   });
 
+  it('runs a login-node sbatch array as an Indexed Job: %limit at once, SLURM_* env, output wrapper, shared dirs', async () => {
+    const S = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`slurm.meridian.dev/${k}`, v]));
+    const cmd = dispatch('9001', {
+      image: undefined,
+      command: undefined,
+      script: '#!/bin/bash\necho "task $SLURM_ARRAY_TASK_ID"\n',
+      annotations: { 'kwok.meridian.dev/run-duration': '1s', ...S({ array: '1,3,5,7%2', jobName: 'sweep', workDir: '/scratch/ana', output: 'logs/%x-%A_%a.out', submitUser: 'ana' }) },
+    });
+    const r = await driver.handle(cmd);
+    expect(r).toMatchObject({ ok: true });
+    const job = await batch.readNamespacedJob({ name: jobName('9001', 1), namespace: NS });
+    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 4, parallelism: 2, backoffLimitPerIndex: 0 });
+    // %limit: never more than two pods at once while the array runs
+    let most = 0;
+    const done = await phase('9001', 'Succeeded');
+    for (const s of statuses('9001')) most = Math.max(most, s.tasks.filter((t) => t.phase === 'Running').length);
+    expect(most).toBeLessThanOrEqual(2);
+    expect(done.tasks.map((t) => t.index).sort((a, b) => a - b)).toEqual([1, 3, 5, 7]); // array indices, not completion indices
+    const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: `${LABELS.jobId}=9001` })).items;
+    expect(pods.length).toBeGreaterThanOrEqual(4);
+    const c = pods[0]!.spec!.containers[0]!;
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+    expect(env).toMatchObject({ SLURM_JOB_ID: '9001', SLURM_JOB_NAME: 'sweep', SLURM_ARRAY_JOB_ID: '9001', SLURM_ARRAY_TASK_COUNT: '4', SLURM_SUBMIT_DIR: '/scratch/ana', SLURMD_NODENAME: 'spec.nodeName' });
+    expect(c.command?.[0]).toBe('/bin/sh');
+    expect(c.command?.[2]).toContain('exec 1>"/scratch/ana/logs/sweep-9001_$${SLURM_ARRAY_TASK_ID}.out" 2>&1');
+    expect(c.image).toBe('debian:bookworm-slim');
+    expect(pods[0]!.spec!.volumes).toContainEqual({ name: 'slurm-dir-0', hostPath: { path: '/scratch/ana', type: 'DirectoryOrCreate' } });
+  });
+
   it('adopts an existing Job instead of creating a duplicate', async () => {
     const again = await driver.handle(dispatch('101', { tasks: 2, perTask: { cpuMilli: 2000, memoryMiB: 4096, gpus: 4, rdma: 1 } }));
     expect(again).toMatchObject({ ok: true, detail: { adopted: true } });

@@ -8,6 +8,7 @@ import type { AgentEvent, JobStatusEvent } from '../../../hub/src/protocol/agent
 import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
 import { KeptInformer } from './informer.ts';
 import { COMPLETION_INDEX_ANNOTATION, JOB_ANNOTATIONS, MANAGED_BY } from './jobs.ts';
+import { parseArray, SLURM_PREFIX } from './slurm-script.ts';
 
 type Task = JobStatusEvent['tasks'][number];
 
@@ -19,6 +20,25 @@ function podIndex(p: V1Pod): number {
   const v = p.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION] ?? p.metadata?.labels?.[COMPLETION_INDEX_ANNOTATION];
   const n = Number(v);
   return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+const arrays = new Map<string, number[]>();
+/** A login-node array's pod reports its array index (completion index i runs the i-th index of the spec). */
+function taskIndex(p: V1Pod): number {
+  const i = podIndex(p);
+  const spec = p.metadata?.annotations?.[`${SLURM_PREFIX}array`];
+  if (!spec) return i;
+  let indices = arrays.get(spec);
+  if (!indices) {
+    try {
+      indices = parseArray(spec).indices;
+    } catch {
+      indices = [];
+    }
+    if (arrays.size > 1000) arrays.clear();
+    arrays.set(spec, indices);
+  }
+  return indices[i] ?? i;
 }
 
 /** One pod as a task status (pure). */
@@ -41,7 +61,7 @@ export function taskStatus(p: V1Pod): Task {
   const startedAt = iso(term?.startedAt ?? cs?.state?.running?.startedAt ?? p.status?.startTime);
   const finishedAt = iso(term?.finishedAt);
   return {
-    index: podIndex(p),
+    index: taskIndex(p),
     ...(p.spec?.nodeName ? { node: p.spec.nodeName } : {}),
     phase: ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'].includes(phase) ? phase : 'Unknown',
     ...(exitCode !== undefined && exitCode !== null ? { exitCode } : {}),

@@ -1,19 +1,23 @@
 // API views of store rows (what clients see).
 import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '../protocol/slurm-patterns.ts';
-import type { JobRow } from '../store/repos/jobs.ts';
+import type { AgentTask, JobRow } from '../store/repos/jobs.ts';
 
 /** Node of each task: as the cluster reported them, else the hub's placement. */
-function taskNodes(j: JobRow): string[] {
+function taskNodes(j: JobRow, tasks: AgentTask[]): string[] {
+  const reported = tasks.map((t) => t.node ?? '').filter(Boolean);
+  if (reported.length) return reported;
   const placed = Array.isArray(j.placement) ? (j.placement as { node?: string }[]) : [];
   return placed.map((t) => t.node ?? '').filter(Boolean);
 }
 
 /** What squeue / scontrol / sacct print besides the lifecycle: Slurm's names for the job's settings. */
-export function slurmView(j: JobRow): Record<string, unknown> {
+export function slurmView(j: JobRow, tasks: AgentTask[] = []): Record<string, unknown> {
   const a = (k: string): string | undefined => j.spec.annotations?.[`slurm.meridian.dev/${k}`] || undefined;
   const isArray = a('array') !== undefined;
   const workDir = a('workDir') ?? null;
-  const nodes = taskNodes(j);
+  const nodes = taskNodes(j, tasks);
+  // Slurm's ExitCode=code:signal: the signal of the task that set the exit code (the first failed one).
+  const failed = tasks.find((t) => t.phase === 'Failed' && (t.signal || t.exitCode)) ?? tasks.find((t) => t.signal);
   const values = { j: j.id, J: j.id, A: j.id, u: a('submitUser') ?? j.user ?? '', x: a('jobName') ?? j.name, n: '0', t: '0', s: 'batch', ...(nodes[0] ? { N: nodes[0] } : {}) };
   const out = a('output') ?? defaultOutputPattern(isArray);
   const limitMin = a('timeLimitMin');
@@ -25,12 +29,15 @@ export function slurmView(j: JobRow): Record<string, unknown> {
     stdErr: inWorkDir(expandSlurmPattern(a('error') ?? out, values), workDir ?? undefined),
     timeLimitSec: limitMin !== undefined && /^\d+$/.test(limitMin) ? Number(limitMin) * 60 : j.spec.maxRuntime,
     nodes,
+    exitSignal: failed?.signal ?? null,
     dependency: a('dependency') ?? null,
     array: a('array') ?? null,
+    // Per-task state as the cluster reports it (array jobs: one per array index; squeue -r and sacct rows).
+    tasks: tasks.map((t) => ({ index: t.index, state: t.phase, node: t.node ?? null, exitCode: t.exitCode ?? null, signal: t.signal ?? null })),
   };
 }
 
-export function jobView(j: JobRow): Record<string, unknown> {
+export function jobView(j: JobRow, tasks: AgentTask[] = []): Record<string, unknown> {
   return {
     id: j.id,
     name: j.name,
@@ -56,7 +63,7 @@ export function jobView(j: JobRow): Record<string, unknown> {
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
     placement: j.placement,
-    slurm: slurmView(j),
+    slurm: slurmView(j, tasks),
     spec: j.spec,
   };
 }

@@ -24,6 +24,8 @@ describe('Slurm-only requests place on Slurm clusters only', () => {
     expect(eligibleClusters(ann({ constraint: 'a100' }), clusters)).toEqual(['hpc']);
     expect(eligibleClusters(ann({ constraint: 'a100|h100' }), clusters)).toEqual(['hpc', 'hpc2']);
     expect([...knownPartitions(clusters)].sort()).toEqual(['debug', 'gpu', 'long']);
+    expect(eligibleClusters(ann({ array: '0-3', nodes: '2' }), clusters)).toEqual(['hpc', 'hpc2']);
+    expect(eligibleClusters(ann({ array: '0-3', nodes: '1' }), clusters)).toBeUndefined();
   });
   it('the scheduler job carries the restriction, intersected with placement.clusters; none left = a cluster that does not exist', () => {
     const spec = JobSpecSchema.parse({ name: 'j', workload: { script: '#!/bin/sh\ntrue\n' }, ...ann({ partition: 'gpu' }) });

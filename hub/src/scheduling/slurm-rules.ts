@@ -21,12 +21,14 @@ export interface ClusterNodes {
 }
 
 /** The Slurm-only requests of a job (partition, nodelist, constraint); undefined when it names none. */
-export function slurmOnly(spec: Pick<JobSpec, 'annotations'>): { partition?: string; nodelist?: string; constraint?: string } | undefined {
+export function slurmOnly(spec: Pick<JobSpec, 'annotations'>): { partition?: string; nodelist?: string; constraint?: string; multiNodeArray?: boolean } | undefined {
   const partition = slurmAnnotation(spec, 'partition');
   const nodelist = slurmAnnotation(spec, 'nodelist');
   const constraint = slurmAnnotation(spec, 'constraint');
-  if (!partition && !nodelist && !constraint) return undefined;
-  return { ...(partition ? { partition } : {}), ...(nodelist ? { nodelist } : {}), ...(constraint ? { constraint } : {}) };
+  // Kubernetes runs an array as one pod per index; an array of multi-node tasks needs Slurm.
+  const multiNodeArray = slurmAnnotation(spec, 'array') !== undefined && Number(slurmAnnotation(spec, 'nodes') ?? 1) > 1;
+  if (!partition && !nodelist && !constraint && !multiNodeArray) return undefined;
+  return { ...(partition ? { partition } : {}), ...(nodelist ? { nodelist } : {}), ...(constraint ? { constraint } : {}), ...(multiNodeArray ? { multiNodeArray } : {}) };
 }
 
 const partitionsOf = (n: { labels: Record<string, string> }) => (n.labels[PARTITIONS_LABEL] ?? '').split(',').filter(Boolean);

@@ -120,7 +120,7 @@ describe('sbatch --hold', () => {
     await until(j.id, (v) => v.state === 'Running', 'running');
     const r = await api.post<{ message: string }>(`/api/v1/jobs/${j.id}/hold`);
     expect(r.status).toBe(409);
-    expect(r.body.message).toMatch(/only Queued jobs and jobs pending on a Slurm cluster can be held; job \d+ is Running/);
+    expect(r.body.message).toMatch(/only Queued jobs can be held; job \d+ is Running \(a dispatched job can be held only while it is pending on a Slurm cluster\)/);
     expect((await api.post(`/api/v1/jobs/${j.id}/cancel`)).status).toBe(202);
     agents[0]!.o.hold = undefined;
   });

@@ -1,6 +1,7 @@
 // Pure translations between the agent protocol and Slurm: dispatch → submit request (a batch script, or a
 // container job wrapped in one), Slurm jobs → JobStatusEvent, Slurm nodes → NodeInfo.
 import type { DispatchCommand, JobStatusEvent, NodeInfo } from '../../../hub/src/protocol/agent-protocol.ts';
+import { arrayIndices } from '../login/sbatch-options.ts';
 import { expandHostlist, gresTotal } from '../parsers/common.ts';
 import type { SlurmJob, SlurmNode, SubmitRequest } from '../types.ts';
 
@@ -267,10 +268,12 @@ export function statusEvent(jobId: string, attempt: number, jobs: SlurmJob[]): J
   if (!jobs.length) throw new Error(`no Slurm jobs for ${jobId}`);
   const isArray = jobs.some((j) => j.arrayJobId !== undefined);
   // An array's pending remainder (ArrayTaskId=2-3) is one record standing for several tasks.
-  const tasks = jobs.map((j, i) => {
+  const tasks = jobs.flatMap((j, i): JobStatusEvent['tasks'] => {
     const p = phaseOf(j);
+    // The pending remainder (ArrayTaskId=4-15%4) stands for one pending task per index.
+    if (isArray && j.arrayTaskId && !/^\d+$/.test(j.arrayTaskId)) return arrayIndices(j.arrayTaskId).map((index) => ({ index, phase: 'Pending', reason: p.reason }));
     const idx = isArray && /^\d+$/.test(j.arrayTaskId ?? '') ? Number(j.arrayTaskId) : i;
-    return {
+    return [{
       index: idx,
       node: expandHostlist(j.nodeList)[0],
       phase: TASK_PHASE[p.phase],
@@ -279,7 +282,7 @@ export function statusEvent(jobId: string, attempt: number, jobs: SlurmJob[]): J
       reason: p.reason,
       startedAt: j.startTime?.toISOString(),
       finishedAt: p.phase !== 'Pending' && p.phase !== 'Running' ? j.endTime?.toISOString() : undefined,
-    };
+    }];
   });
   const phases = jobs.map(phaseOf);
   let phase: Phase;

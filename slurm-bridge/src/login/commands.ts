@@ -6,8 +6,8 @@ import { resolve } from 'node:path';
 import { formatSacctParsable, formatSacctTable, formatSqueue, SACCT_DEFAULT_FIELDS, secsToTime, SQUEUE_DEFAULT_FORMAT, SQUEUE_LONG_FORMAT, STATE_COMPACT, submittedLine, slurmTime } from './format.ts';
 import { HubError, hubClientFromEnv } from './hub-client.ts';
 import { jobSpecFor } from './jobspec.ts';
-import { ANNOTATION_PREFIX, queueRowFromHub, slurmStateOf, squeueOrder, type HubJobView } from './rows.ts';
-import { checkScript, parseCommandLine, resolveOptions, SbatchError, wrapScript } from './sbatch-options.ts';
+import { ANNOTATION_PREFIX, arrayRows, queueRowFromHub, slurmStateOf, squeueOrder, type HubJobView } from './rows.ts';
+import { arrayIndices, checkScript, parseCommandLine, resolveOptions, SbatchError, wrapScript } from './sbatch-options.ts';
 
 export interface Io {
   argv: string[];
@@ -41,6 +41,7 @@ const SLURM_TEXT_CODES = new Set(['invalid_partition', 'dependency_problem']);
 // ---------------- sbatch ----------------
 
 export async function sbatchMain(io: Io): Promise<number> {
+  let partition: string | undefined;
   try {
     const inv = parseCommandLine(io.argv);
     if (inv.action === 'version') return io.out(VERSION), 0;
@@ -59,6 +60,7 @@ export async function sbatchMain(io: Io): Promise<number> {
     } else script = await io.readStdin();
     checkScript(script);
     const o = resolveOptions(io.argv, script, io.env);
+    partition = o.partition;
     if (o.testOnly) {
       io.err(`sbatch: Job would be submitted to Meridian (${io.env.MERIDIAN_URL ?? 'MERIDIAN_URL unset'})\n`);
       return 0;
@@ -76,6 +78,7 @@ export async function sbatchMain(io: Io): Promise<number> {
     if (err instanceof HubError) {
       // Refusals that mirror Slurm's (unknown partition, dependency problem) print Slurm's text alone, as sbatch does.
       const text = err.code && SLURM_TEXT_CODES.has(err.code) && err.bare ? err.bare : err.message;
+      if (err.code === 'invalid_partition') io.err(`sbatch: error: invalid partition specified: ${partition ?? ''}\n`);
       io.err(err.status === 0 && err.message.startsWith('sbatch:') ? `${err.message}\n` : `sbatch: error: Batch job submission failed: ${text}\n`);
       return 1;
     }
@@ -179,14 +182,15 @@ export async function squeueMain(io: Io): Promise<number> {
   const users = s.values.get('user')?.split(',') ?? (s.flags.has('me') ? [safeUser()] : undefined);
   const names = s.values.get('name')?.split(',');
   const parts = s.values.get('partition')?.split(',');
-  const rows = squeueOrder(
-    jobs
-      .map((v) => ({ v, r: queueRowFromHub(v, now) }))
-      .filter(({ r }) => (!wanted || wanted.has(r.state)) && (!ids || ids.includes(r.jobId)) && (!users || users.includes(r.user)) && (!names || names.includes(r.name)) && (!parts || parts.includes(r.partition))),
-  ).map(({ v, r }) => {
-    const arr = v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
-    return arr && r.state === 'PENDING' ? { ...r, displayId: `${r.jobId}_[${arr}]` } : r;
+  // Array jobs become their task rows first (running tasks N_i, the pending remainder N_[..%limit]).
+  const expanded = jobs.flatMap((v) => {
+    const r = queueRowFromHub(v, now);
+    const arr = v.slurm?.array ?? v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+    return (arr ? arrayRows(v, r, arrayIndices(arr), s.flags.has('array')) : [r]).map((row) => ({ v, r: row }));
   });
+  const rows = squeueOrder(
+    expanded.filter(({ r }) => (!wanted || wanted.has(r.state)) && (!ids || ids.includes(r.jobId)) && (!users || users.includes(r.user)) && (!names || names.includes(r.name)) && (!parts || parts.includes(r.partition))),
+  ).map(({ r }) => r);
   const fmt = s.values.get('format') ?? io.env.SQUEUE_FORMAT ?? (s.flags.has('long') ? SQUEUE_LONG_FORMAT : SQUEUE_DEFAULT_FORMAT);
   io.out(formatSqueue(rows, fmt, !s.flags.has('noheader')));
   return 0;

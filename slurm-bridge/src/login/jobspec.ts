@@ -1,7 +1,7 @@
 // sbatch options → Meridian's job spec (hub/src/protocol/job-spec.ts). The gang shape and resources are what
 // the hub schedules on; every Slurm-only detail rides in `slurm.meridian.dev/*` annotations, which the hub
 // copies into the dispatch (`DispatchCommand.annotations`) and the Slurm driver turns back into sbatch options.
-import { basename } from 'node:path';
+import { basename, resolve as resolvePath } from 'node:path';
 import type { JobSpecInput } from '../../../hub/src/protocol/job-spec.ts';
 import { ANNOTATION_PREFIX } from './rows.ts';
 import type { SbatchOptions } from './sbatch-options.ts';
@@ -99,7 +99,8 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
   put('timeLimitMin', o.timeSec ? Math.ceil(o.timeSec / 60) : undefined);
   put('output', o.output);
   put('error', o.error);
-  put('workDir', o.chdir ?? ctx.cwd);
+  put('workDir', o.chdir ? resolvePath(ctx.cwd, o.chdir) : ctx.cwd);
+  put('submitDir', ctx.cwd);
   put('array', o.array);
   put('dependency', o.dependency);
   put('hold', o.hold);

@@ -79,6 +79,7 @@ export interface HubJobView {
     exitSignal?: number | null;
     dependency?: string | null;
     array?: string | null;
+    tasks?: { index: number; state: string; node: string | null; exitCode: number | null; signal: number | null }[];
   };
   spec?: {
     tasks?: number;
@@ -140,7 +141,7 @@ export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
   return {
     displayId: v.id,
     jobId: v.id,
-    partition: a('partition') ?? v.cluster ?? 'meridian',
+    partition: v.slurm?.partition ?? a('partition') ?? v.cluster ?? 'meridian',
     name: a('jobName') ?? v.name,
     user: v.user,
     account: a('account') ?? v.project,
@@ -184,4 +185,45 @@ export function squeueOrder<T extends { v: HubJobView; r: QueueRow }>(rows: T[])
       (y.v.priority ?? 0) - (x.v.priority ?? 0) ||
       Number(x.r.jobId) - Number(y.r.jobId),
   );
+}
+
+/** `[0,1,2,5,7,8]` → `0-2,5,7-8` (how squeue writes a pending index range). */
+export function compressIndices(ix: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ix.length; ) {
+    let j = i;
+    while (j + 1 < ix.length && ix[j + 1] === ix[j]! + 1) j++;
+    out.push(j === i ? String(ix[i]) : `${ix[i]}-${ix[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+const TASK_STATE: Record<string, string> = { Running: 'RUNNING', Succeeded: 'COMPLETED', Failed: 'FAILED', Pending: 'PENDING', Unknown: 'PENDING' };
+
+/**
+ * An array job as squeue lists it: started tasks as `N_i` rows, the indices not started yet as one pending
+ * `N_[4-15%4]` row (one `N_i` row each with `expand`, squeue -r). `indices` is the array's index list.
+ */
+export function arrayRows(v: HubJobView, base: QueueRow, indices: number[], expand = false): QueueRow[] {
+  const spec = v.slurm?.array ?? v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+  if (!spec) return [base];
+  const limit = spec.split('%')[1];
+  const tasks = new Map((v.slurm?.tasks ?? []).map((t) => [t.index, t]));
+  const pending = indices.filter((i) => !tasks.has(i) || TASK_STATE[tasks.get(i)!.state] === 'PENDING');
+  const rows: QueueRow[] = [];
+  for (const i of indices) {
+    const t = tasks.get(i);
+    if (!t || TASK_STATE[t.state] === 'PENDING') continue;
+    const state = TASK_STATE[t.state] ?? 'PENDING';
+    rows.push({ ...base, displayId: `${base.jobId}_${i}`, arrayJobId: base.jobId, arrayTaskId: String(i), state, reason: state === 'FAILED' ? 'NonZeroExitCode' : 'None', nodeList: t.node ?? base.nodeList, numNodes: 1, exitCode: `${t.exitCode ?? 0}:${t.signal ?? 0}` });
+  }
+  if (pending.length) {
+    const running = rows.filter((r) => r.state === 'RUNNING').length;
+    const reason = base.state === 'PENDING' ? base.reason : limit && running >= Number(limit) ? 'JobArrayTaskLimit' : 'None';
+    const pend = { ...base, arrayJobId: base.jobId, state: 'PENDING', reason, nodeList: '', startTime: undefined };
+    if (expand) for (const i of pending) rows.push({ ...pend, displayId: `${base.jobId}_${i}`, arrayTaskId: String(i) });
+    else rows.push({ ...pend, displayId: `${base.jobId}_[${compressIndices(pending)}${limit ? `%${limit}` : ''}]`, arrayTaskId: compressIndices(pending) });
+  }
+  return rows;
 }

@@ -112,6 +112,12 @@ afterAll(async () => {
 
 const SUBMITTED = /^Submitted batch job (\d+)\n$/;
 
+async function waitState(id: string, state: string): Promise<void> {
+  const dl = Date.now() + 60_000;
+  while (Date.now() < dl && (await admin.get<{ state: string }>(`/api/v1/jobs/${id}`)).body.state !== state) await sleep(250);
+  expect((await admin.get<{ state: string }>(`/api/v1/jobs/${id}`)).body.state).toBe(state);
+}
+
 describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
   it('--wrap with the default output file slurm-%j.out', async () => {
     const n = await native(['--wrap', 'echo hello from $SLURM_JOB_NAME']);
@@ -182,9 +188,7 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
     const n1 = SUBMITTED.exec((await native(first)).stdout)![1]!;
     const m1r = await meridian('sbatch', first);
     const m1 = SUBMITTED.exec(m1r.stdout)![1]!;
-    // Meridian's dependency ids are federation ids; the agent maps them to Slurm ids once the first job is on Slurm.
-    const dl = Date.now() + 60_000;
-    while (Date.now() < dl && !['Dispatched', 'Running', 'Succeeded'].includes((await admin.get<{ state: string }>(`/api/v1/jobs/${m1}`)).body.state)) await sleep(250);
+    // Meridian's dependency ids are its own job ids; the hub dispatches the second job once the first succeeded.
     const n2 = SUBMITTED.exec((await native(['--dependency', `afterok:${n1}`, '-o', 'chain-%j.out', '--wrap', 'echo second'])).stdout)![1]!;
     const m2r = await meridian('sbatch', ['--dependency', `afterok:${m1}`, '-o', 'chain-%j.out', '--wrap', 'echo second']);
     const m2 = SUBMITTED.exec(m2r.stdout)![1]!;
@@ -207,11 +211,92 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
   });
 
   it('unknown options and bad values fail the same way, before anything is submitted', async () => {
-    for (const args of [['--foo', '--wrap', 'true'], ['-Z', '--wrap', 'true'], ['--time=abc', '--wrap', 'true'], ['--ntasks=0', '--wrap', 'true']]) {
+    const errors = [['--foo', '--wrap', 'true'], ['-Z', '--wrap', 'true'], ['--time=abc', '--wrap', 'true'], ['--ntasks=0', '--wrap', 'true'], ['-p', 'nowhere', '--wrap', 'true']];
+    for (const args of errors) {
       const n = await native(args);
       const m = await meridian('sbatch', args);
       record(`error: ${args[0]}`, () => expect({ code: m.code, stderr: m.stderr, stdout: m.stdout }).toEqual({ code: n.code, stderr: n.stderr, stdout: n.stdout }));
     }
+    // Slurm 22.05 takes a dependency on a job it does not know as satisfied; the hub refuses it (not counted).
+    const dep = await meridian('sbatch', ['--dependency=afterok:9999999', '--wrap', 'true']);
+    expect([dep.code, dep.stdout, dep.stderr]).toEqual([1, '', 'sbatch: error: Batch job submission failed: Job dependency problem\n']);
+  });
+
+  it('sbatch --hold, then scontrol release: held in squeue, then runs', async () => {
+    const args = ['-H', '-o', 'rel-%j.out', '--wrap', 'echo released'];
+    const nid = SUBMITTED.exec((await native(args)).stdout)![1]!;
+    const mid = SUBMITTED.exec((await meridian('sbatch', args)).stdout)![1]!;
+    await sleep(1500); // a scheduling cycle or two: still held
+    const nq = slurm.run('squeue', ['-h', '-j', nid, '-o', '%t %r']).stdout;
+    const mq = await meridian('squeue', ['-h', '-j', mid, '-o', '%t %r']);
+    record('hold: squeue PD JobHeldUser on both', () => expect(mq.stdout).toBe(nq));
+    expect(slurm.run('scontrol', ['release', nid]).code).toBe(0);
+    const r = await meridian('scontrol', ['release', mid]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
+    record('hold: COMPLETED after release, same output', () => {
+      expect(mf).toEqual(nf);
+      expect(readFileSync(join(meridianDir, `rel-${mid}.out`), 'utf8')).toBe(readFileSync(join(nativeDir, `rel-${nid}.out`), 'utf8'));
+    });
+  });
+
+  it('a held array shows its pending range in squeue like Slurm', async () => {
+    const args = ['-H', '--array=0-5:2%2', '--wrap', 'true'];
+    const nid = SUBMITTED.exec((await native(args)).stdout)![1]!;
+    const mid = SUBMITTED.exec((await meridian('sbatch', args)).stdout)![1]!;
+    await sleep(1000);
+    const nq = slurm.run('squeue', ['-h', '-j', nid, '-o', '%i %t %r']).stdout.replace(nid, 'ID');
+    const mq = (await meridian('squeue', ['-h', '-j', mid, '-o', '%i %t %r'])).stdout.replace(mid, 'ID');
+    record('array: pending range N_[0-4:2%2]-style id in squeue', () => expect(mq).toBe(nq));
+    slurm.run('scancel', [nid]);
+    await meridian('scancel', [mid]);
+  });
+
+  it('scontrol hold of a job already pending in Slurm is forwarded there; release lets it go', async () => {
+    // --begin keeps the job pending in slurmctld after the hub dispatched it.
+    const m = await meridian('sbatch', ['--begin=now+600', '-o', 'begin-%j.out', '--wrap', 'true']);
+    const mid = SUBMITTED.exec(m.stdout)![1]!;
+    await waitState(mid, 'Dispatched');
+    const h = await meridian('scontrol', ['uhold', mid]);
+    expect([h.code, h.stderr]).toEqual([0, '']);
+    const slurmId = (await admin.get<{ clusterJobId: string }>(`/api/v1/jobs/${mid}`)).body.clusterJobId;
+    const nid = SUBMITTED.exec((await native(['--begin=now+600', '--wrap', 'true'])).stdout)![1]!;
+    expect(slurm.run('scontrol', ['uhold', nid]).code).toBe(0);
+    // The agent holds as the Slurm user it runs as (root on the harness: an admin hold); the user sees their hold.
+    expect(slurm.run('squeue', ['-h', '-j', slurmId, '-o', '%t %r']).stdout).toMatch(/^PD JobHeld(User|Admin)\n$/);
+    const mq = await meridian('squeue', ['-h', '-j', mid, '-o', '%t %r']);
+    record('pending hold: Meridian squeue as native', () => expect(mq.stdout).toBe(slurm.run('squeue', ['-h', '-j', nid, '-o', '%t %r']).stdout));
+    const r = await meridian('scontrol', ['release', mid]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(slurm.run('squeue', ['-h', '-j', slurmId, '-o', '%r']).stdout.trim()).not.toMatch(/JobHeld/);
+    await meridian('scancel', [mid]);
+    slurm.run('scancel', [nid]);
+  });
+
+  it('scontrol hold of a running job is refused with a clear message (Slurm 22.05 accepts it silently)', async () => {
+    const mid = SUBMITTED.exec((await meridian('sbatch', ['--wrap', 'sleep 60'])).stdout)![1]!;
+    await waitState(mid, 'Running');
+    const m = await meridian('scontrol', ['hold', mid]);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toMatch(new RegExp(`^scontrol: error: Job is no longer pending execution for job ${mid}`));
+    await meridian('scancel', [mid]);
+  });
+
+  it('afternotok runs after a failure; afterok on it never does', async () => {
+    const first = ['-o', 'nok-%j.out', '--wrap', 'exit 1'];
+    const n1 = SUBMITTED.exec((await native(first)).stdout)![1]!;
+    const m1 = SUBMITTED.exec((await meridian('sbatch', first)).stdout)![1]!;
+    const n2 = SUBMITTED.exec((await native(['--dependency', `afternotok:${n1}`, '-o', 'nok-%j.out', '--wrap', 'echo recovered'])).stdout)![1]!;
+    const m2 = SUBMITTED.exec((await meridian('sbatch', ['--dependency', `afternotok:${m1}`, '-o', 'nok-%j.out', '--wrap', 'echo recovered'])).stdout)![1]!;
+    const m3 = SUBMITTED.exec((await meridian('sbatch', ['--dependency', `afterok:${m1}`, '--wrap', 'true'])).stdout)![1]!;
+    const [nf, mf] = await Promise.all([nativeFinal(n2), meridianFinal(m2)]);
+    record('afternotok: second job runs, same output', () => {
+      expect(mf).toEqual(nf);
+      expect(readFileSync(join(meridianDir, `nok-${m2}.out`), 'utf8')).toBe(readFileSync(join(nativeDir, `nok-${n2}.out`), 'utf8'));
+    });
+    // Slurm leaves such a job pending (DependencyNeverSatisfied); the hub ends it with that reason.
+    expect((await meridianFinal(m3)).state).toBe('CANCELLED by 0');
+    expect((await admin.get<{ reasonCode: string }>(`/api/v1/jobs/${m3}`)).body.reasonCode).toBe('DependencyNeverSatisfied');
   });
 
   it('scancel and squeue on a held job', async () => {

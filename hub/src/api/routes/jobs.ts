@@ -4,7 +4,7 @@ import { JobSpecSchema } from '../../protocol/job-spec.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getProject } from '../../store/repos/projects.ts';
-import { countQueued, getJob, holdJob, insertJob, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
+import { countQueued, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
@@ -72,7 +72,8 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     handler: async ({ principal, query }) => {
       const rows = await listJobs(ctx.pool, { projects: visibleProjects(principal), ...query }, query.limit, query.cursor ?? null);
       const p = page(rows, query.limit);
-      return { items: p.items.map(jobView), nextCursor: p.nextCursor };
+      const tasks = await latestAgentTasks(ctx.pool, p.items.filter((j) => j.startedAt).map((j) => j.id));
+      return { items: p.items.map((j) => jobView(j, tasks.get(j.id))), nextCursor: p.nextCursor };
     },
   });
 
@@ -82,7 +83,10 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     tag: 'jobs',
     summary: 'Get a job: {id, state, cluster, reason, ...}',
     params: IdParams,
-    handler: async ({ principal, params }) => jobView(await visibleJob(ctx, principal, params.id)),
+    handler: async ({ principal, params }) => {
+      const j = await visibleJob(ctx, principal, params.id);
+      return jobView(j, (await latestAgentTasks(ctx.pool, [j.id])).get(j.id));
+    },
   });
 
   r.add({
@@ -115,7 +119,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
       if (!(await tx(ctx.pool, (c) => holdJob(c, j.id)))) {
         const now = (await getJob(ctx.pool, j.id))!;
         if (now.cancelRequested) throw conflict(`job ${j.id} is being cancelled; it cannot be held`);
-        if (now.state !== 'Dispatched') throw conflict(`only Queued jobs and jobs pending on a Slurm cluster can be held; job ${j.id} is ${now.state}`);
+        if (now.state !== 'Dispatched') throw conflict(`only Queued jobs can be held; job ${j.id} is ${now.state} (a dispatched job can be held only while it is pending on a Slurm cluster)`);
         await clusterHold(ctx, now, 'hold');
         await tx(ctx.pool, (c) => setClusterHold(c, now.id, now.attempt, true));
       }

@@ -233,3 +233,25 @@ export async function setClusterHold(db: Queryable, id: string, attempt: number,
   await addEvent(db, id, held ? 'held' : 'released', 'Dispatched', attempt, held ? 'held by the user on its cluster' : 'released by the user on its cluster');
   return true;
 }
+
+/** A task as the cluster last reported it (from the job's agent-status events of its current attempt). */
+export interface AgentTask {
+  index: number;
+  node?: string;
+  phase: string;
+  exitCode?: number;
+  signal?: number;
+}
+
+/** The latest non-empty task list each job's cluster reported for its current attempt (one query for a page). */
+export async function latestAgentTasks(db: Queryable, ids: string[]): Promise<Map<string, AgentTask[]>> {
+  if (!ids.length) return new Map();
+  const r = await db.query<{ id: string; tasks: AgentTask[] }>(
+    `SELECT DISTINCT ON (e.job_id) e.job_id::text AS id, e.data->'tasks' AS tasks
+     FROM job_events e JOIN jobs j ON j.id = e.job_id AND e.attempt = j.attempt
+     WHERE e.job_id = ANY($1::bigint[]) AND e.type = 'agent-status' AND jsonb_typeof(e.data->'tasks') = 'array' AND jsonb_array_length(e.data->'tasks') > 0
+     ORDER BY e.job_id, e.id DESC`,
+    [ids],
+  );
+  return new Map(r.rows.map((x) => [x.id, x.tasks]));
+}
