@@ -1,6 +1,7 @@
 // Benchmark: submit latency (p50/p99) and submissions per second of Meridian's sbatch versus native sbatch
 // against the same slurmctld, measured in one run. Everything real: Postgres, Temporal, the hub, the Slurm
 // agent (driver + hub-link) and the harness Slurm. Jobs are submitted held (-H) so the cluster stays idle.
+// meridianCli is bin/sbatch as a user runs it (node + the prebuilt dist/commands.mjs).
 // Usage: npm run bench:slurm [-- --n 40]
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,6 +17,7 @@ import { SlurmDriver } from '../src/agent/driver.ts';
 import { sbatchMain } from '../src/login/commands.ts';
 import { LocalTransport } from '../src/transports/local.ts';
 import { run } from '../src/login/spawn.ts';
+import { ensureCommandsBundle } from '../scripts/build-commands.mjs';
 
 const args = process.argv.slice(2);
 const nArg = args.indexOf('--n');
@@ -28,6 +30,8 @@ function stats(ms: number[], wallMs: number) {
   return { p50: q(0.5), p99: q(0.99), perSec: (ms.length / wallMs) * 1000 };
 }
 
+// bin/sbatch runs the prebuilt bundle: make sure it is the current code before timing it.
+await ensureCommandsBundle();
 const [pg, temporal, slurm] = await Promise.all([PostgresEngine.start(), TemporalEngine.start(), SlurmCluster.start({ clusterName: 'bench', restd: false })]);
 const hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, ...FAST });
 let agent: SlurmAgent | undefined;
@@ -44,7 +48,8 @@ try {
   const jobArgs = ['-H', '-o', '/dev/null', '--wrap', 'true'];
   const env = { ...process.env, SLURM_CONF: slurm.confPath, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'default' };
 
-  const runs: Record<string, number[]> = { native: [], meridianCli: [], meridianInProcess: [] };
+  // nodeStart: `node -e 0`, the floor for any command written for Node on this machine.
+  const runs: Record<string, number[]> = { native: [], meridianCli: [], meridianInProcess: [], nodeStart: [] };
   const wall: Record<string, number> = {};
   const time = async (name: string, one: () => Promise<void> | void) => {
     await one(); // warm-up, not counted
@@ -65,6 +70,11 @@ try {
     let out = '';
     const code = await sbatchMain({ argv: jobArgs, env, cwd: dir, readStdin: async () => '', out: (s) => (out += s), err: (s) => (out += s) });
     if (code !== 0) throw new Error(`sbatchMain: ${out}`);
+  });
+
+  await time('nodeStart', async () => {
+    const r = await run(process.execPath, ['-e', '0'], { env });
+    if (r.code !== 0) throw new Error(`node -e 0: ${r.stderr}`);
   });
 
   const rows = Object.entries(runs).map(([k, ms]) => ({ k, ...stats(ms, wall[k]!) }));

@@ -76,6 +76,18 @@ describe('sandbox (npm start)', () => {
     expect(sinfo.stdout).toContain('gpu-0 idle gpu:a100:4');
     const health = await fetch(`${env.MERIDIAN_URL}/healthz`);
     expect(health.status).toBe(200);
+    // MERIDIAN_BIN's login-node commands (the prebuilt bundle, no tsx) submit to the hub and read it back.
+    const login = (cmd: string, args: string[]) =>
+      spawnSync(join(env.MERIDIAN_BIN!, cmd), args, { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, MERIDIAN_URL: env.MERIDIAN_URL, MERIDIAN_TOKEN: env.MERIDIAN_TOKEN } });
+    expect(existsSync(join(env.MERIDIAN_BIN!, 'scontrol'))).toBe(true);
+    for (const cmd of ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct']) expect(login(cmd, ['--version']).stdout, cmd).toBe('slurm-wlm 22.05.8\n');
+    const sub = login('sbatch', ['--parsable', '-H', '-o', '/dev/null', '--wrap', 'true']);
+    expect(sub.stderr).toBe('');
+    expect(sub.stdout).toMatch(/^\d+\n$/);
+    const jobId = sub.stdout.trim();
+    expect(login('squeue', ['-h', '-j', jobId, '-o', '%i %t']).stdout).toBe(`${jobId} PD\n`);
+    const cancel = login('scancel', [jobId]);
+    expect([cancel.status, cancel.stderr]).toEqual([0, '']);
     // Every cluster's agent has reported its nodes: 4 + 2 Kubernetes nodes and 2 Slurm nodes.
     const want: Record<string, number> = { 'us-east': 4, 'eu-west': 2, hpc: 2 };
     let counts: Record<string, number> = {};

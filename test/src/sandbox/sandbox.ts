@@ -18,6 +18,10 @@ import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript }
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
 import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
 import { kubeRegions, links, slurmSite } from './topology.ts';
+import { ensureCommandsBundle } from '../../../slurm-bridge/scripts/build-commands.mjs';
+
+/** The Slurm-compatible login-node commands MERIDIAN_BIN carries (slurm-bridge/bin). */
+const LOGIN_COMMANDS = ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol'] as const;
 
 export interface SandboxFacts {
   MERIDIAN_URL: string;
@@ -82,7 +86,7 @@ export class Sandbox {
       step(`edge agents for ${kubeRegions.map((r) => r.clusterId).join(', ')}`, () => this.startAgents(hubUrl, token)),
       step(`slurm edge agent for ${slurmSite.clusterId}`, () => this.startSlurmAgent(hubUrl, token)),
     ]);
-    const bin = this.writeBinDir();
+    const bin = await this.writeBinDir();
     const facts: SandboxFacts = {
       MERIDIAN_URL: hubUrl,
       MERIDIAN_TOKEN: token,
@@ -198,18 +202,19 @@ export class Sandbox {
     };
   }
 
-  /** MERIDIAN_BIN: kubectl plus the meridian CLI and login-node commands as they exist. */
-  private writeBinDir(): string {
+  /**
+   * MERIDIAN_BIN: kubectl, the meridian CLI and the login-node commands. The login commands run the prebuilt
+   * slurm-bridge bundle, (re)built here when its sources changed so the sandbox never serves stale code.
+   */
+  private async writeBinDir(): Promise<string> {
     const bin = join(stateDir, 'bin');
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin, { recursive: true });
     const links: Record<string, string> = { kubectl: goBinary('kube', 'kubectl') };
     const meridianCli = join(repoRoot, 'hub/bin/meridian.js');
     if (existsSync(meridianCli)) links.meridian = meridianCli;
-    for (const cmd of ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol']) {
-      const p = join(repoRoot, 'slurm-bridge/bin', `${cmd}.js`);
-      if (existsSync(p)) links[cmd] = p;
-    }
+    await ensureCommandsBundle();
+    for (const cmd of LOGIN_COMMANDS) links[cmd] = join(repoRoot, 'slurm-bridge/bin', cmd);
     for (const [name, target] of Object.entries(links)) symlinkSync(target, join(bin, name));
     return bin;
   }
