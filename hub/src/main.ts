@@ -108,7 +108,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   };
   // GPU health changes start the node's gpu-remediation workflow (docs/telemetry.md#self-healing)
   let remediation: RemediationWorkflows | null = null;
-  const trigger = new RemediationTrigger({ pool, log, starter: () => remediation, settings: config.remediation });
+  const trigger = new RemediationTrigger({ pool, log, starter: () => remediation, settings: config.remediation, hot: () => ingest.hot });
   const ingest = new TelemetryIngest({
     prometheus: config.prometheusRemoteWriteUrl ? { url: config.prometheusRemoteWriteUrl } : null,
     hotState: { onHealthChange: trigger.onHealthChange },

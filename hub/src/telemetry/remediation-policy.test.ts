@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIONS, statusOf } from './health.ts';
 import type { Action } from './health.ts';
-import { decideQuarantine, DEFAULT_BREAKER, planRemediation, reactToHealthChange, releaseQuarantine, remediationSettingsFromEnv, requeueOrder, resetBreaker } from './remediation-policy.ts';
+import { decideQuarantine, DEFAULT_BREAKER, planRemediation, reactToHealthChange, refusedToRetry, releaseQuarantine, remediationSettingsFromEnv, requeueOrder, resetBreaker } from './remediation-policy.ts';
 import type { BreakerState } from './remediation-policy.ts';
 
 const fresh = (totalNodes: number): BreakerState => ({ totalNodes, quarantined: [], recentQuarantines: [], trippedAt: null });
@@ -129,5 +129,24 @@ describe('remediationSettingsFromEnv', () => {
     expect(s.enabled).toBe(true);
     expect(() => remediationSettingsFromEnv({ MERIDIAN_BREAKER_MAX_SHARE: '2' })).toThrow(/MERIDIAN_BREAKER_MAX_SHARE="2" is invalid: expected a share of the cluster in \(0, 1\]/);
     expect(() => remediationSettingsFromEnv({ MERIDIAN_REMEDIATION_HEALTH_POLL_MS: 'soon' })).toThrow(/MERIDIAN_REMEDIATION_HEALTH_POLL_MS/);
+  });
+});
+
+describe('refusedToRetry', () => {
+  const cfg = { ...DEFAULT_BREAKER, maxQuarantinedShare: 0.5, maxQuarantinesPerWindow: 3 };
+  const last = new Map([
+    ['a', 'remediation.quarantine_refused'],
+    ['b', 'remediation.quarantine_refused'],
+    ['c', 'remediation.return_to_service'],
+    ['d', 'remediation.kept_out'],
+  ]);
+  it('retries only refused nodes, no more than the breaker has room for, never while tripped', () => {
+    const s: BreakerState = { totalNodes: 4, quarantined: ['x'], recentQuarantines: [], trippedAt: null };
+    expect(refusedToRetry(['b', 'a', 'c', 'd', 'e'], last, s, cfg, 1000)).toEqual(['a']);
+    expect(refusedToRetry(['a', 'b'], last, { ...s, quarantined: [] }, cfg, 1000)).toEqual(['a', 'b']);
+    expect(refusedToRetry(['a', 'b'], last, { ...s, quarantined: ['x', 'y'] }, cfg, 1000)).toEqual([]);
+    expect(refusedToRetry(['a', 'b'], last, { ...s, trippedAt: 5 }, cfg, 1000)).toEqual([]);
+    // room in the flood window counts too: retries must not trip the breaker themselves
+    expect(refusedToRetry(['a', 'b'], last, { ...s, quarantined: [], recentQuarantines: [900, 950] }, cfg, 1000)).toEqual(['a']);
   });
 });

@@ -141,9 +141,11 @@ export interface RemediationSettings {
   healthyPolls: number;
   /** stop waiting and leave the node quarantined for an operator after this long (ms) */
   maxWaitMs: number;
+  /** how often nodes the breaker refused, still unhealthy, are tried again when it has room (ms; 0 = never) */
+  retryRefusedMs: number;
 }
 
-export const DEFAULT_REMEDIATION: RemediationSettings = { enabled: true, breaker: DEFAULT_BREAKER, healthPollMs: 30_000, healthyPolls: 3, maxWaitMs: 24 * 3_600_000 };
+export const DEFAULT_REMEDIATION: RemediationSettings = { enabled: true, breaker: DEFAULT_BREAKER, healthPollMs: 30_000, healthyPolls: 3, maxWaitMs: 24 * 3_600_000, retryRefusedMs: 60_000 };
 
 const envNum = (env: NodeJS.ProcessEnv, name: string, d: number, check: (n: number) => boolean, want: string): number => {
   const v = env[name];
@@ -167,6 +169,7 @@ export function remediationSettingsFromEnv(env: NodeJS.ProcessEnv): RemediationS
     healthPollMs: envNum(env, 'MERIDIAN_REMEDIATION_HEALTH_POLL_MS', DEFAULT_REMEDIATION.healthPollMs, int, 'milliseconds >= 1'),
     healthyPolls: envNum(env, 'MERIDIAN_REMEDIATION_HEALTHY_POLLS', DEFAULT_REMEDIATION.healthyPolls, int, 'a whole number >= 1'),
     maxWaitMs: envNum(env, 'MERIDIAN_REMEDIATION_MAX_WAIT_MS', DEFAULT_REMEDIATION.maxWaitMs, int, 'milliseconds >= 1'),
+    retryRefusedMs: envNum(env, 'MERIDIAN_REMEDIATION_RETRY_MS', DEFAULT_REMEDIATION.retryRefusedMs, (n) => Number.isInteger(n) && n >= 0, 'milliseconds >= 0 (0 = never)'),
   };
 }
 
@@ -208,4 +211,21 @@ export function reactToHealthChange(c: HealthChangeInput): HealthReaction {
     return { kind: 'inform_job', action: c.current.action, reason: reason || c.current.action };
   }
   return { kind: 'note' };
+}
+
+/**
+ * Nodes to try again: still needing quarantine, whose last remediation was refused by the breaker (an
+ * operator's release or keep-out is left alone), at most as many as the breaker has room for right now, so a
+ * retry never adds refusals to the flood window.
+ */
+export function refusedToRetry(unhealthyNodes: string[], lastStep: ReadonlyMap<string, string>, state: BreakerState, cfg: CircuitBreakerConfig, now: number): string[] {
+  if (state.trippedAt !== null) return [];
+  const recent = state.recentQuarantines.filter((t) => t > now - cfg.windowMs).length;
+  const limit = Math.max(cfg.minAllowed, Math.floor(state.totalNodes * cfg.maxQuarantinedShare));
+  const room = Math.min(limit - state.quarantined.length, cfg.maxQuarantinesPerWindow - recent);
+  if (room <= 0) return [];
+  return [...new Set(unhealthyNodes)]
+    .filter((n) => lastStep.get(n) === 'remediation.quarantine_refused' && !state.quarantined.includes(n))
+    .sort()
+    .slice(0, room);
 }

@@ -134,3 +134,13 @@ export async function resetQuarantineBreaker(pool: pg.Pool, cluster: string): Pr
 export async function breakerState(pool: pg.Pool, cluster: string): Promise<BreakerState> {
   return tx(pool, async (c) => lockBreaker(c, cluster));
 }
+
+/** Each node's latest `remediation.*` node event type (nodes with none are left out). */
+export async function latestRemediationSteps(db: Queryable, cluster: string, nodes: string[]): Promise<Map<string, string>> {
+  const r = await db.query<{ node: string; type: string }>(
+    `SELECT DISTINCT ON (node) node, type FROM node_events
+     WHERE cluster_id = $1 AND node = ANY($2) AND type LIKE 'remediation.%' ORDER BY node, id DESC`,
+    [cluster, nodes],
+  );
+  return new Map(r.rows.map((x) => [x.node, x.type]));
+}

@@ -2,13 +2,15 @@
 // node's gpu-remediation workflow (ID `remediate:<cluster>:<node>`, so a repeated or concurrent change joins
 // the running one); an application fault (XID 13, 31, 43, 45, 94) only becomes an event on the jobs of the
 // node; every change is a node event. Called synchronously from ingest, so work is queued, never awaited there.
+// A sweep every `retryRefusedMs` starts again the nodes the breaker refused once it has room for them.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { addEvent } from '../store/repos/jobs.ts';
-import type { HealthChange } from './hot-state.ts';
-import { reactToHealthChange } from './remediation-policy.ts';
+import type { Action } from './health.ts';
+import type { HealthChange, HotState } from './hot-state.ts';
+import { reactToHealthChange, refusedToRetry, remediationWorkflowId } from './remediation-policy.ts';
 import type { RemediationSettings } from './remediation-policy.ts';
-import { addNodeEvent, jobsOnNode } from './remediation-store.ts';
+import { addNodeEvent, breakerState, jobsOnNode, latestRemediationSteps } from './remediation-store.ts';
 import type { QuarantineAction, RemediationInput } from '../../../workflows/src/gpu-remediation.ts';
 
 export interface RemediationStarter {
@@ -24,6 +26,8 @@ export interface RemediationTriggerOptions {
   /** null while Temporal is not connected: the change is retried a few times, then left to the next change */
   starter: () => RemediationStarter | null;
   settings: RemediationSettings;
+  /** the receiver's hot state, for the sweep that retries refused nodes */
+  hot?: () => HotState | null;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -32,18 +36,25 @@ export class RemediationTrigger {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private stopped = false;
+  private readonly timer: NodeJS.Timeout | null;
 
-  constructor(private readonly o: RemediationTriggerOptions) {}
+  constructor(private readonly o: RemediationTriggerOptions) {
+    const every = o.settings.retryRefusedMs;
+    this.timer = every > 0 && o.settings.enabled ? setInterval(() => this.enqueue(() => this.sweep(), {}), every) : null;
+    this.timer?.unref();
+  }
 
   /** The HotState hook: queues the change (in order, one at a time). */
-  onHealthChange = (change: HealthChange): void => {
+  onHealthChange = (change: HealthChange): void => this.enqueue(() => this.handle(change), { node: change.hostname, cluster: change.cluster });
+
+  private enqueue(work: () => Promise<void>, ctx: Record<string, string>): void {
     if (this.stopped) return;
     this.pending++;
     this.chain = this.chain
-      .then(() => this.handle(change))
-      .catch((err: unknown) => this.o.log.warn({ err: (err as Error).message, node: change.hostname, cluster: change.cluster }, 'health change not acted on'))
+      .then(work)
+      .catch((err: unknown) => this.o.log.warn({ err: (err as Error).message, ...ctx }, 'health change not acted on'))
       .finally(() => this.pending--);
-  };
+  }
 
   get queued(): number {
     return this.pending;
@@ -84,13 +95,18 @@ export class RemediationTrigger {
       await addNodeEvent(this.o.pool, c.cluster, node, 'remediation', `remediation is switched off (MERIDIAN_REMEDIATION=false): ${what} needs ${r.action} (${r.reason})`);
       return;
     }
+    await this.startRemediation(c.cluster, node, c.kind === 'gpu' ? c.uuid : undefined, r.action, r.reason);
+  }
+
+  private async startRemediation(cluster: string, node: string, gpuUuid: string | undefined, action: Action, reason: string): Promise<void> {
     const s = this.o.settings;
+    const workflowId = remediationWorkflowId(cluster, node);
     const input: RemediationInput = {
-      cluster: c.cluster,
+      cluster,
       node,
-      ...(c.kind === 'gpu' && c.uuid ? { gpuUuid: c.uuid } : {}),
-      action: r.action as QuarantineAction,
-      reason: r.reason,
+      ...(gpuUuid ? { gpuUuid } : {}),
+      action: action as QuarantineAction,
+      reason,
       healthPollMs: s.healthPollMs,
       healthyPolls: s.healthyPolls,
       maxWaitMs: s.maxWaitMs,
@@ -99,8 +115,8 @@ export class RemediationTrigger {
       const starter = this.o.starter();
       try {
         if (!starter) throw new Error('Temporal is not connected');
-        const how = await starter.start(r.workflowId, input);
-        this.o.log.info({ workflowId: r.workflowId, how, action: r.action, reason: r.reason }, 'gpu remediation');
+        const how = await starter.start(workflowId, input);
+        this.o.log.info({ workflowId, how, action, reason }, 'gpu remediation');
         return;
       } catch (err) {
         if (i >= 5 || this.stopped) throw err;
@@ -109,9 +125,35 @@ export class RemediationTrigger {
     }
   }
 
+  /** Starts again nodes the breaker refused that still need quarantine, as far as it has room now. */
+  private async sweep(): Promise<void> {
+    const hot = this.o.hot?.();
+    if (!hot) return;
+    const byCluster = new Map<string, Map<string, { uuid?: string; action: Action; reason: string }>>();
+    for (const v of hot.unhealthy()) {
+      if (v.health.status !== 'unhealthy' || !v.hostname || !v.cluster) continue;
+      const nodes = byCluster.get(v.cluster) ?? new Map();
+      byCluster.set(v.cluster, nodes);
+      if (nodes.has(v.hostname)) continue;
+      const reason = v.health.findings.filter((f) => f.action === v.health.action).map((f) => f.detail).join('; ');
+      nodes.set(v.hostname, { ...('uuid' in v ? { uuid: v.uuid } : {}), action: v.health.action, reason: reason || v.health.action });
+    }
+    for (const [cluster, nodes] of byCluster) {
+      const names = [...nodes.keys()];
+      const last = await latestRemediationSteps(this.o.pool, cluster, names);
+      const retry = refusedToRetry(names, last, await breakerState(this.o.pool, cluster), this.o.settings.breaker, Date.now());
+      for (const node of retry) {
+        const n = nodes.get(node)!;
+        await addNodeEvent(this.o.pool, cluster, node, 'remediation-retry', `the circuit breaker has room again; remediation starts again for ${n.reason}`);
+        await this.startRemediation(cluster, node, n.uuid, n.action, n.reason);
+      }
+    }
+  }
+
   /** Waits for queued changes (bounded), then refuses new ones. */
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
     await Promise.race([this.chain, sleep(timeoutMs)]);
   }
 }

@@ -51,10 +51,23 @@ export class CollectorProcess {
     writeFakeNvmlScript(this.script, { driver: '550.54.15', gpus: this.gpus, events: this.events });
   }
 
-  /** Raises an XID on GPU `gpu`; `lost` also makes every NVML call on it answer GPU_IS_LOST (XID 79 style). */
-  xid(gpu: number, xid: number, o: { lost?: boolean } = {}): void {
-    if (o.lost) this.gpus[gpu] = { ...this.gpus[gpu]!, lost: true };
+  /**
+   * Raises an XID on GPU `gpu`. With `lost`, once the collector has counted the XID, every NVML call on the GPU
+   * answers GPU_IS_LOST too (a GPU that fell off the bus): the XID reaches the hub first, as on real hardware.
+   */
+  async xid(gpu: number, xid: number, o: { lost?: boolean } = {}): Promise<void> {
     this.events.push({ id: this.events.length + 1, gpu, xid });
+    this.write();
+    if (!o.lost) return;
+    const uuid = this.uuid(gpu);
+    const counted = (text: string) =>
+      text.split('\n').some((l) => l.startsWith('meridian_gpu_xid_errors_total{') && l.includes(`UUID="${uuid}"`) && l.includes(`xid="${xid}"`) && !/ 0$/.test(l));
+    const deadline = Date.now() + 30_000;
+    while (!counted(await (await fetch(`${this.url}/metrics`)).text())) {
+      if (Date.now() > deadline) throw new Error(`collector of ${this.spec.node} did not count XID ${xid} on GPU ${gpu} within 30 s\n${this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.gpus[gpu] = { ...this.gpus[gpu]!, lost: true };
     this.write();
   }
 

@@ -75,7 +75,7 @@ describe('GPU-fault self-healing on Slurm (collectors + hub + edge-agent --kind 
     const first = await waitFor('attempt 1 running in Slurm', async () => slurmJobs(id).find((j) => j.state === 'RUNNING' && j.comment === `meridian:${id}:1`), 90_000, 250);
     const x = first.nodeList;
     expect(['gpu-0', 'gpu-1']).toContain(x);
-    collectors.get(x)!.xid(0, 79, { lost: true });
+    await collectors.get(x)!.xid(0, 79, { lost: true });
 
     const drained = await waitFor(`${x} drained`, async () => {
       const n = slurmNode(x);

@@ -4,7 +4,7 @@
 // → the node is cordoned in the apiserver → the job is requeued and succeeds on another node → the node stays
 // out while its GPU is lost, and returns once the GPU reports healthy; XID 13 only informs the job; a flood of
 // XID 79 trips the circuit breaker with no more than the set share of the cluster cordoned, and an operator
-// can return a quarantined node by hand.
+// can return a quarantined node by hand; a refused node is retried once the breaker has room again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
 import { startHub } from '../../../hub/src/main.ts';
@@ -80,7 +80,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
       databaseUrl: pgEngine.url,
       temporalAddress: temporal.address,
       ...FAST,
-      remediation: { ...DEFAULT_REMEDIATION, breaker: BREAKER, healthPollMs: 500, healthyPolls: 2 },
+      remediation: { ...DEFAULT_REMEDIATION, breaker: BREAKER, healthPollMs: 500, healthyPolls: 2, retryRefusedMs: 1000 },
     });
     admin = new Api(hub.url, ADMIN_TOKEN);
     expect((await admin.post('/api/v1/projects', { name: 'ml' })).status).toBe(201);
@@ -110,7 +110,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     const id = await submit(job('long-train', '12s'));
     const x = await running(id);
     const c = collectors.get(x)!;
-    c.xid(0, 79, { lost: true });
+    await c.xid(0, 79, { lost: true });
 
     await waitFor(`${x} cordoned in the apiserver`, () => cordoned(x), 30_000, 200);
     const node = await kube.core().readNode({ name: x });
@@ -156,7 +156,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
   it('XID 13 only informs the job: an event on the job, no cordon', async () => {
     const id = await submit(job('app-fault', '6s'));
     const x = await running(id);
-    collectors.get(x)!.xid(1, 13);
+    await collectors.get(x)!.xid(1, 13);
     const ev = await waitFor('gpu-fault event on the job', async () => (await jobEvents(id)).find((e) => e.type === 'gpu-fault'), 30_000, 250);
     expect(ev.message).toMatch(new RegExp(`GPU GPU-${x}-1 on node ${x} \\(east\\) reported XID 13 .*the GPU stays in service`));
     await new Promise((r) => setTimeout(r, 2000));
@@ -170,7 +170,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
 
   it('a flood of XID 79 on every node trips the circuit breaker: at most half the cluster cordoned, an event says so', async () => {
     expect((await admin.post<Breaker>('/api/v1/clusters/east/remediation/breaker/reset')).status).toBe(200);
-    for (const c of collectors.values()) c.xid(0, 79, { lost: true });
+    await Promise.all([...collectors.values()].map((c) => c.xid(0, 79, { lost: true })));
 
     const refusals = await waitFor('refusals for the nodes past the share', async () => {
       const all = (await Promise.all(NODES.map(nodeEvents))).flat().filter((e) => e.type === 'remediation.quarantine_refused');
@@ -197,6 +197,16 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     expect((await admin.post(`/api/v1/clusters/east/nodes/${held}/remediation`, { decision: 'release', note: 'checked by hand' })).status).toBe(202);
     await waitFor(`${held} released by the operator`, async () => !(await cordoned(held)), 30_000, 250);
     await waitFor('operator event', async () => (await nodeEvents(held)).some((e) => e.type === 'remediation.operator' && /release \(checked by hand\)/.test(e.message)), 15_000, 200);
+
+    // once an operator closes the breaker, a refused node that still faults gets the free slot
+    const refused = NODES.filter((n) => n !== held && !isOut[NODES.indexOf(n)]);
+    expect((await admin.post<Breaker>('/api/v1/clusters/east/remediation/breaker/reset')).status).toBe(200);
+    const retried = await waitFor('a refused node retried', async () => {
+      for (const n of refused) if ((await nodeEvents(n)).some((e) => e.type === 'remediation-retry')) return n;
+      return null;
+    }, 30_000, 250);
+    await waitFor(`${retried} cordoned`, () => cordoned(retried), 30_000, 250);
+    expect((await Promise.all(NODES.map(cordoned))).filter(Boolean)).toHaveLength(2);
 
     await healAll();
     await waitFor('breaker slots released', async () => (await breaker()).quarantined.length === 0, 15_000, 200);
