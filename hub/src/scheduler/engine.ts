@@ -16,7 +16,7 @@ import { BudgetLedger } from './budget.ts';
 import { Timeline } from './timeline.ts';
 import { Reservations } from './backfill.ts';
 import type { RunningEntry } from './preemption.ts';
-import { lostWork, planPreemption } from './preemption.ts';
+import { VictimLists, lostWork, planPreemption } from './preemption.ts';
 import type { Pend } from './reasons.ts';
 import { reasons } from './reasons.ts';
 import { hash32, makeRng } from './rng.ts';
@@ -73,6 +73,7 @@ export class Engine {
   readonly budget: BudgetLedger;
   readonly running = new Map<string, RunningEntry>();
   readonly runningByCluster = new Map<string, RunningEntry[]>();
+  private readonly victims = new VictimLists(this.runningByCluster);
   readonly warnings: string[] = [];
   reservations = new Reservations();
   timeline = new Timeline();
@@ -142,6 +143,7 @@ export class Engine {
     let byC = this.runningByCluster.get(cl.id);
     if (!byC) this.runningByCluster.set(cl.id, (byC = []));
     byC.push(e);
+    this.victims.changed();
     this.charge(r.project, model, milli, r.cpuMilli * r.tasks.length, r.memoryMiB * r.tasks.length, 1);
   }
 
@@ -157,6 +159,7 @@ export class Engine {
     this.running.delete(jobId);
     const list = this.runningByCluster.get(e.cluster.id)!;
     list.splice(list.indexOf(e), 1);
+    this.victims.changed();
     if (!e.preempted) {
       for (const a of e.allocs) release(a);
       const r = e.spec;
@@ -267,7 +270,7 @@ export class Engine {
           this.failed.get(pkey(c)) !== c.cluster.releases &&
           (!this.cfg.backfill || !this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need)),
       );
-      const plan = planPreemption(rank, shape, job.tasks, allowed, this.runningByCluster, this.fitOpts, (c) => this.failed.set(pkey(c), c.cluster.releases));
+      const plan = planPreemption(rank, shape, job.tasks, allowed, this.victims, this.fitOpts, (c) => this.failed.set(pkey(c), c.cluster.releases));
       if (plan) {
         for (const v of plan.victims) {
           const r = v.spec;
@@ -344,5 +347,6 @@ export class Engine {
     let byC = this.runningByCluster.get(e.cluster.id);
     if (!byC) this.runningByCluster.set(e.cluster.id, (byC = []));
     byC.push(e);
+    this.victims.changed();
   }
 }

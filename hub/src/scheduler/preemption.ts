@@ -36,7 +36,7 @@ export function lostWork(r: RunningAllocation, nowMs: number, milli: number): nu
   return (r.checkpointable ? Math.min(elapsed, CHECKPOINT_INTERVAL_SEC) : elapsed) * (milli / 1000);
 }
 
-const victimOrder = (a: RunningEntry, b: RunningEntry): number =>
+export const victimOrder = (a: RunningEntry, b: RunningEntry): number =>
   b.rank - a.rank ||
   Number(b.spec.checkpointable ?? false) - Number(a.spec.checkpointable ?? false) ||
   a.lostWork - b.lostWork ||
@@ -149,6 +149,36 @@ function tryCandidate(cand: Candidate, pool: RunningEntry[], shape: TaskShape, c
 }
 
 /**
+ * Running jobs of a cluster in victim order (whole cluster, or one GPU model), sorted once per cluster
+ * and reused by every preemption search until the running set changes.
+ */
+export class VictimLists {
+  private readonly byCluster = new Map<ClusterState, { version: number; all: RunningEntry[]; byModel: Map<string, RunningEntry[]> }>();
+  private version = 0;
+  constructor(private readonly running: ReadonlyMap<string, RunningEntry[]>) {}
+
+  /** Call whenever a running job is added or removed. */
+  changed(): void {
+    this.version++;
+  }
+
+  get(cluster: ClusterState, model: string | null): readonly RunningEntry[] {
+    let e = this.byCluster.get(cluster);
+    if (!e || e.version !== this.version) {
+      const all = (this.running.get(cluster.id) ?? []).slice().sort(victimOrder);
+      const byModel = new Map<string, RunningEntry[]>();
+      for (const r of all) {
+        let l = byModel.get(r.model);
+        if (!l) byModel.set(r.model, (l = []));
+        l.push(r);
+      }
+      this.byCluster.set(cluster, (e = { version: this.version, all, byModel }));
+    }
+    return model === null ? e.all : (e.byModel.get(model) ?? []);
+  }
+}
+
+/**
  * Find the cheapest preemption that lets a job of tier rank `rank` start. On success the victims are
  * evicted and the job's allocations reserved in the snapshot.
  */
@@ -157,7 +187,7 @@ export function planPreemption(
   shape: TaskShape,
   count: number,
   cands: readonly Candidate[],
-  runningByCluster: ReadonlyMap<string, RunningEntry[]>,
+  victimsOn: VictimLists,
   o: FitOptions,
   onFail: (c: Candidate) => void = () => {},
   maxCandidates = 2,
@@ -169,14 +199,19 @@ export function planPreemption(
   let tried = 0;
   for (const cand of cands) {
     if (tried >= maxCandidates) break;
-    const pool = (runningByCluster.get(cand.cluster.id) ?? []).filter(
-      (r) => !r.preempted && r.rank > rank && (cand.pool ? cand.pool.includes(r.model) : cand.model === null || r.model === cand.model),
-    );
-    if (pool.length === 0) continue;
-    const reclaimable = pool.reduce((s, r) => s + r.milli, 0);
-    if (cand.freeMilli + reclaimable < need) continue;
+    // Lists come in victim order already, so the filtered pool needs no sort.
+    const all = victimsOn.get(cand.cluster, cand.model);
+    let reclaimable = 0;
+    let victimsHere = 0;
+    for (const r of all)
+      if (!r.preempted && r.rank > rank && (cand.pool === null || cand.pool.includes(r.model))) {
+        reclaimable += r.milli;
+        victimsHere++;
+      }
+    if (victimsHere === 0 || cand.freeMilli + reclaimable < need) continue;
+    const pool: RunningEntry[] = [];
+    for (const r of all) if (!r.preempted && r.rank > rank && (cand.pool === null || cand.pool.includes(r.model))) pool.push(r);
     tried++;
-    pool.sort(victimOrder);
     const plan = tryCandidate(cand, pool, shape, count, o, maxVictims);
     if (!plan) {
       onFail(cand);
