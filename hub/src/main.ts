@@ -22,7 +22,7 @@ import { startWorker } from './temporal/worker.ts';
 import { RemediationWorkflows } from './temporal/remediation.ts';
 import { bearerToken, TelemetryIngest, telemetryPlugin } from './telemetry/index.ts';
 import { RemediationTrigger } from './telemetry/remediation-trigger.ts';
-import type { Authenticate } from './telemetry/index.ts';
+import type { Authenticate, HotState } from './telemetry/index.ts';
 import type { WorkerHandle } from './temporal/worker.ts';
 
 export const HUB_VERSION = '0.1.0';
@@ -108,7 +108,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   };
   // GPU health changes start the node's gpu-remediation workflow (docs/telemetry.md#self-healing)
   let remediation: RemediationWorkflows | null = null;
-  const trigger = new RemediationTrigger({ pool, log, starter: () => remediation, settings: config.remediation, hot: () => ingest.hot });
+  const trigger = new RemediationTrigger({ pool, log, starter: () => remediation, settings: config.remediation, hot: (): HotState => ingest.hot });
   const ingest = new TelemetryIngest({
     prometheus: config.prometheusRemoteWriteUrl ? { url: config.prometheusRemoteWriteUrl } : null,
     hotState: { onHealthChange: trigger.onHealthChange },
