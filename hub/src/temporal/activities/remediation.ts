@@ -95,9 +95,10 @@ export function remediationActivities(d: RemediationDeps): RemediationActivities
     },
 
     async health(cluster, node, gpuUuid) {
+      // every GPU of the node, not only the one that started it: a node goes back only when all of it is fine
       const now = Date.now();
       const views = [
-        ...d.hot.gpus({ cluster, hostname: node }, now).filter((g) => gpuUuid === undefined || g.uuid === gpuUuid),
+        ...d.hot.gpus({ cluster, hostname: node }, now),
         ...d.hot.nics({ cluster, hostname: node }, now),
         ...d.hot.nodes({ cluster, hostname: node }, now),
       ];
