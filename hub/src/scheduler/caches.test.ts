@@ -19,7 +19,9 @@ const num = fc.oneof(fc.constantFrom(0, 1, 2, Number.POSITIVE_INFINITY), fc.inte
 const finite = fc.oneof(fc.constantFrom(0, 1, 2), fc.double({ min: 0, max: 10, noNaN: true }));
 const candArb = fc.record({ free: fc.integer({ min: 0, max: 4 }), fits: fc.boolean(), wait: num, transfer: num, missing: num, cost: finite, tie: fc.integer({ min: 0, max: 3 }) });
 
-function toCandidates(rows: fc.RecordValue<typeof candArb>[]): Candidate[] {
+type Row = typeof candArb extends fc.Arbitrary<infer T> ? T : never;
+
+function toCandidates(rows: Row[]): Candidate[] {
   const cluster = { id: 'c' } as ClusterState;
   return rows.map((r) => ({
     cluster,
