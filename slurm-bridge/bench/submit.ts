@@ -2,8 +2,9 @@
 // against the same slurmctld, measured in one run. Everything real: Postgres, Temporal, the hub, the Slurm
 // agent (driver + hub-link) and the harness Slurm. Jobs are submitted held (-H) so the cluster stays idle.
 // meridianCli is bin/sbatch as a user runs it (node + the prebuilt dist/commands.mjs).
-// Usage: npm run bench:slurm [-- --n 40]
-import { chmodSync, mkdirSync } from 'node:fs';
+// Usage: npm run bench:slurm [-- --n 40] [-- --no-tsx]
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +31,16 @@ function stats(ms: number[], wallMs: number) {
   return { p50: q(0.5), p99: q(0.99), perSec: (ms.length / wallMs) * 1000 };
 }
 
+/**
+ * CPU (user + system) of this process's finished children, from /proc/self/stat (cutime + cstime): what the
+ * spawned commands cost regardless of how busy the machine is, which wall-clock latency is not.
+ */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // fields 16 and 17, in USER_HZ (100 on Linux)
+}
+
 // bin/sbatch runs the prebuilt bundle: make sure it is the current code before timing it.
 await ensureCommandsBundle();
 const [pg, temporal, slurm] = await Promise.all([PostgresEngine.start(), TemporalEngine.start(), SlurmCluster.start({ clusterName: 'bench', restd: false })]);
@@ -49,17 +60,21 @@ try {
   const env = { ...process.env, SLURM_CONF: slurm.confPath, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'default' };
 
   // nodeStart: `node -e 0`, the floor for any command written for Node on this machine.
-  const runs: Record<string, number[]> = { native: [], meridianCli: [], meridianInProcess: [], nodeStart: [] };
+  // meridianCliTsx: the same command through tsx, as the shims ran before the bundle (--no-tsx skips it).
+  const runs: Record<string, number[]> = { native: [], meridianCli: [], meridianInProcess: [], nodeStart: [], ...(args.includes('--no-tsx') ? {} : { meridianCliTsx: [] }) };
   const wall: Record<string, number> = {};
+  const cpu: Record<string, number> = {};
   const time = async (name: string, one: () => Promise<void> | void) => {
     await one(); // warm-up, not counted
     const t0 = performance.now();
+    const c0 = childCpuMs();
     for (let i = 0; i < N; i++) {
       const s = performance.now();
       await one();
       runs[name]!.push(performance.now() - s);
     }
     wall[name] = performance.now() - t0;
+    cpu[name] = (childCpuMs() - c0) / N;
   };
   const check = (what: string, r: { code: number; stdout: string; stderr: string }) => {
     if (r.code !== 0 || !/^Submitted batch job \d+\n$/.test(r.stdout)) throw new Error(`${what} failed: ${r.code} ${r.stdout} ${r.stderr}`);
@@ -77,13 +92,20 @@ try {
     if (r.code !== 0) throw new Error(`node -e 0: ${r.stderr}`);
   });
 
-  const rows = Object.entries(runs).map(([k, ms]) => ({ k, ...stats(ms, wall[k]!) }));
+  if (runs.meridianCliTsx) {
+    const viaTsx = fileURLToPath(new URL('./sbatch-tsx.ts', import.meta.url));
+    const tsx = import.meta.resolve('tsx'); // absolute: the commands run in a scratch directory
+    await time('meridianCliTsx', async () => check('sbatch through tsx', await run(process.execPath, ['--import', tsx, viaTsx, ...jobArgs], { cwd: dir, env })));
+  }
+
+  const rows = Object.entries(runs).map(([k, ms]) => ({ k, ...stats(ms, wall[k]!), cpuMs: k === 'meridianInProcess' ? null : cpu[k]! }));
   const nat = rows[0]!;
-  console.log(`\nSubmit latency, ${N} sequential held submissions each, same slurmctld (${new Date().toISOString()})\n`);
-  console.log('| path | p50 ms | p99 ms | submissions/s | p50 vs native |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) console.log(`| ${r.k} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(1)} | ${(r.p50 / nat.p50).toFixed(2)}x |`);
-  console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [r.k, { p50Ms: +r.p50.toFixed(1), p99Ms: +r.p99.toFixed(1), perSec: +r.perSec.toFixed(2) }]))));
+  const machine = `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+  console.log(`\nSubmit latency, ${N} sequential held submissions each, same slurmctld (${new Date().toISOString()}; ${machine})\n`);
+  console.log('| path | p50 ms | p99 ms | submissions/s | p50 vs native | CPU ms per command (process) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) console.log(`| ${r.k} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.perSec.toFixed(1)} | ${(r.p50 / nat.p50).toFixed(2)}x | ${r.cpuMs === null ? '-' : r.cpuMs.toFixed(0)} |`);
+  console.log(JSON.stringify({ machine, ...Object.fromEntries(rows.map((r) => [r.k, { p50Ms: +r.p50.toFixed(1), p99Ms: +r.p99.toFixed(1), perSec: +r.perSec.toFixed(2), ...(r.cpuMs === null ? {} : { cpuMs: +r.cpuMs.toFixed(1) }) }])) }));
 } finally {
   slurm.run('scancel', ['-u', 'root']);
   await agent?.stop();
