@@ -1,5 +1,6 @@
-// Replays recorded job-lifecycle histories (hub/test/e2e.engine.test.ts records them with RECORD_HISTORIES=1)
-// against the current workflow code: a change that breaks determinism for running workflows fails here.
+// Replays recorded workflow histories against the current workflow code: a change that breaks determinism for
+// running workflows fails here. RECORD_HISTORIES=1 records them: job-lifecycle ones in hub/test/e2e.engine.test.ts,
+// gpu-remediation-returned.json in test/src/e2e/self-healing.engine.test.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { temporal as proto } from '@temporalio/proto';
@@ -10,9 +11,9 @@ import { workflowBundle } from './worker.ts';
 const DIR = fileURLToPath(new URL('./histories/', import.meta.url));
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
-describe('job-lifecycle replay over recorded histories', () => {
+describe('workflow replay over recorded histories', () => {
   it('has recorded histories', () => {
-    expect(files).toEqual(expect.arrayContaining(['succeeded.json', 'cancelled-running.json', 'cluster-lost-requeued.json']));
+    expect(files).toEqual(expect.arrayContaining(['succeeded.json', 'cancelled-running.json', 'cluster-lost-requeued.json', 'gpu-remediation-returned.json']));
   });
   it.each(files)('replays %s deterministically', async (file) => {
     const history = proto.api.history.v1.History.fromObject(JSON.parse(readFileSync(DIR + file, 'utf8')) as Record<string, unknown>);

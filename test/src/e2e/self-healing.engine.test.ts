@@ -5,11 +5,17 @@
 // out while its GPU is lost, and returns once the GPU reports healthy; XID 13 only informs the job; a flood of
 // XID 79 trips the circuit breaker with no more than the set share of the cluster cordoned, and an operator
 // can return a quarantined node by hand; a refused node is retried once the breaker has room again.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
 import { startHub } from '../../../hub/src/main.ts';
 import type { Hub } from '../../../hub/src/main.ts';
-import { DEFAULT_REMEDIATION } from '../../../hub/src/telemetry/remediation-policy.ts';
+import { DEFAULT_REMEDIATION, remediationWorkflowId } from '../../../hub/src/telemetry/remediation-policy.ts';
+import { workflowBundle } from '../../../hub/src/temporal/worker.ts';
 import { ADMIN_TOKEN, Api, FAST, waitFor } from '../../../hub/test/helpers.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
@@ -69,6 +75,19 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
   const healAll = async () => {
     for (const c of collectors.values()) c.heal();
     await waitFor('every node back in service', async () => (await Promise.all(NODES.map(cordoned))).every((x) => !x), 60_000, 250);
+  };
+
+  /** Replays a finished remediation against the current workflow code; RECORD_HISTORIES=1 saves it for replay.test.ts. */
+  const replayAndRecord = async (workflowId: string, name: string): Promise<void> => {
+    const conn = await Connection.connect({ address: temporal.address });
+    const history = await new Client({ connection: conn }).workflow.getHandle(workflowId).fetchHistory();
+    await conn.close();
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
+    if (process.env.RECORD_HISTORIES) {
+      const dir = fileURLToPath(new URL('../../../hub/src/temporal/histories/', import.meta.url));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}${name}.json`, JSON.stringify(proto.api.history.v1.History.toObject(proto.api.history.v1.History.fromObject(history), { longs: String, bytes: String, enums: String })));
+    }
   };
 
   beforeAll(async () => {
@@ -151,6 +170,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     ]);
     expect((await breaker()).quarantined).toEqual([]);
     await waitFor('remediation workflow completed', async () => (await admin.get<{ remediation: { status: string } }>(`/api/v1/clusters/east/nodes/${x}/remediation`)).body.remediation.status === 'COMPLETED', 15_000, 200);
+    await replayAndRecord(remediationWorkflowId('east', x), 'gpu-remediation-returned');
   }, 180_000);
 
   it('XID 13 only informs the job: an event on the job, no cordon', async () => {
