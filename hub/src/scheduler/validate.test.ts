@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { runCycle } from './cycle.ts';
-import { SchedulerInputError } from './validate.ts';
+import { SchedulerInputError, jobProblem, validateJob } from './validate.ts';
 import type { CycleInput, JobSpec } from './model.ts';
 import { parseGpuModels } from './model.ts';
 import { cluster, job, node } from './fixtures.ts';
@@ -63,5 +64,35 @@ describe('input validation', () => {
     expect(parseGpuModels('V100M16|V100M32')).toEqual(['V100M16', 'V100M32']);
     expect(parseGpuModels(' A100 | ')).toEqual(['A100']);
     expect(parseGpuModels('')).toEqual([]);
+  });
+});
+
+describe('job validation fast path', () => {
+  it('accepts a job exactly when the full check finds no problem', () => {
+    const anything = fc.constantFrom<unknown>(undefined, null, 0, -1, 1, 0.5, 999, 1000, 1e9, Number.NaN, Number.POSITIVE_INFINITY, '', 'x', 'batch', 'balanced', [], ['a'], [1], {});
+    const field = <T>(good: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: anything });
+    const jobArb = fc.record({
+      id: field(fc.constant('j')),
+      project: field(fc.constant('p')),
+      tier: field(fc.constantFrom('realtime', 'batch', 'interruptible', 'filler')),
+      tasks: field(fc.integer({ min: 1, max: 4 })),
+      cpuMilli: field(fc.integer({ min: 0, max: 4000 })),
+      memoryMiB: field(fc.integer({ min: 0, max: 4096 })),
+      gpus: field(fc.integer({ min: 0, max: 8 })),
+      milliGpu: field(fc.constantFrom(undefined, 0, 250)),
+      priority: field(fc.constantFrom(undefined, -2, 3)),
+      policy: field(fc.constantFrom(undefined, 'cost-first')),
+      gpuModels: field(fc.constantFrom(undefined, ['A100'])),
+      regions: field(fc.constantFrom(undefined, ['us'])),
+      expectedRuntimeSec: field(fc.integer({ min: 1, max: 10_000 })),
+      submittedAt: field(fc.integer({ min: 0, max: 10 })),
+      datasets: field(fc.constantFrom(undefined, [{ name: 'd', sizeBytes: 10, cachedIn: ['c'], homeRegion: 'us' }], [{ name: 'd', sizeBytes: -1, cachedIn: [], homeRegion: 'us' }], [null])),
+    });
+    fc.assert(
+      fc.property(jobArb, (j) => {
+        expect(validateJob(j as JobSpec, 0)).toBe(jobProblem(j as JobSpec, 0));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
