@@ -96,6 +96,29 @@ describe('POST /api/v1/clusters/{id}/power', () => {
     expect((await setPolicy({ allowResume: true, maxPoweredNodes: null })).body.policy).toEqual({ maxPoweredNodes: null, allowResume: true });
   });
 
+  it('frees the slot of a node the inventory reports powered off well after the grant (a failed power-up)', async () => {
+    expect((await setPolicy({ maxPoweredNodes: 1 })).status).toBe(200);
+    expect((await power(hpc, { action: 'resume', nodes: ['n7'] })).body.approved).toEqual(['n7']);
+    expect((await power(hpc, { action: 'resume', nodes: ['n8'] })).body.approved).toEqual([]);
+    // what the agent's inventory writes: n7 powered off. Just after the grant (an inventory taken before the
+    // power-up) it must not free the slot; a minute later (Slurm gave up on it at ResumeTimeout) it does.
+    const db = pg.client();
+    await db.connect();
+    try {
+      const info = JSON.stringify({ name: 'n7', labels: { 'slurm.meridian.dev/power': 'off' } });
+      await db.query(`INSERT INTO nodes (cluster_id, name, info, updated_at) VALUES ('hpc', 'n7', $1, now())`, [info]);
+      expect((await power(hpc, { action: 'resume', nodes: ['n8'] })).body.approved).toEqual([]);
+      await db.query(`UPDATE nodes SET updated_at = now() + interval '61 seconds' WHERE cluster_id = 'hpc' AND name = 'n7'`);
+      expect((await admin.get<{ powered: string[] }>('/api/v1/clusters/hpc/power')).body.powered).toEqual([]);
+      expect((await power(hpc, { action: 'resume', nodes: ['n8'] })).body.approved).toEqual(['n8']);
+      await db.query(`DELETE FROM nodes WHERE cluster_id = 'hpc' AND name = 'n7'`);
+    } finally {
+      await db.end();
+    }
+    await power(hpc, { action: 'suspend', nodes: ['n7', 'n8'] });
+    expect((await setPolicy({ maxPoweredNodes: null })).status).toBe(200);
+  });
+
   it('records every answer as a power event, readable per node', async () => {
     const all = (await admin.get<{ items: PowerEvent[] }>('/api/v1/clusters/hpc/power/events?limit=1000')).body.items;
     expect(all.filter((e) => e.node === 'n3').map((e) => [e.action, e.granted])).toEqual([['resume', false], ['resume', true], ['suspend', true]]);

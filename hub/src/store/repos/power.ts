@@ -28,16 +28,19 @@ export async function lockClusterPower(db: Queryable, clusterId: string): Promis
 
 /**
  * Elastic nodes the hub let power up and has not seen power down. The agent's inventory corrects the ledger:
- * a node it reports powered off (`slurm.meridian.dev/power=off`) after the grant (e.g. a failed resume that
- * Slurm marked DOWN) no longer counts.
+ * a node it reports powered off (`slurm.meridian.dev/power=off`) well after the grant (e.g. a failed resume that
+ * Slurm marked DOWN at ResumeTimeout) no longer counts. "Well after": an inventory taken just before the power-up
+ * may arrive just after the grant, and must not free the slot.
  */
+export const INVENTORY_GRACE_SEC = 60;
+
 export async function poweredNodes(db: Queryable, clusterId: string): Promise<string[]> {
   const r = await db.query<{ node: string }>(
     `SELECT p.node FROM node_power p LEFT JOIN nodes n ON n.cluster_id = p.cluster_id AND n.name = p.node
      WHERE p.cluster_id = $1 AND p.state = 'on'
-       AND NOT (COALESCE(n.info->'labels'->>'slurm.meridian.dev/power', '') = 'off' AND n.updated_at > p.changed_at)
+       AND NOT (COALESCE(n.info->'labels'->>'slurm.meridian.dev/power', '') = 'off' AND n.updated_at > p.changed_at + make_interval(secs => $2))
      ORDER BY p.node`,
-    [clusterId],
+    [clusterId, INVENTORY_GRACE_SEC],
   );
   return r.rows.map((x) => x.node);
 }
