@@ -64,8 +64,12 @@ export async function ensureCommandsBundle({ force = false, outDir } = {}) {
   const meta = readMeta(paths.meta);
   if (!force && meta?.hash && existsSync(paths.bundle) && inputsHash(meta.inputs, esbuild.version) === meta.hash) {
     // Same content, newer mtimes (a checkout or an edit that was undone): mark the bundle current again.
-    const now = new Date();
-    utimesSync(paths.bundle, now, now);
+    try {
+      const now = new Date();
+      utimesSync(paths.bundle, now, now);
+    } catch {
+      // Not ours to touch (a read-only install): the content is current, so run it anyway.
+    }
     return { built: false, ...paths };
   }
   const t0 = performance.now();
