@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the bridge's commands (login node: sbatch squeue scancel sinfo sacct scontrol; power save:
 // meridian-slurm-resume/suspend) into one prebuilt ESM file, dist/commands.mjs, so bin/* start with plain
-// `node` instead of compiling TypeScript through tsx on every call (seconds → tens of milliseconds).
+// `node` instead of running TypeScript through tsx on every call (a third of the CPU; docs/benchmarks.md#slurm).
 // The build is skipped when its inputs are unchanged: a SHA-256 over this script, the esbuild version and
 // every source file the last build read (esbuild's metafile) is kept in dist/commands.meta.json.
 // Usage: node slurm-bridge/scripts/build-commands.mjs [--force]     (also: npm run build -w slurm-bridge)
