@@ -288,12 +288,19 @@ export async function sacctMain(io: Io): Promise<number> {
   const rows = jobs
     .filter((v) => (!ids || ids.includes(v.id)) && (!user || v.user === user))
     .sort((a, b) => Number(a.id) - Number(b.id))
-    .map((v) => {
-      const r = queueRowFromHub(v, now);
-      const state = slurmStateOf(v);
+    .flatMap((v) => {
+      // An array job is one row per index (N_i), as Slurm's accounting has one record per task.
+      const base = queueRowFromHub(v, now);
+      const jobState = slurmStateOf(v);
+      const arr = v.slurm?.array ?? v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+      if (!arr) return [{ v, r: base, state: jobState }];
+      const ended = !['PENDING', 'RUNNING'].includes(jobState);
+      return arrayRows(v, base, arrayIndices(arr), true).map((r) => ({ v, r, state: ended && r.state === 'PENDING' ? jobState : r.state }));
+    })
+    .map(({ v, r, state }) => {
       const elapsed = r.startTime ? (r.endTime ?? now) - r.startTime : 0;
       return {
-        JobID: r.jobId,
+        JobID: r.displayId,
         JobIDRaw: r.jobId,
         JobName: r.name,
         Partition: r.partition,

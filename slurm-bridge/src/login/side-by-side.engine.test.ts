@@ -61,8 +61,10 @@ async function meridianFinal(id: string, timeoutMs = 150_000): Promise<{ state: 
   while (Date.now() < deadline) {
     const r = await meridian('sacct', ['-P', '-n', '-X', '-j', id, '--format=JobID,State,ExitCode']);
     last = r.stdout + r.stderr;
-    const [, state, exit] = r.stdout.trim().split('|');
-    if (state && !['PENDING', 'RUNNING'].includes(state)) return { state, exit: exit! };
+    // An array has one line per task: final when every task is; the first that did not complete speaks for it.
+    const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|'));
+    const worst = lines.find((l) => l[1] !== 'COMPLETED') ?? lines[0];
+    if (lines.length && lines.every((l) => l[1] && !['PENDING', 'RUNNING'].includes(l[1]))) return { state: worst![1]!, exit: worst![2]! };
     await sleep(500);
   }
   throw new Error(`meridian job ${id} did not finish; sacct said ${last}`);
@@ -178,6 +180,13 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
     const mid = SUBMITTED.exec(m.stdout)![1]!;
     const [nf, mf] = await Promise.all([nativeFinal(nid), meridianFinal(mid)]);
     record('array: final state', () => expect(mf).toEqual(nf));
+    const nativeTasks = parseScontrolJobs(slurm.run('scontrol', ['show', 'job', '-o', nid]).stdout)
+      .filter((j) => j.arrayJobId === nid)
+      .sort((a, b) => Number(a.arrayTaskId) - Number(b.arrayTaskId))
+      .map((j) => `ID_${j.arrayTaskId}|${j.state}|${j.exitCode}:${j.signal}\n`)
+      .join('');
+    const meridianTasks = (await meridian('sacct', ['-P', '-n', '-X', '-j', mid, '--format=JobID,State,ExitCode'])).stdout.replaceAll(`${mid}_`, 'ID_');
+    record('array: one accounting row per task (N_i, state, code:signal)', () => expect(meridianTasks).toBe(nativeTasks));
     record('array: per-task files and contents', () => {
       for (const i of [0, 1, 2, 3]) expect(readFileSync(join(meridianDir, `arr-${mid}_${i}.out`), 'utf8')).toBe(readFileSync(join(nativeDir, `arr-${nid}_${i}.out`), 'utf8'));
     });
@@ -259,16 +268,20 @@ describe('native sbatch vs Meridian sbatch on the same Slurm', () => {
     await waitState(mid, 'Dispatched');
     const h = await meridian('scontrol', ['uhold', mid]);
     expect([h.code, h.stderr]).toEqual([0, '']);
-    const slurmId = (await admin.get<{ clusterJobId: string }>(`/api/v1/jobs/${mid}`)).body.clusterJobId;
+    let slurmId: string | null = null;
+    for (let i = 0; i < 120 && !slurmId; i++) {
+      slurmId = (await admin.get<{ clusterJobId: string | null }>(`/api/v1/jobs/${mid}`)).body.clusterJobId; // reported with the agent's next poll
+      if (!slurmId) await sleep(250);
+    }
     const nid = SUBMITTED.exec((await native(['--begin=now+600', '--wrap', 'true'])).stdout)![1]!;
     expect(slurm.run('scontrol', ['uhold', nid]).code).toBe(0);
     // The agent holds as the Slurm user it runs as (root on the harness: an admin hold); the user sees their hold.
-    expect(slurm.run('squeue', ['-h', '-j', slurmId, '-o', '%t %r']).stdout).toMatch(/^PD JobHeld(User|Admin)\n$/);
+    expect(slurm.run('squeue', ['-h', '-j', slurmId!, '-o', '%t %r']).stdout).toMatch(/^PD JobHeld(User|Admin)\n$/);
     const mq = await meridian('squeue', ['-h', '-j', mid, '-o', '%t %r']);
     record('pending hold: Meridian squeue as native', () => expect(mq.stdout).toBe(slurm.run('squeue', ['-h', '-j', nid, '-o', '%t %r']).stdout));
     const r = await meridian('scontrol', ['release', mid]);
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(slurm.run('squeue', ['-h', '-j', slurmId, '-o', '%r']).stdout.trim()).not.toMatch(/JobHeld/);
+    expect(slurm.run('squeue', ['-h', '-j', slurmId!, '-o', '%r']).stdout.trim()).not.toMatch(/JobHeld/);
     await meridian('scancel', [mid]);
     slurm.run('scancel', [nid]);
   });
