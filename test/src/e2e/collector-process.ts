@@ -19,6 +19,8 @@ export interface CollectorSpec {
   runDir: RunDir;
   /** GPUs of this node (default 2 healthy A100s) */
   gpus?: number;
+  /** NVML's name for them (default "NVIDIA A100-SXM4-80GB") */
+  gpuName?: string;
   intervalMs?: number;
 }
 
@@ -39,7 +41,7 @@ export class CollectorProcess {
   }
 
   private healthyGpu(i: number): FakeGpu {
-    return { uuid: `GPU-${this.spec.node}-${i}`, name: 'NVIDIA A100-SXM4-80GB', util: 50, temp: 40 + i };
+    return { uuid: `GPU-${this.spec.node}-${i}`, name: this.spec.gpuName ?? 'NVIDIA A100-SXM4-80GB', util: 50, temp: 40 + i };
   }
 
   /** UUID of the node's GPU `i`. */

@@ -101,16 +101,22 @@ describe('sandbox (npm start)', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(counts).toEqual(want);
-    // GPU telemetry from the fake NVML: Slurm agent → hub receiver → Prometheus, labelled simulated.
-    let series: { metric: Record<string, string> }[] = [];
-    for (let i = 0; i < 120 && series.length < 4; i++) {
-      const q = encodeURIComponent('DCGM_FI_DEV_GPU_UTIL{simulated="true",cluster="hpc"}');
+    // GPU telemetry from every region: one collector per GPU node over the fake NVML → hub receiver →
+    // Prometheus, labelled with cluster, region and node, and simulated.
+    const wantGpus: Record<string, number> = { 'us-east': 32, 'eu-west': 16, hpc: 8 };
+    let gpus: Record<string, number> = {};
+    for (let i = 0; i < 120; i++) {
+      const q = encodeURIComponent('count by (cluster, region) (DCGM_FI_DEV_GPU_UTIL{simulated="true"})');
       const res = await fetch(`${env.PROMETHEUS_URL}/api/v1/query?query=${q}`);
-      series = ((await res.json()) as { data?: { result?: { metric: Record<string, string> }[] } }).data?.result ?? [];
-      if (series.length < 4) await new Promise((r) => setTimeout(r, 500));
+      const rows = ((await res.json()) as { data?: { result?: { metric: Record<string, string>; value: [number, string] }[] } }).data?.result ?? [];
+      gpus = Object.fromEntries(rows.map((r) => [r.metric.cluster!, Number(r.value[1])]));
+      if (Object.entries(wantGpus).every(([c, k]) => gpus[c] === k)) break;
+      await new Promise((r) => setTimeout(r, 500));
     }
-    expect(series.map((s) => s.metric.gpu).sort()).toEqual(['0', '1', '2', '3']);
-    expect(series[0]!.metric).toMatchObject({ cluster: 'hpc', region: 'on-prem', Hostname: 'gpu-0', simulated: 'true' });
+    expect(gpus).toEqual(wantGpus);
+    const h100 = encodeURIComponent('DCGM_FI_DEV_GPU_UTIL{cluster="eu-west",Hostname="h100-1",gpu="7"}');
+    const one = ((await (await fetch(`${env.PROMETHEUS_URL}/api/v1/query?query=${h100}`)).json()) as { data: { result: { metric: Record<string, string> }[] } }).data.result;
+    expect(one[0]?.metric).toMatchObject({ cluster: 'eu-west', region: 'eu-west', Hostname: 'h100-1', modelName: 'NVIDIA H100 80GB HBM3', simulated: 'true' });
 
     const spawned = descendants(child.pid!);
     expect(spawned.length).toBeGreaterThan(8);

@@ -14,7 +14,8 @@ import { PrometheusEngine } from '../harness/prometheus.ts';
 import { RunDir } from '../harness/rundir.ts';
 import { SlurmCluster } from '../harness/slurm.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
-import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript } from '@meridian/native';
+import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
+import { CollectorProcess } from '../e2e/collector-process.ts';
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
 import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
 import { kubeRegions, links, slurmSite } from './topology.ts';
@@ -54,6 +55,10 @@ export class Sandbox {
   /** The Slurm edge agent for slurmSite (startSlurmAgent). */
   slurmAgent?: SlurmAgentProcess;
   private slurmAgentDir?: RunDir;
+  /** Cluster credentials the hub issued at registration, by cluster id. */
+  private readonly credentials = new Map<string, string>();
+  /** One GPU collector per GPU node of every cluster (startCollectors). */
+  readonly collectors: CollectorProcess[] = [];
 
   constructor(private readonly log: Log = (m) => console.log(m)) {}
 
@@ -86,6 +91,7 @@ export class Sandbox {
       step(`edge agents for ${kubeRegions.map((r) => r.clusterId).join(', ')}`, () => this.startAgents(hubUrl, token)),
       step(`slurm edge agent for ${slurmSite.clusterId}`, () => this.startSlurmAgent(hubUrl, token)),
     ]);
+    await step('GPU collectors, one per GPU node (fake NVML)', () => this.startCollectors(hubUrl));
     const bin = await this.writeBinDir();
     const facts: SandboxFacts = {
       MERIDIAN_URL: hubUrl,
@@ -151,6 +157,7 @@ export class Sandbox {
       let res = await api('/api/v1/clusters', { id: r.clusterId, region: r.region, kind: 'kubernetes', prices: r.prices, links: regionLinks });
       if (res.status === 409) res = await api(`/api/v1/clusters/${r.clusterId}/credential`, {});
       if (!res.body.credential) throw new EngineError(`registering cluster ${r.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
+      this.credentials.set(r.clusterId, res.body.credential);
       const agent = new KubeAgentProcess({ hubUrl, clusterId: r.clusterId, credential: res.body.credential, kubeconfigPath: this.regions.get(r.clusterId)!.kubeconfigPath, runDir: this.agentDir });
       this.kubeAgents.set(r.clusterId, agent);
     }
@@ -177,29 +184,32 @@ export class Sandbox {
     let res = await api('/api/v1/clusters', { id: s.clusterId, region: s.region, kind: 'slurm', prices: s.prices, links: siteLinks });
     if (res.status === 409) res = await api(`/api/v1/clusters/${s.clusterId}/credential`, {});
     if (!res.body.credential) throw new EngineError(`registering cluster ${s.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
-    const telemetry = await this.fakeGpuTelemetry(this.slurmAgentDir);
-    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential: res.body.credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir, ...telemetry });
+    this.credentials.set(s.clusterId, res.body.credential);
+    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential: res.body.credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir });
     await this.slurmAgent.start();
   }
 
-  // ---- fakeGpuTelemetry: GPU metrics from the fake NVML through the Slurm agent ----
+  // ---- startCollectors: GPU telemetry from every GPU node ----
   /**
-   * The Slurm agent also runs its telemetry pipeline over the fake NVML (native/fake-nvml), scripted with
-   * the first Slurm node's GPUs: the series go to the hub's receiver and on to Prometheus, simulated="true".
+   * Runs `edge-agent --kind collector --node-name <node>` (the chart's DaemonSet command) for every GPU node of
+   * every cluster, each over the fake NVML scripted with that node's GPUs. Series flow collector → hub receiver
+   * (cluster credential) → Prometheus, labelled with the cluster, region, node and simulated="true", and GPU
+   * health reaches the hub's remediation loop per node.
    */
-  private async fakeGpuTelemetry(dir: RunDir): Promise<{ args: string[]; env: Record<string, string> }> {
+  private async startCollectors(hubUrl: string): Promise<void> {
     await buildAddonIfStale();
     await buildFakeNvml();
-    const node = slurmSite.nodes[0]!;
-    const script = join(dir.path, 'fake-nvml.script');
-    writeFakeNvmlScript(script, {
-      driver: '550.54.15',
-      gpus: Array.from({ length: node.gpus ?? 1 }, (_, i) => ({ name: 'NVIDIA A100-SXM4-80GB', util: 20 + 10 * i, temp: 40 + i })),
-    });
-    return {
-      args: ['--telemetry', '--nvml-lib', FAKE_NVML_PATH, '--node-name', node.name, '--telemetry-wal', join(dir.path, 'telemetry-wal')],
-      env: { MERIDIAN_FAKE_NVML_SCRIPT: script },
-    };
+    const dir = RunDir.create('gpu-collectors');
+    const pools = [
+      ...kubeRegions.map((r) => ({ clusterId: r.clusterId, nvmlName: r.nvmlName, nodes: r.nodes.map((n) => ({ name: n.name, gpus: n.gpus })) })),
+      { clusterId: slurmSite.clusterId, nvmlName: slurmSite.nvmlName, nodes: slurmSite.nodes.map((n) => ({ name: n.name, gpus: n.gpus ?? 0 })) },
+    ];
+    for (const p of pools) {
+      for (const n of p.nodes.filter((node) => node.gpus > 0)) {
+        this.collectors.push(new CollectorProcess({ hubUrl, clusterId: p.clusterId, credential: this.credentials.get(p.clusterId)!, node: n.name, gpus: n.gpus, gpuName: p.nvmlName, intervalMs: 5000, runDir: dir }));
+      }
+    }
+    await Promise.all(this.collectors.map((c) => c.start()));
   }
 
   /**
@@ -234,6 +244,7 @@ export class Sandbox {
         errors.push(err);
       }
     };
+    for (const c of this.collectors) await attempt(() => c.stop());
     for (const a of this.kubeAgents.values()) await attempt(() => a.stop());
     this.agentDir?.remove();
     await attempt(this.slurmAgent && (() => this.slurmAgent!.stop()));

@@ -10,6 +10,8 @@ export interface KubeRegion {
   /** $ per GPU-hour by GPU model. */
   prices: Record<string, { onDemand: number; spot?: number }>;
   nodes: GpuNodeSpec[];
+  /** the GPUs' name as NVML reports it (the fake NVML of each node's collector) */
+  nvmlName: string;
 }
 
 export interface SlurmSite {
@@ -17,6 +19,7 @@ export interface SlurmSite {
   region: string;
   prices: Record<string, { onDemand: number }>;
   nodes: SlurmNodeSpec[];
+  nvmlName: string;
 }
 
 export const kubeRegions: KubeRegion[] = [
@@ -25,12 +28,14 @@ export const kubeRegions: KubeRegion[] = [
     region: 'us-east',
     prices: { 'NVIDIA-A100-SXM4-80GB': { onDemand: 2.2, spot: 0.9 } },
     nodes: gpuPool('a100', 4, 8, 'NVIDIA-A100-SXM4-80GB'),
+    nvmlName: 'NVIDIA A100-SXM4-80GB',
   },
   {
     clusterId: 'eu-west',
     region: 'eu-west',
     prices: { 'NVIDIA-H100-80GB-HBM3': { onDemand: 3.9, spot: 1.8 } },
     nodes: gpuPool('h100', 2, 8, 'NVIDIA-H100-80GB-HBM3'),
+    nvmlName: 'NVIDIA H100 80GB HBM3',
   },
 ];
 
@@ -42,6 +47,7 @@ export const slurmSite: SlurmSite = {
     { name: 'gpu-0', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100' },
     { name: 'gpu-1', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100' },
   ],
+  nvmlName: 'NVIDIA A100-SXM4-80GB',
 };
 
 /** Inter-region links: bandwidth and egress price, used for data-locality scoring. */
