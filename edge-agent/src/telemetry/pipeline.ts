@@ -117,6 +117,8 @@ export class TelemetryPipeline {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    // a scrape in flight would append to the buffer after the caller closes it
+    while (this.busy) await new Promise((r) => setTimeout(r, 5));
     await this.opts.forwarder.stop();
   }
 }
