@@ -13,6 +13,7 @@ import { CandidateScratch, buildCandidates } from './candidates.ts';
 import { eligibleTargets } from './filters.ts';
 import { hash32 } from './rng.ts';
 import type { ClusterState } from './snapshot.ts';
+import { IntSet } from './fit.ts';
 
 const num = fc.oneof(fc.constantFrom(0, 1, 2, Number.POSITIVE_INFINITY), fc.integer({ min: 0, max: 5 }), fc.double({ min: 0, max: 10, noNaN: true }));
 // Costs are always finite (validated prices × finite hours + egress); waits and transfers may be unknown.
@@ -146,5 +147,35 @@ describe('cached target aggregates', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('IntSet (the node scan dedupe)', () => {
+  it('answers like a Set of int32 keys through adds, growth and clears', () => {
+    const op = fc.oneof({ weight: 20, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) }, { weight: 20, arbitrary: fc.integer({ min: -3, max: 3 }) }, { weight: 1, arbitrary: fc.constant('clear' as const) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 6000 }), (ops) => {
+        const a = new IntSet();
+        const b = new Set<number>();
+        for (const o of ops) {
+          if (o === 'clear') {
+            a.clear();
+            b.clear();
+          } else {
+            expect(a.add(o)).toBe(!b.has(o));
+            b.add(o);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps every key across growth', () => {
+    const a = new IntSet();
+    for (let i = 0; i < 10_000; i++) expect(a.add(Math.imul(i, 0x45d9f3b))).toBe(true);
+    for (let i = 0; i < 10_000; i++) expect(a.add(Math.imul(i, 0x45d9f3b))).toBe(false);
+    a.clear();
+    expect(a.add(0)).toBe(true);
   });
 });

@@ -71,7 +71,55 @@ function fragAfter(n: NodeState, gpus: ArrayLike<number>, count: number, milli: 
 }
 
 const scratch = new Int32Array(64);
-const seenStates = new Set<number>();
+/**
+ * A set of int32 keys for the scan's dedupe: open addressing over typed arrays, cleared in O(1) by a
+ * generation stamp. A Set<number> boxed most keys (32-bit hashes are outside V8's small-integer range),
+ * which made every visited node an allocation. Grows so it stays under half full.
+ */
+export class IntSet {
+  private keys = new Int32Array(4096);
+  private stamps = new Uint32Array(4096);
+  private gen = 1;
+  private size = 0;
+  /** 32 − log2(capacity): the top bits of a multiplicative hash pick the slot. */
+  private shift = 20;
+
+  clear(): void {
+    this.size = 0;
+    if (++this.gen === 0xffffffff) {
+      this.stamps.fill(0);
+      this.gen = 1;
+    }
+  }
+
+  /** Adds k; returns false if it was already there. */
+  add(k: number): boolean {
+    if (this.size * 2 >= this.keys.length) this.grow();
+    const mask = this.keys.length - 1;
+    let i = Math.imul(k, 0x9e3779b1) >>> this.shift;
+    while (this.stamps[i] === this.gen) {
+      if (this.keys[i] === k) return false;
+      i = (i + 1) & mask;
+    }
+    this.stamps[i] = this.gen;
+    this.keys[i] = k;
+    this.size++;
+    return true;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldStamps = this.stamps;
+    const gen = this.gen;
+    this.keys = new Int32Array(oldKeys.length * 2);
+    this.stamps = new Uint32Array(oldKeys.length * 2);
+    this.gen = 1;
+    this.size = 0;
+    this.shift--;
+    for (let i = 0; i < oldKeys.length; i++) if (oldStamps[i] === gen) this.add(oldKeys[i]!);
+  }
+}
+const seenStates = new IntSet();
 /** Fragmentation after placing on the GPU bestShareGpu last chose (fgd only). */
 let lastShareFrag = 0;
 
@@ -232,7 +280,7 @@ let vCap = 0;
 let vVisitCap = 0;
 let vFeasible = 0;
 let vVisited = 0;
-let vDedupe: Set<number> | null = null;
+let vDedupe: IntSet | null = null;
 
 /**
  * Offer node n to the scan; false = stop scanning. The caps only shorten the search once something
@@ -241,8 +289,7 @@ let vDedupe: Set<number> | null = null;
 function visit(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
   if (vDedupe !== null) {
     const h = stateHash(n) ^ (n.cluster.ord << 20);
-    if (vDedupe.has(h)) return ++vVisited <= vVisitCap || vFeasible === 0;
-    vDedupe.add(h);
+    if (!vDedupe.add(h)) return ++vVisited <= vVisitCap || vFeasible === 0;
   }
   if (++vVisited > vVisitCap && vFeasible > 0) return false;
   if (consider(n, t, o, b) && ++vFeasible >= vCap) return false;
