@@ -105,7 +105,7 @@ export async function buildGatedInput(db: Queryable, now: number, config: Schedu
   const queued = (
     await db.query<QueuedRow>(
       `SELECT id::text AS id, project, tier, priority, spec, (extract(epoch FROM submitted_at) * 1000)::float8 AS submitted_ms, user_id::text AS user_id
-       FROM jobs WHERE state = 'Queued' AND cancel_requested_at IS NULL AND held_at IS NULL ORDER BY id LIMIT $1`,
+       FROM jobs WHERE state = 'Queued' AND cancel_requested_at IS NULL AND held_at IS NULL ORDER BY jobs.id LIMIT $1`,
       [maxJobs],
     )
   ).rows;

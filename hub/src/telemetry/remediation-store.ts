@@ -32,7 +32,7 @@ export async function listNodeEvents(db: Queryable, cluster: string, node: strin
   return (
     await db.query<NodeEvent>(
       `SELECT id::text AS id, cluster_id AS cluster, node, at, type, message, data FROM node_events
-       WHERE cluster_id = $1 AND node = $2 AND id > $3 ORDER BY id LIMIT $4`,
+       WHERE cluster_id = $1 AND node = $2 AND id > $3 ORDER BY node_events.id LIMIT $4`,
       [cluster, node, after ?? '0', limit],
     )
   ).rows;

@@ -42,7 +42,7 @@ export async function hasCommand(db: Queryable, jobId: string, attempt: number, 
 /** Commands past `afterSeq`, in order. */
 export async function pendingCommands(db: Queryable, clusterId: string, afterSeq: number, limit = 500): Promise<OutboxCommand[]> {
   const r = await db.query<{ seq: string; command: Command }>(
-    'SELECT seq::text AS seq, command FROM agent_commands WHERE cluster_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    'SELECT seq::text AS seq, command FROM agent_commands WHERE cluster_id = $1 AND seq > $2 ORDER BY agent_commands.seq LIMIT $3',
     [clusterId, afterSeq, limit],
   );
   return r.rows.map((x) => ({ seq: Number(x.seq), command: x.command }));

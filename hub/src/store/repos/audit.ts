@@ -7,6 +7,6 @@ export async function audit(db: Queryable, actor: string, action: string, target
 
 export async function listAudit(db: Queryable, limit: number, after: string | null): Promise<unknown[]> {
   return (
-    await db.query(`SELECT id::text AS id, at, actor, action, target, detail FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2`, [after ?? '0', limit])
+    await db.query(`SELECT id::text AS id, at, actor, action, target, detail FROM audit_log WHERE id > $1 ORDER BY audit_log.id LIMIT $2`, [after ?? '0', limit])
   ).rows;
 }

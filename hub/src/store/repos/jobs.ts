@@ -122,7 +122,7 @@ export async function listEvents(db: Queryable, jobId: string, after: string | n
   return (
     await db.query<JobEvent>(
       `SELECT id::text AS id, job_id::text AS "jobId", at, type, state, attempt, message, data FROM job_events
-       WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+       WHERE job_id = $1 AND id > $2 ORDER BY job_events.id LIMIT $3`,
       [jobId, after ?? '0', limit],
     )
   ).rows;
@@ -136,7 +136,7 @@ export async function markWorkflowStarted(db: Queryable, ids: string[]): Promise
 export async function jobsMissingWorkflow(db: Queryable, olderThanMs: number, limit: number): Promise<string[]> {
   const r = await db.query<{ id: string }>(
     `SELECT id::text AS id FROM jobs WHERE workflow_started_at IS NULL
-       AND submitted_at < now() - ($1::double precision * interval '1 millisecond') ORDER BY id LIMIT $2`,
+       AND submitted_at < now() - ($1::double precision * interval '1 millisecond') ORDER BY jobs.id LIMIT $2`,
     [olderThanMs, limit],
   );
   return r.rows.map((x) => x.id);

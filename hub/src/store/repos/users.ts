@@ -35,7 +35,7 @@ export async function getUser(db: Queryable, idOrName: string): Promise<UserRow 
 }
 
 export async function listUsers(db: Queryable, limit: number, after: string | null): Promise<UserRow[]> {
-  return (await db.query<UserRow>(`SELECT ${COLS} FROM users WHERE id > $1 ORDER BY id LIMIT $2`, [after ?? '0', limit])).rows;
+  return (await db.query<UserRow>(`SELECT ${COLS} FROM users WHERE id > $1 ORDER BY users.id LIMIT $2`, [after ?? '0', limit])).rows;
 }
 
 export async function setMembership(db: Queryable, project: string, userId: string, role: Role): Promise<void> {
@@ -68,7 +68,7 @@ export async function listTokens(db: Queryable, userId: string): Promise<{ id: s
   return (
     await db.query(
       `SELECT id::text AS id, name, prefix, created_at AS "createdAt", last_used_at AS "lastUsedAt" FROM api_tokens
-       WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id`,
+       WHERE user_id = $1 AND revoked_at IS NULL ORDER BY api_tokens.id`,
       [userId],
     )
   ).rows;
