@@ -10,6 +10,7 @@ import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript }
 import { checkNodeName } from './collector-mode.ts';
 import { program, run } from './main.ts';
 import type { MainOptions } from './main.ts';
+import { startPodResourcesServer } from './telemetry/testing/kubelet-pod-resources.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meridian-collector-'));
 const writes: { auth: string | undefined; bytes: number }[] = [];
@@ -59,6 +60,31 @@ describe('edge-agent --kind collector', () => {
       await h.close();
     }
   }, 30_000);
+
+  it('labels a GPU with the pod holding it, from the kubelet PodResources API (--gpu-jobs pods, the default)', async () => {
+    const socket = join(dir, 'kubelet.sock');
+    const kubelet = await startPodResourcesServer(socket, (reply) =>
+      reply(null, { pod_resources: [{ name: 'train-0', namespace: 'team-a', containers: [{ name: 'main', devices: [{ resource_name: 'nvidia.com/gpu', device_ids: ['GPU-n7-1'] }] }] }] }),
+    );
+    process.env.MERIDIAN_POD_RESOURCES_SOCKET = socket;
+    const h = await run(opts(['--node-name', 'gpu-node-7', '--nvml-lib', FAKE_NVML_PATH, '--telemetry-interval', '100', '--telemetry-wal', join(dir, 'wal-pods')]));
+    try {
+      const util = async () => (await (await fetch(`${h.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('DCGM_FI_DEV_GPU_UTIL{'));
+      await expect.poll(async () => (await util()).find((l) => l.includes('UUID="GPU-n7-1"')) ?? '', { timeout: 10_000 }).toContain('pod="train-0"');
+      const held = (await util()).find((l) => l.includes('UUID="GPU-n7-1"'))!;
+      expect(held).toContain('namespace="team-a"');
+      expect(held).toContain('container="main"');
+      expect((await util()).find((l) => l.includes('UUID="GPU-n7-0"'))).not.toContain('pod=');
+    } finally {
+      await h.close();
+      kubelet.forceShutdown();
+      delete process.env.MERIDIAN_POD_RESOURCES_SOCKET;
+    }
+  }, 30_000);
+
+  it('refuses an unknown --gpu-jobs source, naming the choices', () => {
+    expect(() => opts(['--node-name', 'n', '--gpu-jobs', 'kubelet'])).toThrow(/--gpu-jobs <source>' argument 'kubelet' is invalid. Allowed choices are pods, slurm, both, off/);
+  });
 
   it('needs a valid --node-name, and says so', async () => {
     expect(() => checkNodeName(undefined)).toThrow(/--kind collector needs --node-name <node> \(env MERIDIAN_NODE_NAME\)/);

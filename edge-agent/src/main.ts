@@ -89,7 +89,12 @@ export function program(): Command {
     .addOption(new Option('--telemetry-wal <dir>', 'telemetry write-ahead buffer directory (default: a temp dir)').env('MERIDIAN_TELEMETRY_WAL'))
     .addOption(new Option('--telemetry-interval <ms>', 'telemetry scrape interval').env('MERIDIAN_TELEMETRY_INTERVAL_MS').argParser(positiveInt).default(1000))
     .addOption(new Option('--nvml-lib <path>', 'NVML library (the fake NVML in the sandbox)').env('MERIDIAN_NVML_LIB'))
-    .addOption(new Option('--node-name <name>', 'Hostname label of this node\'s GPU series (default: the host name)').env('MERIDIAN_NODE_NAME'));
+    .addOption(new Option('--node-name <name>', 'Hostname label of this node\'s GPU series (default: the host name)').env('MERIDIAN_NODE_NAME'))
+    .addOption(
+      new Option('--gpu-jobs <source>', 'label GPU series with who holds each GPU: kubelet PodResources (pods), squeue/scontrol on this node (slurm), both, or off (default: slurm for --kind slurm, else pods)')
+        .choices(['pods', 'slurm', 'both', 'off'])
+        .env('MERIDIAN_GPU_JOBS'),
+    );
 }
 
 type AgentHandle = { health(): { ok: boolean }; start(): Promise<void>; stop(): Promise<void> };
@@ -99,6 +104,7 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | Sl
   if (!credential) throw new Error('no cluster credential: pass --credential-file <path> (or MERIDIAN_CLUSTER_CREDENTIAL); an admin gets one from POST /api/v1/clusters');
   if (!/^https?:\/\//.test(o.hubUrl)) throw new Error(`--hub-url must be http(s)://host:port, got ${JSON.stringify(o.hubUrl)}`);
   const collector = o.kind === 'collector';
+  o.gpuJobs ??= o.kind === 'slurm' ? 'slurm' : 'pods';
   const nodeName = collector ? checkNodeName(o.nodeName) : o.nodeName;
   const log = pino({ level: o.logLevel, base: { svc: collector ? 'gpu-collector' : 'edge-agent', cluster: o.clusterId, ...(collector ? { node: nodeName } : {}) } });
   const registry = new client.Registry();

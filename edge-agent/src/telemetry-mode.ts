@@ -10,6 +10,7 @@ import type client from 'prom-client';
 import { TelemetryCollector } from './telemetry/collector.ts';
 import { Forwarder } from './telemetry/forwarder.ts';
 import { openNvmlGpuSource } from './telemetry/native-sources.ts';
+import { nodeAllocationSource } from './telemetry/node-allocations.ts';
 import type { NvmlGpuSource } from './telemetry/native-sources.ts';
 import { TelemetryPipeline } from './telemetry/pipeline.ts';
 import { Wal } from './telemetry/wal.ts';
@@ -20,6 +21,8 @@ export interface TelemetryModeOptions {
   telemetryInterval: number;
   nvmlLib?: string;
   nodeName?: string;
+  /** who holds each GPU, for the pod / slurm_job_id labels: kubelet PodResources, Slurm on this node, both, off */
+  gpuJobs?: 'pods' | 'slurm' | 'both' | 'off';
 }
 
 export interface TelemetryHandle {
@@ -35,7 +38,11 @@ export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; crede
   const dir = o.telemetryWal ?? join(tmpdir(), `meridian-telemetry-${o.clusterId}-${o.nodeName ?? 'agent'}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const wal = Wal.open({ dir });
-  const collector = new TelemetryCollector({ gpus, hostname: o.nodeName ?? osHostname(), cluster: o.clusterId, registry: o.registry });
+  const hostname = o.nodeName ?? osHostname();
+  const jobs = o.gpuJobs ?? 'pods';
+  // No PodResources socket or no Slurm on this node is not an error: the series then just carry no job labels.
+  const allocations = jobs === 'off' ? null : nodeAllocationSource({ nodeName: hostname, podResourcesSocket: jobs === 'slurm' ? false : undefined, slurm: jobs === 'slurm' || jobs === 'both', log: o.log });
+  const collector = new TelemetryCollector({ gpus, hostname, cluster: o.clusterId, registry: o.registry, ...(allocations ? { allocations } : {}) });
   const forwarder = new Forwarder({
     wal,
     url: `${o.hubUrl.replace(/\/+$/, '')}/api/v1/telemetry/write`,
@@ -45,7 +52,7 @@ export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; crede
   });
   const pipeline = new TelemetryPipeline({ collector, wal, forwarder, intervalMs: o.telemetryInterval });
   pipeline.start();
-  o.log.info({ wal: dir, hostname: o.nodeName ?? osHostname(), simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
+  o.log.info({ wal: dir, hostname, gpuJobs: jobs, simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
   return {
     gpus,
     pipeline,
@@ -53,6 +60,7 @@ export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; crede
     async stop() {
       await pipeline.stop();
       wal.close();
+      allocations?.close();
       await gpus.close();
     },
   };

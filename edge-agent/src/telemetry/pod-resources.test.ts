@@ -6,34 +6,25 @@ import { createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Server, ServerCredentials, loadPackageDefinition, status } from '@grpc/grpc-js';
-import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { status } from '@grpc/grpc-js';
+import type { Server, ServiceDefinition } from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { StaticGpuSource, TelemetryCollector } from './collector.ts';
 import type { GpuReading } from './collector.ts';
 import type { ListPodResourcesResponse } from './gpu-allocations.ts';
 import { nodeAllocationSource } from './node-allocations.ts';
 import { PodResourcesAllocationSource } from './pod-resources.ts';
-
-const PROTO = fileURLToPath(new URL('./proto/podresources-v1.proto', import.meta.url));
-const SERVICE = (loadPackageDefinition(loadSync(PROTO, { keepCase: true, arrays: true })) as unknown as { v1: { PodResourcesLister: { service: ServiceDefinition } } }).v1
-  .PodResourcesLister.service;
+import { POD_RESOURCES_SERVICE as SERVICE, startPodResourcesServer } from './testing/kubelet-pod-resources.ts';
+import type { ListHandler as Handler } from './testing/kubelet-pod-resources.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meridian-podres-'));
 const servers: Server[] = [];
 const netServers: NetServer[] = [];
 const sources: PodResourcesAllocationSource[] = [];
 
-type Handler = (reply: (err: { code: number; details: string } | null, res?: ListPodResourcesResponse) => void) => void;
-
 /** A kubelet-like PodResources server on a fresh unix socket. */
 async function kubelet(handler: Handler, socket = join(dir, `kubelet-${servers.length}.sock`), service: ServiceDefinition = SERVICE): Promise<{ socket: string; server: Server }> {
-  const server = new Server();
-  const impl: UntypedServiceImplementation = { List: (_call: unknown, cb: Parameters<Handler>[0]) => handler(cb) };
-  server.addService(service, impl);
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  const server = await startPodResourcesServer(socket, handler, service);
   servers.push(server);
   return { socket, server };
 }
