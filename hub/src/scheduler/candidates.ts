@@ -9,7 +9,7 @@ import type { ClusterState, ModelIndex, Snapshot } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
 import { gpuPrice } from './policies.ts';
 import type { DataCost } from './data.ts';
-import { NO_DATA, dataCost } from './data.ts';
+import { NO_DATA, dataCost, dataCostInto } from './data.ts';
 import type { Target, TargetMemo } from './filters.ts';
 import type { QuotaLedger } from './quota.ts';
 import type { Timeline } from './timeline.ts';
@@ -136,12 +136,13 @@ function aggregates(e: CandidateEnv, s: CandidateScratch, shape: TaskShape, clus
 /**
  * Per-job scratch for candidate building: candidate objects are reused from job to job (a cycle builds
  * ~46 per job, and allocating them was most of the cycle's garbage), so a candidate that outlives its
- * job's decision must be copied with cloneCandidate. Data costs are computed once per cluster per job.
+ * job's decision must be copied with keep(). Data costs are computed once per cluster per job.
  */
 export class CandidateScratch {
   readonly list: Candidate[] = [];
   private readonly pool: Candidate[] = [];
   private readonly dataStamp: number[] = [];
+  /** Per cluster: this job's data figures, in an object reused from job to job (missing left empty). */
   private readonly dataMemo: DataCost[] = [];
   private stamp = 0;
   /** Targets of the pooled candidate being built (reused). */
@@ -183,11 +184,21 @@ export class CandidateScratch {
   data(e: CandidateEnv, cluster: ClusterState): DataCost {
     const ds = this.job.datasets;
     if (!ds || ds.length === 0) return NO_DATA;
-    if (this.dataStamp[cluster.ord] === this.stamp) return this.dataMemo[cluster.ord]!;
-    const d = dataCost(e.snap, cluster, ds, e.cfg.defaultLink);
+    let d = this.dataMemo[cluster.ord];
+    if (this.dataStamp[cluster.ord] === this.stamp) return d!;
+    if (!d) this.dataMemo[cluster.ord] = d = { missingBytes: 0, transferSec: 0, egressUsd: 0, missing: [] };
+    dataCostInto(d, e.snap, cluster, ds, e.cfg.defaultLink, false);
     this.dataStamp[cluster.ord] = this.stamp;
-    this.dataMemo[cluster.ord] = d;
     return d;
+  }
+
+  /**
+   * A copy of one of this job's candidates that may be kept past the decision, with its own data
+   * figures and the list of missing datasets (the same dataCost, which depends only on the job and the
+   * cluster).
+   */
+  keep(e: CandidateEnv, c: Candidate): Candidate {
+    return { ...c, data: c.data === NO_DATA ? NO_DATA : dataCost(e.snap, c.cluster, this.job.datasets, e.cfg.defaultLink) };
   }
 }
 
@@ -209,11 +220,6 @@ function blank(): Candidate {
     tie: 0,
     rank: 0,
   };
-}
-
-/** A copy of a scratch candidate that may be kept past the job's decision (its data object is immutable). */
-export function cloneCandidate(c: Candidate): Candidate {
-  return { ...c };
 }
 
 function candidate(e: CandidateEnv, s: CandidateScratch, shape: TaskShape, t: Target, pool: string[] | null): Candidate {
@@ -293,7 +299,7 @@ export function buildCandidates(e: CandidateEnv, s: CandidateScratch, job: JobSp
     const group = s.group;
     group.length = 0;
     for (const t of targets) {
-      if (quota && e.quota.check(job.project, t.model, need) !== null) continue;
+      if (quota && !e.quota.allows(job.project, t.model, need)) continue;
       if (group.length > 0 && group[0]!.cluster !== t.cluster) flush(e, s, shape);
       group.push(t);
     }

@@ -24,7 +24,17 @@ export const NO_DATA: DataCost = Object.freeze({ missingBytes: 0, transferSec: 0
 
 export function dataCost(snap: Snapshot, cl: ClusterState, datasets: readonly DatasetRef[] | undefined, fallback: Link): DataCost {
   if (!datasets || datasets.length === 0) return NO_DATA;
-  const out: DataCost = { missingBytes: 0, transferSec: 0, egressUsd: 0, missing: [] };
+  return dataCostInto({ missingBytes: 0, transferSec: 0, egressUsd: 0, missing: [] }, snap, cl, datasets, fallback, true);
+}
+
+/**
+ * dataCost written into `out` (its three figures reset first); the `missing` list is filled only when
+ * asked, so candidate building can reuse one object per cluster and list datasets only for a kept one.
+ */
+export function dataCostInto(out: DataCost, snap: Snapshot, cl: ClusterState, datasets: readonly DatasetRef[], fallback: Link, list: boolean): DataCost {
+  out.missingBytes = 0;
+  out.transferSec = 0;
+  out.egressUsd = 0;
   for (const d of datasets) {
     if (d.cachedIn.includes(cl.id)) continue;
     const percent = Math.min(100, Math.max(0, cl.prewarming.get(d.name) ?? 0));
@@ -39,7 +49,7 @@ export function dataCost(snap: Snapshot, cl: ClusterState, datasets: readonly Da
     out.missingBytes += bytes;
     out.transferSec += bytes / best.bandwidthBytesPerSec;
     out.egressUsd += (bytes / 1e9) * best.egressUsdPerGB;
-    out.missing.push({ name: d.name, bytes, percent });
+    if (list) out.missing.push({ name: d.name, bytes, percent });
   }
   return out;
 }

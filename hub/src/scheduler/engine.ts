@@ -20,7 +20,7 @@ import { VictimLists, lostWork, planPreemption } from './preemption.ts';
 import type { Pend } from './reasons.ts';
 import { reasons } from './reasons.ts';
 import { hash32, makeRng } from './rng.ts';
-import { CandidateScratch, buildCandidates, cloneCandidate } from './candidates.ts';
+import { CandidateScratch, buildCandidates } from './candidates.ts';
 
 export type Outcome =
   | { kind: 'placed'; job: JobSpec; cand: Candidate; model: string | null; allocs: TaskAlloc[]; victims: RunningEntry[]; usd: number }
@@ -208,7 +208,7 @@ export class Engine {
     const policy = this.policyFor(job);
     let cands = buildCandidates(this, this.scratch, job, shape, filtered.targets, policy, jobHash, need);
     // Projects without a quota or budget (check() is null for every target) skip the filter passes.
-    const quotaOk = need === 0 || !this.quota.limits(job.project) ? cands : cands.filter((c) => this.quota.check(job.project, c.model, need) === null);
+    const quotaOk = need === 0 || !this.quota.limits(job.project) ? cands : cands.filter((c) => this.quota.allows(job.project, c.model, need));
     if (quotaOk.length === 0) return this.pending(job, { code: 'QuotaExceeded', reason: this.quota.check(job.project, cands[0]!.model, need)!, etaSec: null });
     const budgetOk = this.budget.limits(job.project) ? quotaOk.filter((c) => this.budget.check(job.project, hours, c.maxCostUsd) === null) : quotaOk;
     if (budgetOk.length === 0) {
@@ -255,7 +255,8 @@ export class Engine {
       // Do not keep GPUs idle through a long copy: pend as Prewarming and start when the cache is warm.
       if (c.data.transferSec > this.cfg.maxPrewarmHoldSec) {
         for (const a of allocs) release(a);
-        return this.pending(job, reasons.prewarming(c.data.missing, c.cluster.id, c.data.transferSec), c, true);
+        const kept = this.scratch.keep(this, c);
+        return this.pending(job, reasons.prewarming(kept.data.missing, c.cluster.id, c.data.transferSec), kept, true);
       }
       return this.commit(job, c, allocs, []);
     }
@@ -308,7 +309,8 @@ export class Engine {
   }
 
   private pending(job: JobSpec, pend: Pend, target: Candidate | null = null, prewarm = false): Outcome {
-    return { kind: 'pending', job, pend, target: target && cloneCandidate(target), prewarm };
+    // A scratch candidate is copied (kept ones already are: copying again is harmless).
+    return { kind: 'pending', job, pend, target: target && this.scratch.keep(this, target), prewarm };
   }
 
   private commit(job: JobSpec, cand: Candidate, allocs: TaskAlloc[], victims: RunningEntry[]): Outcome {
@@ -319,7 +321,7 @@ export class Engine {
     this.charge(job.project, model, need, job.cpuMilli * job.tasks, job.memoryMiB * job.tasks, 1);
     this.budget.spend(job.project, gpuHoursOf(job), usd);
     if (this.cfg.backfill) this.reservations.consume(cand.cluster.id, model, job.tier, job.expectedRuntimeSec, need);
-    return { kind: 'placed', job, cand: cloneCandidate(cand), model, allocs, victims, usd };
+    return { kind: 'placed', job, cand: this.scratch.keep(this, cand), model, allocs, victims, usd };
   }
 
   /** Record a placed job as running (so later decisions in this engine see it). */

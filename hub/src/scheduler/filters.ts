@@ -15,10 +15,7 @@ export interface Target {
   /** Job-independent parts of the seeded tie-break keys of this target and of the pool it leads. */
   tieKey: number;
   poolTieKey: number;
-  /**
-   * The engine's cached capacity aggregates for this target (see Engine.candidate). Targets are shared
-   * only by jobs with the same gang shape and constraints, which is all the aggregates depend on.
-   */
+  /** CPU-only targets: cached capacity aggregates (see candidates.ts). */
   memo?: TargetMemo;
   /** The model list of the pooled target this one leads, reused while the group is unchanged. */
   poolModels?: string[];
@@ -36,6 +33,16 @@ export interface TargetMemo {
   pool: readonly string[] | null;
 }
 
+/**
+ * The one Target object of a (cluster, GPU model), shared by every constraint set: nothing cached on it
+ * depends on more than the target itself.
+ */
+function targetOf(cluster: ClusterState, mi: ModelIndex): Target {
+  let t = mi.target as Target | undefined;
+  if (!t) mi.target = t = { cluster, model: mi.model, mi, tieKey: tieKeyOf(cluster, mi.model), poolTieKey: tieKeyOf(cluster, null) };
+  return t;
+}
+
 export type FilterResult = { ok: true; targets: Target[] } | { ok: false; code: ReasonCode; reason: string };
 
 const list = (xs: readonly string[]): string => `[${xs.join(', ')}]`;
@@ -48,13 +55,15 @@ export function eligibleTargets(snap: Snapshot, job: JobSpec, shape: TaskShape):
   if (clusters.length === 0)
     return { ok: false, code: 'NoClusterAllowed', reason: `NoClusterAllowed(no member cluster ${where})` };
 
-  if (shape.gpus === 0 && shape.milli === 0) return { ok: true, targets: clusters.map((cluster) => ({ cluster, model: null, tieKey: tieKeyOf(cluster, null), poolTieKey: tieKeyOf(cluster, null) })) };
+  // CPU-only targets are per constraint set: their cached aggregates depend on the allowed models.
+  if (shape.gpus === 0 && shape.milli === 0)
+    return { ok: true, targets: clusters.map((cluster) => ({ cluster, model: null, tieKey: tieKeyOf(cluster, null), poolTieKey: tieKeyOf(cluster, null) })) };
 
   const targets: Target[] = [];
   for (const cluster of clusters)
     for (const [model, mi] of cluster.models)
       if (model !== '' && (shape.models === null || shape.models.has(model)) && mi.totalHealthy > 0)
-        targets.push({ cluster, model, mi, tieKey: tieKeyOf(cluster, model), poolTieKey: tieKeyOf(cluster, null) });
+        targets.push(targetOf(cluster, mi));
   const wanted = shape.models ? [...shape.models].join('|') : 'any GPU';
   if (targets.length === 0) {
     const unknown = shape.models ? [...shape.models].filter((m) => !snap.models.has(m)) : [];

@@ -30,6 +30,18 @@ export class QuotaLedger {
     return this.projects.get(project)?.quota !== undefined;
   }
 
+  /** check() === null without building the reason (candidate building asks this for every target). */
+  allows(project: string, model: string | null, milli: number): boolean {
+    if (milli === 0) return true;
+    const q = this.projects.get(project)?.quota;
+    if (!q) return true;
+    const e = this.entry(project);
+    const eps = 1e-6;
+    if (q.totalGpus !== undefined && e.total + milli > q.totalGpus * 1000 + eps) return false;
+    const pm = model ? q.perModel?.[model] : undefined;
+    return !(model && pm !== undefined && (e.perModel.get(model) ?? 0) + milli > pm * 1000 + eps);
+  }
+
   /** null when `milli` more GPUs of `model` stay within quota; otherwise a QuotaExceeded reason. */
   check(project: string, model: string | null, milli: number): string | null {
     if (milli === 0) return null;

@@ -53,6 +53,8 @@ export interface ModelIndex {
   memo: Map<number, unknown>;
   /** Bumped on every reserve or release on a node of this model in this cluster (finer than ClusterState.version). */
   version: number;
+  /** filters.ts's Target for this (cluster, model), created on first use. */
+  target?: unknown;
   /** Timeline.key(cluster id, model), built once. */
   timelineKey: string;
   /** $/GPU-hour on demand and spot as the engine resolves them (-1 until first asked). */
