@@ -82,7 +82,8 @@ describe('Slurm driver (edge agent, Slurm mode)', () => {
   });
 
   it('submits a batch script once, however often the dispatch is resent', async () => {
-    const cmd = dispatch('j-ok', { script: '#!/bin/bash\nsleep 1\necho "fed=$MERIDIAN_JOB_ID gpus=$SLURM_JOB_GPUS"\n', slurm: { output: join(outDir, 'ok-%j.out') } });
+    // Runs a few seconds so the first poll (after several SSH round trips on a loaded machine) sees it unfinished.
+    const cmd = dispatch('j-ok', { script: '#!/bin/bash\nsleep 4\necho "fed=$MERIDIAN_JOB_ID gpus=$SLURM_JOB_GPUS"\n', slurm: { output: join(outDir, 'ok-%j.out') } });
     const handler = slurmCommandHandler(driver);
     const a = await driver.dispatch(cmd);
     const b = await driver.dispatch(cmd);
