@@ -51,7 +51,7 @@ function restore(v: RunningEntry): void {
 }
 /**
  * How many of the not-yet-evicted `victims` (in order) must leave `node` before one task fits there;
- * -1 if more than `limit` or never. Returns the count in `out`. Works on a scratch copy of the node's
+ * -1 if more than `limit` or never. Those victims are out[0..count). Works on a scratch copy of the node's
  * GPUs, so the snapshot is not touched (this is the hot loop of a preemption search).
  */
 function evictionsNeeded(node: NodeState, victims: readonly RunningEntry[], evicted: ReadonlySet<RunningEntry>, t: TaskShape, limit: number, out: RunningEntry[]): number {
@@ -62,11 +62,13 @@ function evictionsNeeded(node: NodeState, victims: readonly RunningEntry[], evic
   let cpu = node.cpuFree;
   let mem = node.memFree;
   const want = Math.max(1, t.gpus);
-  out.length = 0;
+  // out is written by index, never truncated: emptying an array drops its storage, and this runs
+  // for up to 64 nodes per task of every preemption search.
+  let k = 0;
   for (const v of victims) {
     if (evicted.has(v)) continue;
-    if (out.length >= limit) return -1;
-    out.push(v);
+    if (k >= limit) return -1;
+    out[k++] = v;
     for (const a of v.allocs) {
       if (a.node !== node) continue;
       cpu += a.cpu;
@@ -74,10 +76,10 @@ function evictionsNeeded(node: NodeState, victims: readonly RunningEntry[], evic
       for (const g of a.gpuIndices) used[g] = Math.max(0, used[g]! - a.milli);
     }
     if (cpu < t.cpu || mem < t.mem) continue;
-    if (t.gpus === 0 && t.milli === 0) return out.length;
+    if (t.gpus === 0 && t.milli === 0) return k;
     let ok = 0;
     for (let g = 0; g < nG; g++) if (node.healthy[g] && (t.gpus > 0 ? used[g] === 0 : used[g]! + t.milli <= 1000)) ok++;
-    if (ok >= want) return out.length;
+    if (ok >= want) return k;
   }
   return -1;
 }
@@ -119,13 +121,14 @@ function tryCandidate(cand: Candidate, pool: RunningEntry[], shape: TaskShape, c
         if (!node.schedulable) continue;
         if (++examined > MAX_NODES_EXAMINED) break;
         const limit = bestNode ? bestList.length : list.length;
-        if (evictionsNeeded(node, list, evicted, shape, limit, trial) < 0) continue;
-        const taken = trial.slice();
+        const k = evictionsNeeded(node, list, evicted, shape, limit, trial);
+        if (k < 0) continue;
         let lost = 0;
-        for (const v of taken) lost += v.lostWork;
-        if (!bestNode || taken.length < bestList.length || (taken.length === bestList.length && lost < bestLost)) {
+        for (let i = 0; i < k; i++) lost += trial[i]!.lostWork;
+        // Copied only when it wins (trial is scratch, overwritten by the next node).
+        if (!bestNode || k < bestList.length || (k === bestList.length && lost < bestLost)) {
           bestNode = node;
-          bestList = taken;
+          bestList = trial.slice(0, k);
           bestLost = lost;
         }
       }
