@@ -2,7 +2,7 @@
 //  - the kubelet PodResources API (List): containers → device ids; for nvidia.com/gpu the ids are GPU UUIDs;
 //  - Slurm (`scontrol show job -d -o`): per job and node, `GRES=gpu:a100:2(IDX:0-1)`, the GPU indices it holds.
 // The I/O around them lives in pod-resources.ts and slurm-allocations.ts.
-import { expandHostlist, nullable } from '../../../slurm-bridge/src/parsers/common.ts';
+import { expandHostlist, nullable, splitOutsideParens } from '../../../slurm-bridge/src/parsers/common.ts';
 import { parseKeyValueLine } from '../../../slurm-bridge/src/parsers/kv.ts';
 import { parseFederationComment } from '../../../slurm-bridge/src/agent/translate.ts';
 import type { AllocationSource, GpuAllocation } from './collector.ts';
@@ -105,19 +105,7 @@ export function parseIndexList(v: string): number[] | null {
  */
 export function gpuIndicesOfGres(gres: string, gresName = 'gpu'): number[] {
   const out: number[] = [];
-  let depth = 0;
-  let cur = '';
-  const parts: string[] = [];
-  for (const ch of gres) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth = Math.max(0, depth - 1);
-    if (ch === ',' && depth === 0) {
-      parts.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  parts.push(cur);
-  for (const p of parts) {
+  for (const p of splitOutsideParens(gres)) {
     const m = /^(?:gres[:/])?([A-Za-z][\w.-]*)[^(]*\(([^)]*)\)$/.exec(p.trim());
     if (!m || m[1] !== gresName) continue;
     const inner = m[2]!.trim();

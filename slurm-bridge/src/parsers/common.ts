@@ -72,19 +72,12 @@ export function parseMemoryMiB(v: string): number | null {
   return Math.ceil(n * mult);
 }
 
-/**
- * GRES strings: `gpu:a100:4`, `gpu:4`, `gpu:a100:4(S:0-1),gpu:v100:2`, used forms `gpu:a100:1(IDX:0)`;
- * `(null)`/`N/A` → []. Entries it cannot read are skipped.
- */
-export function parseGres(v: string | undefined): GresCount[] {
-  const t = nullable(v);
-  if (!t) return [];
-  const out: GresCount[] = [];
-  // Split on commas that are not inside parentheses.
+/** Splits on commas that are not inside parentheses: `gpu:2(IDX:0,2),mps:100` → two parts. */
+export function splitOutsideParens(s: string): string[] {
   let depth = 0;
   let cur = '';
   const parts: string[] = [];
-  for (const ch of t) {
+  for (const ch of s) {
     if (ch === '(') depth++;
     if (ch === ')') depth = Math.max(0, depth - 1);
     if (ch === ',' && depth === 0) {
@@ -93,7 +86,18 @@ export function parseGres(v: string | undefined): GresCount[] {
     } else cur += ch;
   }
   parts.push(cur);
-  for (const raw of parts) {
+  return parts;
+}
+
+/**
+ * GRES strings: `gpu:a100:4`, `gpu:4`, `gpu:a100:4(S:0-1),gpu:v100:2`, used forms `gpu:a100:1(IDX:0)`;
+ * `(null)`/`N/A` → []. Entries it cannot read are skipped.
+ */
+export function parseGres(v: string | undefined): GresCount[] {
+  const t = nullable(v);
+  if (!t) return [];
+  const out: GresCount[] = [];
+  for (const raw of splitOutsideParens(t)) {
     const p = raw.replace(/\(.*\)$/, '').trim().replace(/^gres[:/]/, '');
     if (!p) continue;
     const f = p.split(':');
