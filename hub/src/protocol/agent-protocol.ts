@@ -171,8 +171,16 @@ export const DriftEvent = z.object({
   action: z.enum(['reported', 'reconciled']),
 });
 export const Heartbeat = z.object({ type: z.literal('heartbeat') });
+/** Progress of a `prewarm` copy on the cluster (Running with percent, then Succeeded or Failed with the reason). */
+export const PrewarmStatusEvent = z.object({
+  type: z.literal('prewarm.status'),
+  dataset: z.string().min(1),
+  phase: z.enum(['Running', 'Succeeded', 'Failed']),
+  percent: z.number().min(0).max(100),
+  reason: z.string().optional(),
+});
 
-export const AgentEvent = z.discriminatedUnion('type', [InventorySnapshot, InventoryDelta, JobStatusEvent, CommandResult, DriftEvent, Heartbeat]);
+export const AgentEvent = z.discriminatedUnion('type', [InventorySnapshot, InventoryDelta, JobStatusEvent, CommandResult, DriftEvent, Heartbeat, PrewarmStatusEvent]);
 export type AgentEvent = z.infer<typeof AgentEvent>;
 
 // ---------- frames ----------
