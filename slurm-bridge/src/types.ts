@@ -178,6 +178,9 @@ export interface SlurmTransport {
   /** Jobs whose comment equals `comment` (the federation id marker). */
   findJobsByComment(comment: string): Promise<SlurmJob[]>;
   cancel(jobId: string, signal?: string): Promise<void>;
+  /** Sends `signal` (SIGUSR1 or USR1) to the job's batch script and leaves the job running. */
+  signal(jobId: string, signal: string): Promise<void>;
+  /** A user hold (JobHeldUser), also when the agent runs as root. */
   hold(jobId: string): Promise<void>;
   release(jobId: string): Promise<void>;
   nodes(): Promise<SlurmNode[]>;

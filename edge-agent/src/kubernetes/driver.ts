@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentEvent, Command } from '../../../hub/src/protocol/agent-protocol.ts';
 import { cancelJob } from './cancel.ts';
+import { requestCheckpoint } from './checkpoint-signal.ts';
 import { DriftMonitor } from './drift.ts';
 import type { DriftMode } from './drift.ts';
 import { errText, statusOf } from './informer.ts';
@@ -253,6 +254,8 @@ export class KubernetesDriver {
       }
       case 'prewarm':
         return { ok: false, error: 'prewarm is not supported by the Kubernetes agent yet (needs Fluid DataLoad or a copy Job)' };
+      case 'signal':
+        return requestCheckpoint(this.core, this.o.namespace, cmd);
       case 'hold':
       case 'release':
         // The hub holds jobs before they are placed; a Kubernetes Job has no pending-but-held state to forward to.

@@ -128,7 +128,29 @@ export const LogsCommand = z.object({
 export const HoldCommand = z.object({ kind: z.literal('hold'), jobId: z.string().min(1), attempt: z.number().int().min(1) });
 export const ReleaseCommand = z.object({ kind: z.literal('release'), jobId: z.string().min(1), attempt: z.number().int().min(1) });
 
-export const Command = z.discriminatedUnion('kind', [DispatchCommand, CancelCommand, NodeCommand, PrewarmCommand, LogsCommand, HoldCommand, ReleaseCommand]);
+/** Signals a job may trap to checkpoint (SIGKILL and SIGSTOP cannot be caught, so they are refused). */
+export const CHECKPOINT_SIGNALS = ['SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGWINCH', 'SIGURG', 'SIGXCPU', 'SIGPWR'] as const;
+export type CheckpointSignal = (typeof CHECKPOINT_SIGNALS)[number];
+export const SignalName = z.enum(CHECKPOINT_SIGNALS, {
+  error: (iss) =>
+    `signal: ${iss.input === undefined ? 'missing' : `${JSON.stringify(iss.input)} is not a signal a job can trap`}; use one of ${CHECKPOINT_SIGNALS.join(', ')} (a name with the SIG prefix, e.g. SIGUSR1)`,
+});
+
+/**
+ * Send a running attempt its checkpoint signal and leave it running (Slurm: `scancel --signal --batch`;
+ * Kubernetes: pod annotation `meridian.dev/checkpoint-requested` + an Event). Added after v1 shipped: an agent
+ * that predates it cannot parse the frame and sends no result, which the hub treats as "not delivered".
+ */
+export const SignalCommand = z.object({
+  kind: z.literal('signal'),
+  jobId: z.string().min(1),
+  attempt: z.number().int().min(1),
+  signal: SignalName,
+  reason: z.string().default(''),
+});
+export type SignalCommand = z.infer<typeof SignalCommand>;
+
+export const Command = z.discriminatedUnion('kind', [DispatchCommand, CancelCommand, NodeCommand, PrewarmCommand, LogsCommand, HoldCommand, ReleaseCommand, SignalCommand]);
 export type Command = z.infer<typeof Command>;
 
 // ---------- agent → hub events ----------

@@ -176,7 +176,24 @@ export class SlurmDriver {
   }
 
   /**
-   * `scontrol hold|release` of a dispatched attempt that is still pending in Slurm. A job that already runs
+   * The checkpoint signal to a running attempt (`scancel --signal=<SIG> --batch`, see the transport): the job
+   * keeps running; the hub requeues it after the job's grace. A pending attempt has nothing to checkpoint.
+   */
+  async signal(cmd: { jobId: string; attempt: number; signal: string }): Promise<Outcome> {
+    const jobs = await this.jobsOf(cmd.jobId, cmd.attempt);
+    const running = jobs.filter((j) => j.state === 'RUNNING');
+    if (!running.length) {
+      const states = [...new Set(jobs.map((j) => j.state))].join(', ');
+      return { ok: false, error: `signal: Slurm has no running job for ${cmd.jobId} attempt ${cmd.attempt}${states ? ` (it is ${states})` : ''}` };
+    }
+    const ids = [...new Set(running.map((j) => j.jobId))];
+    for (const id of ids) await this.opts.transport.signal(id, cmd.signal);
+    this.opts.log?.info({ jobId: cmd.jobId, attempt: cmd.attempt, slurmJobIds: ids, signal: cmd.signal }, 'checkpoint signal sent');
+    return { ok: true, detail: { delivery: 'process', signal: cmd.signal, slurmJobIds: ids } };
+  }
+
+  /**
+   * `scontrol uhold|release` of a dispatched attempt that is still pending in Slurm. A job that already runs
    * answers Slurm's own "Job is no longer pending execution".
    */
   async holdOrRelease(cmd: { kind: 'hold' | 'release'; jobId: string; attempt: number }): Promise<Outcome> {

@@ -31,6 +31,8 @@ export function slurmCommandHandler(driver: SlurmDriver): (command: Command) => 
         case 'hold':
         case 'release':
           return await driver.holdOrRelease(command);
+        case 'signal':
+          return await driver.signal(command);
       }
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };

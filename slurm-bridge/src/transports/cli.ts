@@ -54,6 +54,28 @@ function slurmFailure(what: string, r: RunResult): SlurmError {
 
 const INVALID_JOB = /Invalid job id specified/i;
 
+/** `USR1` / `SIGUSR1` → `USR1` (scancel and slurmrestd take the name without the prefix); refuses anything else. */
+export function slurmSignalName(signal: string): string {
+  const name = signal.replace(/^SIG/, '');
+  if (!/^[A-Z][A-Z0-9]*$/.test(name)) throw new SlurmError(`signal: ${JSON.stringify(signal)} is not a signal name; use a name such as SIGUSR1`);
+  return name;
+}
+
+/**
+ * Signal a job's batch script and leave the job running. `--batch` reaches the batch shell itself, so a
+ * `trap ... USR1` in the script runs; the script forwards it to its application if it wants to. `--full`
+ * would also hit every child, killing the ones that do not handle the signal (USR1's default is to
+ * terminate), and without either flag only srun steps get it, never the script.
+ */
+export function scancelSignalArgv(jobId: string, signal: string): string[] {
+  return ['scancel', `--signal=${slurmSignalName(signal)}`, '--batch', jobId];
+}
+
+/** `scontrol uhold`: a user hold (JobHeldUser) even when the agent runs as root, where `hold` is an admin hold. */
+export function holdArgv(jobId: string): string[] {
+  return ['scontrol', 'uhold', jobId];
+}
+
 export class CliTransport implements SlurmTransport {
   readonly kind: 'ssh' | 'local';
   private useSacct: boolean;
@@ -122,9 +144,15 @@ export class CliTransport implements SlurmTransport {
     if (r.code !== 0 && !/already completing or completed|Invalid job id/i.test(r.stderr)) throw slurmFailure('scancel', r);
   }
 
+  async signal(jobId: string, signal: string): Promise<void> {
+    const argv = scancelSignalArgv(jobId, signal);
+    const r = await this.run(argv);
+    if (r.code !== 0) throw slurmFailure(argv.slice(0, 3).join(' '), r);
+  }
+
   async hold(jobId: string): Promise<void> {
-    const r = await this.run(['scontrol', 'hold', jobId]);
-    if (r.code !== 0) throw slurmFailure('scontrol hold', r);
+    const r = await this.run(holdArgv(jobId));
+    if (r.code !== 0) throw slurmFailure('scontrol uhold', r);
   }
 
   async release(jobId: string): Promise<void> {

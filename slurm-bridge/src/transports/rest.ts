@@ -3,6 +3,7 @@
 // go to an optional CLI fallback transport; without one they fail with SlurmUnsupportedError.
 import { decodeWaitStatus, fromEpoch, parseGres, parseReason } from '../parsers/common.ts';
 import { ParseError } from '../parsers/scontrol.ts';
+import { slurmSignalName } from './cli.ts';
 import {
   SlurmError,
   SlurmUnsupportedError,
@@ -195,6 +196,12 @@ export function restJobProperties(req: SubmitRequest): Record<string, unknown> {
   return job;
 }
 
+/** The v0.0.38 path (below the version prefix) that sends a job a signal without cancelling it. */
+export function restSignalPath(jobId: string, signal: string): string {
+  if (!/^\d+$/.test(jobId)) throw new SlurmError(`not a Slurm job id: ${JSON.stringify(jobId)}`);
+  return `/job/${jobId}?signal=${encodeURIComponent(slurmSignalName(signal))}`;
+}
+
 // Errors slurmrestd returns alongside a successful result.
 const BENIGN = new Set([2042 /* job held, pending release */]);
 
@@ -288,7 +295,20 @@ export class RestTransport implements SlurmTransport {
     throw this.fail(`cancel job ${jobId}`, r.status, errs);
   }
 
+  /**
+   * `DELETE /job/{id}?signal=USR1`: v0.0.38 signals the whole job with it (batch script and every step, like
+   * `scancel --full`) and leaves the job running: a child of the script that does not handle it dies of it.
+   */
+  async signal(jobId: string, signal: string): Promise<void> {
+    const r = await this.call<object>('DELETE', restSignalPath(jobId, signal));
+    const errs = RestTransport.errors(r.body.errors);
+    if (errs.length || r.status >= 400) throw this.fail(`signal job ${jobId} with ${signal}`, r.status, errs);
+  }
+
   private async setHold(jobId: string, hold: boolean): Promise<void> {
+    // v0.0.38's `hold: true` is priority 0, an admin hold when the token's user is root: `scontrol uhold`
+    // through the CLI fallback records the user hold the request stands for
+    if (hold && this.opts.fallback) return this.opts.fallback.hold(jobId);
     const r = await this.call<object>('POST', `/job/${jobId}`, { hold });
     const errs = RestTransport.errors(r.body.errors);
     // 22.05 reports array updates as failed even when they applied; trust the job's state instead.
