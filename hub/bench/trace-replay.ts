@@ -16,6 +16,7 @@ import type { TracePod } from '../src/scheduler/sim/trace.ts';
 import { oneCluster, threeRegions, traceWorkload } from '../src/scheduler/sim/setup.ts';
 import { runFill } from '../src/scheduler/sim/fill.ts';
 import { runReplay } from '../src/scheduler/sim/replay.ts';
+import { resolveConfig } from '../src/scheduler/engine.ts';
 import type { ReplayResult } from '../src/scheduler/sim/replay.ts';
 
 const args = process.argv.slice(2);
@@ -48,8 +49,10 @@ interface Variant {
   policy: PolicyName;
   maxNodesScored: number;
 }
+// The engine's default scoring cap, so `meridian-default` is always the shipped configuration.
+const CAP = resolveConfig().maxNodesScored;
 const nodeVariants: Variant[] = [
-  { name: 'meridian-default', strategy: 'fgd', policy: 'balanced', maxNodesScored: 64 },
+  { name: 'meridian-default', strategy: 'fgd', policy: 'balanced', maxNodesScored: CAP },
   { name: 'fgd-all-nodes', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0 },
   { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0 },
   { name: 'first-fit', strategy: 'first-fit', policy: 'balanced', maxNodesScored: 0 },
@@ -81,13 +84,13 @@ for (const [trace, pods] of Object.entries(traces)) {
 
 // --- 2. Policies on a three-region federation ---------------------------------------------------------
 const policyVariants: Variant[] = [
-  { name: 'balanced (default)', strategy: 'fgd', policy: 'balanced', maxNodesScored: 64 },
-  { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: 64 },
-  { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: 64 },
-  { name: 'locality-first', strategy: 'fgd', policy: 'locality-first', maxNodesScored: 64 },
-  { name: 'first-fit', strategy: 'first-fit', policy: 'balanced', maxNodesScored: 64 },
-  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 64 },
-  { name: 'random', strategy: 'random', policy: 'balanced', maxNodesScored: 64 },
+  { name: 'balanced (default)', strategy: 'fgd', policy: 'balanced', maxNodesScored: CAP },
+  { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: CAP },
+  { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: CAP },
+  { name: 'locality-first', strategy: 'fgd', policy: 'locality-first', maxNodesScored: CAP },
+  { name: 'first-fit', strategy: 'first-fit', policy: 'balanced', maxNodesScored: CAP },
+  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: CAP },
+  { name: 'random', strategy: 'random', policy: 'balanced', maxNodesScored: CAP },
 ];
 const pods = traces.default!;
 const workload = traceWorkload(pods, 64);

@@ -43,7 +43,7 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     seed: c.seed ?? 1,
     defaultPolicy: c.defaultPolicy ?? 'balanced',
     nodeStrategy: c.nodeStrategy ?? 'fgd',
-    maxNodesScored: c.maxNodesScored ?? 64,
+    maxNodesScored: c.maxNodesScored ?? 128,
     maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
     preemption: c.preemption ?? true,
     maxPreemptionAttempts: c.maxPreemptionAttempts ?? 100,
