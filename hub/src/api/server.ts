@@ -9,6 +9,7 @@ import { installErrorHandler } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { Routes } from './route.ts';
 import { clusterRoutes } from './routes/clusters.ts';
+import { datasetRoutes } from './routes/datasets.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { powerRoutes } from './routes/power.ts';
@@ -42,6 +43,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
   clusterRoutes(routes, ctx);
   powerRoutes(routes, ctx);
   remediationRoutes(routes, ctx);
+  datasetRoutes(routes, ctx);
 
   let doc: unknown = null;
   routes.add({

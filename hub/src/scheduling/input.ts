@@ -6,6 +6,7 @@ import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAl
 import type { Queryable } from '../store/db.ts';
 import { listClusters, listNodes } from '../store/repos/clusters.ts';
 import { listProjects, projectSpend } from '../store/repos/projects.ts';
+import { applyLocality, cacheFacts } from './datasets.ts';
 import { clusterNodes, gateQueued, type GateResult } from './gates.ts';
 import { NO_CLUSTER } from './slurm-rules.ts';
 
@@ -172,5 +173,7 @@ export async function buildGatedInput(db: Queryable, now: number, config: Schedu
   const gates = await gateQueued(db, queued.map((q) => ({ id: q.id, user_id: q.user_id ?? null, spec: q.spec })), clusterNodes(live, nodeRows), now);
   const gated = new Set([...gates.waiting, ...gates.never].map((g) => g.id));
   const jobs = queued.filter((q) => !gated.has(q.id)).map((q) => toSchedulerJob(q, gates.restrict.get(q.id)));
+  const requested = new Map(queued.filter((q) => q.spec.datasets?.length).map((q) => [q.id, q.spec.datasets]));
+  if (requested.size) applyLocality(jobs, requested, clusters, await cacheFacts(db, [...new Set([...requested.values()].flat().map((d) => d.name))]));
   return { input: { now, clusters, jobs, running, projects, config }, gates };
 }
