@@ -4,6 +4,7 @@ import type { Queryable } from '../store/db.ts';
 import { audit } from '../store/repos/audit.ts';
 import { recordCommandResult } from '../store/repos/agent-stream.ts';
 import { deleteNodes, replaceNodes, upsertNodes } from '../store/repos/clusters.ts';
+import { recordPrewarmStatus } from '../store/repos/datasets.ts';
 import { recordAgentStatus } from '../store/repos/lifecycle.ts';
 
 export interface Effects {
@@ -39,6 +40,11 @@ export async function applyEvent(db: Queryable, clusterId: string, event: AgentE
       break;
     case 'drift':
       await audit(db, `cluster:${clusterId}`, 'drift', event.node, event);
+      break;
+    case 'prewarm.status':
+      await recordPrewarmStatus(db, clusterId, event);
+      // progress moves Prewarming reasons and ETAs; a finished copy lets waiting jobs start
+      fx.inventoryChanged = true;
       break;
     case 'heartbeat':
       break;

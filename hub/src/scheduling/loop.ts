@@ -15,6 +15,7 @@ import type { JobWorkflows } from '../temporal/client.ts';
 import { applyGates } from './gates.ts';
 import { buildGatedInput } from './input.ts';
 import { Leadership } from './leader.ts';
+import { sendPrewarms } from './prewarm.ts';
 
 export const SCHEDULE_CHANNEL = 'meridian_schedule';
 
@@ -137,6 +138,11 @@ export class SchedulingLoop {
           if (a.rows[0] && (await requestRequeue(c, v, a.rows[0].attempt, `preempted for job ${pr.jobId} (${pr.reason})`))) victims.push(v);
         }
     });
+    if (out.prewarms.length) {
+      const sources = new Map(input.jobs.flatMap((j) => j.datasets ?? []).map((d) => [d.name, d.cachedIn[0] ?? d.homeRegion]));
+      const sent = await sendPrewarms(this.pool, out.prewarms, sources);
+      if (sent.length) this.log.info({ prewarms: sent }, 'prewarming dataset caches');
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics?.cycleDuration.observe(seconds);
     const now = Date.now();
