@@ -38,7 +38,7 @@ export interface RemediationInput {
   action: QuarantineAction;
   /** human-readable findings, e.g. "XID 79 (GPU has fallen off the bus) ×1" */
   reason: string;
-  /** seconds the checkpoint signal gets before requeue (default 120) */
+  /** upper bound on the wait between the checkpoint signal and the requeue (default 120 s; each job asks for its own grace) */
   checkpointGraceSeconds?: number;
   /** how often to poll health while waiting (default 30 s) */
   healthPollMs?: number;
@@ -73,8 +73,9 @@ export interface RemediationActivities {
   /** Jobs with tasks on the node. */
   jobsOnNode(cluster: string, node: string): Promise<JobOnNode[]>;
   /**
-   * Sends (or arranges) the checkpoint signal to the checkpointable jobs. `waitSeconds`: how long to wait before
-   * requeueing — 0 when the signal travels with the requeue's cancel, which then carries each job's grace.
+   * Sends the checkpoint signal (agent command `signal`) to the checkpointable jobs and waits for the agents'
+   * answers. `signalled`: the jobs it reached; `waitSeconds`: how long to wait before requeueing (their longest
+   * grace, at most `graceSeconds`) — 0 when none was reached, and the requeue's cancel carries each job's grace.
    */
   checkpointJobs(jobs: JobOnNode[], graceSeconds: number, reason: string): Promise<{ signalled: string[]; waitSeconds: number }>;
   /** Requeues one job elsewhere (the job-lifecycle workflow starts a new attempt); false if it already moved or ended. */
@@ -168,7 +169,7 @@ export async function gpuRemediation(input: RemediationInput): Promise<Remediati
     const { signalled, waitSeconds } = await acts.checkpointJobs(checkpointable, grace, `node ${node} is being quarantined: ${input.reason}`);
     await event(
       'checkpoint_jobs',
-      `checkpoint signal to ${signalled.length} job(s): ${signalled.join(', ')}; ${waitSeconds > 0 ? `waiting ${waitSeconds} s` : 'delivered with the requeue, each job keeps its checkpoint grace'}`,
+      `checkpoint signal to ${signalled.length} of ${checkpointable.length} job(s)${signalled.length ? `: ${signalled.join(', ')}` : ''}; ${waitSeconds > 0 ? `waiting ${waitSeconds} s before requeueing` : 'the requeue delivers it, each job keeps its checkpoint grace'}`,
     );
     if (waitSeconds > 0) await sleep(waitSeconds * 1000);
   }

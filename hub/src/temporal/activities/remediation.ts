@@ -6,6 +6,7 @@ import type { JobOnNode, QuarantineDecision, RemediationActivities, RemediationE
 import { getCommand, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getCluster, listNodes } from '../../store/repos/clusters.ts';
 import { addEvent, getJob } from '../../store/repos/jobs.ts';
+import { cancelGraceAfter, checkpointWaitSeconds, lastDelivery, signalJobs } from './checkpoint-signal.ts';
 import { requeueJob } from '../../store/repos/lifecycle.ts';
 import { tx } from '../../store/db.ts';
 import type { HotState } from '../../telemetry/hot-state.ts';
@@ -19,6 +20,8 @@ export interface RemediationDeps {
   breaker: CircuitBreakerConfig;
   /** how long a cordon / uncordon may take to show in the agent's inventory before the activity retries (ms) */
   commandWaitMs?: number;
+  /** how long to wait for an agent's answer to a checkpoint `signal` before counting it undelivered (ms) */
+  signalResultWaitMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -67,25 +70,18 @@ export function remediationActivities(d: RemediationDeps): RemediationActivities
       return (await jobsOnNode(d.pool, cluster, node)).map((j) => ({ jobId: j.jobId, attempt: j.attempt, checkpointable: j.checkpointable, tier: j.tier }));
     },
 
-    async checkpointJobs(jobs, _graceSeconds, reason) {
-      // Agent protocol v1 has no "signal without stopping" command: the signal is delivered by the cancel of
-      // the requeued attempt, which carries the job's own grace (Kubernetes: pod deletion grace after
-      // SIGTERM; Slurm: scancel with the signal, then the kill after the grace).
-      const signalled: string[] = [];
-      for (const j of jobs) {
-        const row = await getJob(d.pool, j.jobId);
-        if (!row || row.attempt !== j.attempt || !row.spec.checkpoint) continue;
-        const { signal, graceSeconds } = row.spec.checkpoint;
-        await addEvent(d.pool, j.jobId, 'checkpoint', row.state, j.attempt, `checkpoint signal ${signal} (${reason}); ${graceSeconds} s to checkpoint before the attempt is stopped`, { signal, graceSeconds });
-        signalled.push(j.jobId);
-      }
-      return { signalled, waitSeconds: 0 };
+    async checkpointJobs(jobs, graceSeconds, reason) {
+      // the `signal` command reaches the running attempt without stopping it; the workflow then waits the
+      // jobs' grace (bounded by its own `graceSeconds`) before requeueing
+      const outcomes = await signalJobs(d.pool, jobs, reason, d.signalResultWaitMs ?? 15_000);
+      return { signalled: outcomes.filter((o) => o.delivery !== 'none').map((o) => o.jobId), waitSeconds: checkpointWaitSeconds(outcomes, graceSeconds) };
     },
 
     async requeueFromNode(jobId, attempt, reason) {
       const row = await getJob(d.pool, jobId);
       if (!row || row.attempt !== attempt) return false;
-      return requeueJob(d.pool, jobId, attempt, reason, row.spec.checkpoint?.graceSeconds ?? 0);
+      const grace = cancelGraceAfter(await lastDelivery(d.pool, jobId, attempt), row.spec.checkpoint?.graceSeconds ?? 0);
+      return requeueJob(d.pool, jobId, attempt, reason, grace);
     },
 
     async requestRecovery(cluster, node, kind, gpuUuid) {
