@@ -16,6 +16,7 @@ import type { JobOptions } from './jobs.ts';
 import { taskLogs } from './logs.ts';
 import { NodeOps } from './node-ops.ts';
 import type { Outcome } from './node-ops.ts';
+import { startPrewarm } from './prewarm.ts';
 import { JobTracker } from './status.ts';
 
 export interface DriverOptions {
@@ -253,7 +254,7 @@ export class KubernetesDriver {
         return { ok: true, detail: r };
       }
       case 'prewarm':
-        return { ok: false, error: 'prewarm is not supported by the Kubernetes agent yet (needs Fluid DataLoad or a copy Job)' };
+        return startPrewarm(this.batch, this.o.namespace, this.o.emit, cmd, this.o.log);
       case 'signal':
         return requestCheckpoint(this.core, this.o.namespace, cmd);
       case 'hold':
