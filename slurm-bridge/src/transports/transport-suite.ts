@@ -1,6 +1,6 @@
 // The one behavioural suite every SlurmTransport must pass against a real Slurm (the test harness's
 // cluster). Engine test files call `describeTransport` once per transport; they share one cluster.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SlurmError, TERMINAL_JOB_STATES, type SlurmJob, type SlurmTransport } from '../types.ts';
@@ -116,12 +116,33 @@ export function describeTransport(name: string, ctx: () => SuiteContext): void {
       const { transport, outDir } = ctx();
       const { jobId } = await transport.submit({ script: '#!/bin/bash\nsleep 300\n', name: 'later', begin: 'now+600', workDir: outDir, stdout: '/dev/null' });
       await transport.hold(jobId);
-      // root's holds are admin holds (JobHeldAdmin); a user's are JobHeldUser
+      // `scontrol uhold`: a user hold even though the agent runs as root (`scontrol hold` would be JobHeldAdmin)
       const j = await waitForJob(transport, jobId, (x) => /^JobHeld(User|Admin)$/.test(x.reason));
       expect(j.state).toBe('PENDING');
+      expect(j.reason).toBe('JobHeldUser');
       await transport.release(jobId);
       expect((await transport.getJob(jobId))!.reason).not.toMatch(/JobHeld/);
       await transport.cancel(jobId);
+    });
+
+    it("signals a running job's batch script (its trap runs) and leaves the job running", async () => {
+      const { transport, outDir } = ctx();
+      const marker = join(outDir, `${uniq.replace(/[^\w.-]/g, '_')}-sig`); // unquoted in the script below
+      const script = `#!/bin/bash\ntrap 'echo "got USR1" >> ${marker}.trap' USR1\necho ready > ${marker}.ready\nfor i in $(seq 1 240); do sleep 0.25; done\n`;
+      const { jobId } = await transport.submit({ script, name: 'sig', workDir: outDir, stdout: '/dev/null' });
+      await waitForJob(transport, jobId, (x) => x.state === 'RUNNING');
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(`${marker}.ready`) && Date.now() < deadline) await sleep(100);
+      await transport.signal(jobId, 'SIGUSR1');
+      while (!existsSync(`${marker}.trap`) && Date.now() < deadline) await sleep(100);
+      expect(readFileSync(`${marker}.trap`, 'utf8')).toBe('got USR1\n');
+      expect((await transport.getJob(jobId))!.state).toBe('RUNNING');
+      await transport.cancel(jobId);
+      await waitForJob(transport, jobId, terminal);
+      // a finished job: scancel says so (Slurm's own words come back); slurmrestd v0.0.38 counts "already
+      // done" as success
+      if (transport.kind === 'rest') await transport.signal(jobId, 'SIGUSR1');
+      else await expect(transport.signal(jobId, 'SIGUSR1')).rejects.toThrow(/scancel --signal=USR1 --batch.*(already completing or completed|Invalid job id)/i);
     });
 
     it('submits an array with a concurrency limit and lists its tasks', async () => {
