@@ -128,6 +128,7 @@ export function jobProgress(job: V1Job, now: number): Progress {
 }
 
 const watching = new Set<string>();
+const KEEPALIVE_MS = 30_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 /** Polls the Job until it finishes, emitting progress when it moves and the outcome once. */
@@ -136,6 +137,7 @@ async function watch(batch: k8s.BatchV1Api, namespace: string, name: string, dat
   if (watching.has(key)) return;
   watching.add(key);
   let last = -1;
+  let lastAt = 0;
   try {
     for (;;) {
       let p: Progress;
@@ -149,7 +151,11 @@ async function watch(batch: k8s.BatchV1Api, namespace: string, name: string, dat
         }
         p = { phase: 'Failed', percent: 0, reason: `copy Job ${name} was deleted before it finished` };
       }
-      if (p.phase !== 'Running' || p.percent !== last) emit({ type: 'prewarm.status', dataset, ...p });
+      // unchanged progress is still re-sent now and then: the hub asks again when a running copy goes silent
+      if (p.phase !== 'Running' || p.percent !== last || Date.now() - lastAt >= KEEPALIVE_MS) {
+        emit({ type: 'prewarm.status', dataset, ...p });
+        lastAt = Date.now();
+      }
       if (p.phase !== 'Running') {
         log?.info({ dataset, job: name, phase: p.phase, reason: p.reason }, 'prewarm finished');
         return;

@@ -80,16 +80,19 @@ export async function deleteCache(db: Queryable, dataset: string, clusterId: str
 }
 
 /**
- * Claims a copy of `dataset` to `clusterId`: true when no copy is cached or in flight there (a failed one may be
- * retried after `retryAfterSec`). The row is marked prewarming at 0%, so a second claim answers false.
+ * Claims a copy of `dataset` to `clusterId`: true when no copy is cached or in flight there. A failed copy may be
+ * retried after `retryAfterSec`; a copy silent for `staleAfterSec` is asked for again (the agent adopts its running
+ * copy and reports anew, e.g. after an agent restart), keeping its progress. A second claim meanwhile answers false.
  */
-export async function claimPrewarm(db: Queryable, dataset: string, clusterId: string, retryAfterSec: number): Promise<boolean> {
+export async function claimPrewarm(db: Queryable, dataset: string, clusterId: string, retryAfterSec: number, staleAfterSec: number): Promise<boolean> {
   const r = await db.query(
     `INSERT INTO dataset_caches AS c (dataset, cluster_id, state, percent) VALUES ($1, $2, 'prewarming', 0)
-     ON CONFLICT (dataset, cluster_id) DO UPDATE SET state = 'prewarming', percent = 0, reason = NULL, command_seq = NULL, updated_at = now()
-       WHERE c.state = 'failed' AND c.updated_at < now() - make_interval(secs => $3)
+     ON CONFLICT (dataset, cluster_id) DO UPDATE
+       SET state = 'prewarming', percent = CASE WHEN c.state = 'failed' THEN 0 ELSE c.percent END, reason = NULL, command_seq = NULL, updated_at = now()
+       WHERE (c.state = 'failed' AND c.updated_at < now() - make_interval(secs => $3))
+          OR (c.state = 'prewarming' AND c.updated_at < now() - make_interval(secs => $4))
      RETURNING 1`,
-    [dataset, clusterId, retryAfterSec],
+    [dataset, clusterId, retryAfterSec, staleAfterSec],
   );
   return (r.rowCount ?? 0) > 0;
 }
