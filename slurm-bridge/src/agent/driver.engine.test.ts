@@ -1,5 +1,5 @@
 // The Slurm driver against a real Slurm (harness) over the SSH transport (the agent's login-node mode).
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEvent, DispatchCommand, JobStatusEvent } from '../../../hub/src/protocol/agent-protocol.ts';
@@ -169,13 +169,27 @@ describe('Slurm driver (edge agent, Slurm mode)', () => {
     expect(await handler({ kind: 'hold', jobId: 'j-hold', attempt: 1 })).toMatchObject({ ok: true });
     const held = (await driver.jobsOf('j-hold', 1))[0]!;
     expect(held.state).toBe('PENDING');
-    expect(held.reason).toMatch(/^JobHeld(User|Admin)$/);
+    // `scontrol uhold`: the user's hold, though the agent runs as root (`scontrol hold` would be JobHeldAdmin)
+    expect(held.reason).toBe('JobHeldUser');
+    // a pending job has nothing to checkpoint
+    expect(await handler({ kind: 'signal', jobId: 'j-hold', attempt: 1, signal: 'SIGUSR1', reason: 'test' })).toEqual({
+      ok: false,
+      error: 'signal: Slurm has no running job for j-hold attempt 1 (it is PENDING)',
+    });
     expect(await handler({ kind: 'release', jobId: 'j-hold', attempt: 1 })).toMatchObject({ ok: true });
     expect((await driver.jobsOf('j-hold', 1))[0]!.reason).not.toMatch(/JobHeld/);
     expect(await handler({ kind: 'hold', jobId: 'nope', attempt: 1 })).toMatchObject({ ok: false, error: expect.stringMatching(/no job for nope/) });
-    await driver.dispatch(dispatch('j-run', { script: '#!/bin/bash\nsleep 600\n', perTask: { cpuMilli: 1000, memoryMiB: 100, gpus: 0, rdma: 0 } }));
+    const marker = join(outDir, 'j-run.usr1');
+    const script = `#!/bin/bash\ntrap 'echo checkpointed > ${marker}' USR1\necho ready > ${marker}.ready\nfor i in $(seq 1 2400); do sleep 0.25; done\n`;
+    await driver.dispatch(dispatch('j-run', { script, perTask: { cpuMilli: 1000, memoryMiB: 100, gpus: 0, rdma: 0 } }));
     await until('j-run', (e) => e.phase === 'Running');
     expect(await handler({ kind: 'hold', jobId: 'j-run', attempt: 1 })).toEqual({ ok: false, error: 'Job is no longer pending execution' });
+    // the checkpoint signal reaches the batch script's trap and the job keeps running
+    for (let i = 0; i < 100 && !existsSync(`${marker}.ready`); i++) await sleep(100);
+    expect(await handler({ kind: 'signal', jobId: 'j-run', attempt: 1, signal: 'SIGUSR1', reason: 'GPU fault' })).toMatchObject({ ok: true, detail: { delivery: 'process', signal: 'SIGUSR1' } });
+    for (let i = 0; i < 100 && !existsSync(marker); i++) await sleep(100);
+    expect(readFileSync(marker, 'utf8')).toBe('checkpointed\n');
+    expect((await driver.jobsOf('j-run', 1))[0]!.state).toBe('RUNNING');
     await handler({ kind: 'cancel', jobId: 'j-run', graceSeconds: 0, reason: 'done' });
     await handler({ kind: 'cancel', jobId: 'j-hold', graceSeconds: 0, reason: 'done' });
   });
