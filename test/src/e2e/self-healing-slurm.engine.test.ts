@@ -1,7 +1,11 @@
 // GPU-fault self-healing on a Slurm member, everything real: Postgres, Temporal, the hub, the harness Slurm
 // cluster with `edge-agent --kind slurm`, and one `edge-agent --kind collector` per Slurm node over the fake
-// NVML. XID 79 on the node running a batch job → Slurm drains the node with a `meridian:` reason → the job is
-// requeued and completes on the other node → the fake GPU heals → the node is resumed.
+// NVML. XID 79 on the node running a batch job → Slurm drains the node with a `meridian:` reason → the job's
+// batch script gets its checkpoint signal (SIGUSR1, its trap writes a checkpoint) while it still runs → the job
+// is requeued and completes on the other node, resuming from the checkpoint → the fake GPU heals → the node
+// is resumed.
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
 import { parseScontrolJobs, parseScontrolNodes } from '../../../slurm-bridge/src/parsers/scontrol.ts';
@@ -17,7 +21,7 @@ import { CollectorProcess } from './collector-process.ts';
 import { SlurmAgentProcess } from './slurm-agents.ts';
 
 type Job = { id: string; state: string; attempt: number; reason: string | null };
-type Event = { type: string; message: string };
+type Event = { type: string; message: string; at: string; attempt: number | null };
 
 describe('GPU-fault self-healing on Slurm (collectors + hub + edge-agent --kind slurm)', () => {
   let pgEngine: PostgresEngine;
@@ -62,12 +66,24 @@ describe('GPU-fault self-healing on Slurm (collectors + hub + edge-agent --kind 
     runDir?.remove();
   });
 
-  it('XID 79: the node is drained with a meridian: reason, the job completes on the other node, the node resumes once healthy', async () => {
+  it('XID 79: the node is drained with a meridian: reason, the job checkpoints on SIGUSR1, completes on the other node, the node resumes once healthy', async () => {
+    // the harness runs batch scripts for real: attempt 1 traps the checkpoint signal and writes a checkpoint;
+    // an attempt that finds one resumes from it and finishes
+    const dir = join(runDir.path, 'ckpt');
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const script = [
+      '#!/bin/bash',
+      `if [ -f ${dir}/ckpt ]; then echo "attempt $MERIDIAN_ATTEMPT resumed from $(cat ${dir}/ckpt)" > ${dir}/resumed; sleep 2; exit 0; fi`,
+      `trap 'echo "attempt $MERIDIAN_ATTEMPT on $SLURMD_NODENAME" > ${dir}/ckpt' USR1`,
+      'for i in $(seq 1 240); do sleep 0.25; done',
+    ].join('\n');
     const r = await admin.post<Job>('/api/v1/jobs', {
       name: 'slurm-train',
       project: 'hpc-users',
       resources: { gpus: 1, cpu: 1, memory: '512Mi' },
-      workload: { script: '#!/bin/bash\nsleep 8\n' },
+      workload: { script: `${script}\n` },
+      checkpoint: { signal: 'SIGUSR1', graceSeconds: 2 },
       placement: { clusters: ['hpc'] },
     });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -89,12 +105,23 @@ describe('GPU-fault self-healing on Slurm (collectors + hub + edge-agent --kind 
     expect((await get(id)).attempt).toBe(2);
     expect(slurmNode(x).flags).toContain('DRAIN'); // the GPU is still lost
 
+    // the checkpoint was written by attempt 1 on the faulty node, before the hub stopped it and requeued the job
+    expect(readFileSync(join(dir, 'ckpt'), 'utf8')).toBe(`attempt 1 on ${x}\n`);
+    expect(readFileSync(join(dir, 'resumed'), 'utf8')).toBe(`attempt 2 resumed from attempt 1 on ${x}\n`);
+    const events = (await admin.get<{ items: Event[] }>(`/api/v1/jobs/${id}/events?limit=1000`)).body.items;
+    const ckpt = events.find((e) => e.type === 'checkpoint')!;
+    expect(ckpt.message).toMatch(/^checkpoint signal SIGUSR1 delivered .*; 2 s to checkpoint before the attempt is stopped/);
+    const requeued = events.find((e) => e.type === 'requeued')!;
+    expect(statSync(join(dir, 'ckpt')).mtimeMs).toBeLessThan(new Date(requeued.at).getTime());
+    expect(new Date(requeued.at).getTime() - new Date(ckpt.at).getTime()).toBeGreaterThanOrEqual(1900); // the grace
+    expect(slurmJobs(id).find((j) => j.comment === `meridian:${id}:1`)?.state).toBe('CANCELLED');
+
     collectors.get(x)!.heal();
     await waitFor(`${x} resumed`, async () => !slurmNode(x).flags.includes('DRAIN'), 60_000, 250);
     const steps = await waitFor('return_to_service event', async () => {
       const e = (await admin.get<{ items: Event[] }>(`/api/v1/clusters/hpc/nodes/${x}/events`)).body.items.filter((v) => v.type.startsWith('remediation.')).map((v) => v.type);
       return e.includes('remediation.return_to_service') ? e : null;
     }, 15_000, 200);
-    expect(steps).toEqual(['remediation.quarantine', 'remediation.requeue_jobs', 'remediation.reboot_node', 'remediation.wait_healthy', 'remediation.return_to_service']);
+    expect(steps).toEqual(['remediation.quarantine', 'remediation.checkpoint_jobs', 'remediation.requeue_jobs', 'remediation.reboot_node', 'remediation.wait_healthy', 'remediation.return_to_service']);
   }, 180_000);
 });
