@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { JobSpecSchema } from '../../protocol/job-spec.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
-import { getProject } from '../../store/repos/projects.ts';
-import { countQueued, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
+import { admissionState, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
@@ -38,21 +37,18 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
           { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
         ]);
       const { spec, held } = await slurmSubmit(ctx, principal, body);
-      const project = await getProject(ctx.pool, spec.project);
-      if (!project) throw badRequest(`project ${spec.project} does not exist`, [{ path: 'project', message: `no project named "${spec.project}"; create it first (meridian project create)` }]);
-      const q = await countQueued(ctx.pool, spec.tier, spec.project);
+      // The project and the queue counts in one query; the insert, its event and the scheduler's wake-up in one
+      // statement (insertJob): two round trips on top of authentication.
+      const q = await admissionState(ctx.pool, spec.tier, spec.project);
+      if (!q) throw badRequest(`project ${spec.project} does not exist`, [{ path: 'project', message: `no project named "${spec.project}"; create it first (meridian project create)` }]);
       const tierBound = ctx.admission.maxQueuedPerTier[spec.tier];
-      const projectBound = project.maxPending ?? ctx.admission.maxQueuedPerProject;
+      const projectBound = q.maxPending ?? ctx.admission.maxQueuedPerProject;
       const full = tierBound !== undefined && q.tier >= tierBound ? `tier ${spec.tier} has ${q.tier} queued jobs (bound ${tierBound})` : q.project >= projectBound ? `project ${spec.project} has ${q.project} queued jobs (bound ${projectBound})` : null;
       if (full) {
         ctx.metrics.submissions.inc({ outcome: 'throttled' });
         throw new ApiError(429, 'queue_full', `the queue is full: ${full}; retry later`, [], { 'retry-after': String(ctx.admission.retryAfterSec) });
       }
-      const job = await tx(ctx.pool, async (c) => {
-        const j = await insertJob(c, spec, principal.id, { held });
-        await c.query(`SELECT pg_notify('meridian_schedule', $1)`, [j.id]);
-        return j;
-      });
+      const job = await insertJob(ctx.pool, spec, principal.id, { held });
       ctx.metrics.submissions.inc({ outcome: 'accepted' });
       // After commit: start the workflow (ID = job ID, idempotent), off the request path. If the hub dies
       // before it runs, the leader's reconciler starts it.

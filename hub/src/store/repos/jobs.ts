@@ -44,16 +44,32 @@ export const JOB_COLS = `j.id::text AS id, j.name, j.project, (SELECT u.name FRO
   j.submitted_at AS "submittedAt", j.placed_at AS "placedAt", j.dispatched_at AS "dispatchedAt", j.started_at AS "startedAt",
   j.finished_at AS "finishedAt", j.spec`;
 
-/** `held`: submitted held (sbatch --hold): Queued with reason JobHeldUser until released. */
+/**
+ * `held`: submitted held (sbatch --hold): Queued with reason JobHeldUser until released. One statement (atomic on
+ * its own): the job, its `submitted` event and the scheduler's wake-up (delivered at commit), read back through
+ * RETURNING; a submit is one round trip.
+ */
 export async function insertJob(db: Queryable, spec: JobSpec, userId: string | null, opts: { held?: boolean } = {}): Promise<JobRow> {
-  const r = await db.query<{ id: string }>(
-    `INSERT INTO jobs (name, project, user_id, tier, priority, spec, reason, reason_code, held_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END) RETURNING id::text AS id`,
-    [spec.name, spec.project, userId, spec.tier, spec.priority, JSON.stringify(spec), opts.held ? HELD_REASON : 'waiting for the next scheduling cycle', opts.held ? 'JobHeldUser' : 'New', Boolean(opts.held)],
+  const r = await db.query<JobRow>(
+    `WITH ins AS (
+       INSERT INTO jobs (name, project, user_id, tier, priority, spec, reason, reason_code, held_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END) RETURNING *),
+     ev AS (INSERT INTO job_events (job_id, type, state, attempt, message) SELECT id, 'submitted', 'Queued', 1, $10 FROM ins)
+     SELECT ${JOB_COLS} FROM ins j CROSS JOIN LATERAL (SELECT pg_notify('meridian_schedule', j.id::text)) n`,
+    [
+      spec.name,
+      spec.project,
+      userId,
+      spec.tier,
+      spec.priority,
+      JSON.stringify(spec),
+      opts.held ? HELD_REASON : 'waiting for the next scheduling cycle',
+      opts.held ? 'JobHeldUser' : 'New',
+      Boolean(opts.held),
+      `submitted to project ${spec.project} (tier ${spec.tier})${opts.held ? ', held' : ''}`,
+    ],
   );
-  const id = r.rows[0]!.id;
-  await addEvent(db, id, 'submitted', 'Queued', 1, `submitted to project ${spec.project} (tier ${spec.tier})${opts.held ? ', held' : ''}`);
-  return (await getJob(db, id))!;
+  return r.rows[0]!;
 }
 
 export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
@@ -61,13 +77,17 @@ export async function getJob(db: Queryable, id: string): Promise<JobRow | undefi
   return (await db.query<JobRow>(`SELECT ${JOB_COLS} FROM jobs j WHERE j.id = $1::bigint`, [id])).rows[0];
 }
 
-export async function countQueued(db: Queryable, tier: string, project: string): Promise<{ tier: number; project: number }> {
-  const r = await db.query<{ t: number; p: number }>(
-    `SELECT count(*) FILTER (WHERE tier = $1)::int AS t, count(*) FILTER (WHERE project = $2)::int AS p
-     FROM jobs WHERE state = 'Queued' AND (tier = $1 OR project = $2)`,
+/** What admission needs in one round trip: the project's own bound and the Queued counts; undefined = no such project. */
+export async function admissionState(db: Queryable, tier: string, project: string): Promise<{ maxPending: number | null; tier: number; project: number } | undefined> {
+  const r = await db.query<{ maxPending: number | null; t: number; p: number }>(
+    `SELECT pr.max_pending AS "maxPending", q.t, q.p FROM projects pr,
+       LATERAL (SELECT count(*) FILTER (WHERE tier = $1)::int AS t, count(*) FILTER (WHERE project = $2)::int AS p
+                FROM jobs WHERE state = 'Queued' AND (tier = $1 OR project = $2)) q
+     WHERE pr.name = $2`,
     [tier, project],
   );
-  return { tier: r.rows[0]!.t, project: r.rows[0]!.p };
+  const row = r.rows[0];
+  return row && { maxPending: row.maxPending, tier: row.t, project: row.p };
 }
 
 export interface JobFilter {
