@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
 import { startHub } from '../../../hub/src/main.ts';
@@ -77,6 +78,24 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     await waitFor('every node back in service', async () => (await Promise.all(NODES.map(cordoned))).every((x) => !x), 60_000, 250);
   };
 
+  /** Watches the attempt's pod: the checkpoint annotation on the live pod, and when its deletion began (ms). */
+  const watchCheckpoint = async (jobId: string, attempt: number) => {
+    const seen: { name?: string; annotation?: string; annotatedAt?: number; deletingAt?: number; stop: () => void } = { stop: () => {} };
+    const ac = await new k8s.Watch(kube.kubeConfig()).watch(
+      `/api/v1/namespaces/${NS}/pods`,
+      { labelSelector: `meridian.dev/job-id=${jobId},meridian.dev/attempt=${attempt}` },
+      (phase: string, pod: k8s.V1Pod) => {
+        const deleting = phase === 'DELETED' || Boolean(pod.metadata?.deletionTimestamp);
+        const a = pod.metadata?.annotations?.['meridian.dev/checkpoint-requested'];
+        if (a && !deleting && seen.annotatedAt === undefined) Object.assign(seen, { name: pod.metadata?.name, annotation: a, annotatedAt: Date.now() });
+        if (deleting) seen.deletingAt ??= Date.now();
+      },
+      () => {},
+    );
+    seen.stop = () => ac.abort();
+    return seen;
+  };
+
   /** Replays a finished remediation against the current workflow code; RECORD_HISTORIES=1 saves it for replay.test.ts. */
   const replayAndRecord = async (workflowId: string, name: string): Promise<void> => {
     const conn = await Connection.connect({ address: temporal.address });
@@ -125,10 +144,11 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     runDir?.remove();
   });
 
-  it('XID 79 on the node running a job: cordoned, job requeued and succeeds elsewhere, node returns once the GPU is healthy', async () => {
+  it('XID 79 on the node running a job: cordoned, checkpoint requested on the pod, job requeued and succeeds elsewhere, node returns once the GPU is healthy', async () => {
     const id = await submit(job('long-train', '12s'));
     const x = await running(id);
     const c = collectors.get(x)!;
+    const seen = await watchCheckpoint(id, 1);
     await c.xid(0, 79, { lost: true });
 
     await waitFor(`${x} cordoned in the apiserver`, () => cordoned(x), 30_000, 200);
@@ -137,6 +157,15 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
 
     const moved = await waitFor('job requeued as attempt 2', async () => ((await get(id)).attempt >= 2 ? get(id) : null), 30_000, 200);
     expect(moved.attempt).toBe(2);
+
+    // the checkpoint request reached the pod of attempt 1 while it still ran, before its deletion began
+    const pod = await waitFor('attempt 1 pod deleted', async () => (seen.deletingAt ? seen : null), 30_000, 100);
+    seen.stop();
+    expect(pod.annotation).toMatch(/^SIGUSR1@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(pod.annotatedAt!).toBeLessThanOrEqual(pod.deletingAt!);
+    const kev = (await kube.core().listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${pod.name}` })).items.find((e) => e.reason === 'CheckpointRequested');
+    expect(kev?.message).toMatch(/^Meridian requests a checkpoint \(SIGUSR1\): node .* is being quarantined/);
+    expect(new Date(kev!.firstTimestamp!).getTime()).toBeLessThanOrEqual(pod.deletingAt!);
     const y = await waitFor('attempt 2 running', () => podNode(id, 2), 60_000, 200);
     expect(y).not.toBe(x);
     await waitFor(`job ${id} Succeeded`, async () => (await get(id)).state === 'Succeeded', 60_000, 250);
@@ -144,6 +173,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     const je = await jobEvents(id);
     const types = je.map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['gpu-fault', 'checkpoint', 'requeued']));
+    expect(je.find((e) => e.type === 'checkpoint')!.message).toMatch(/^checkpoint requested \(SIGUSR1, pod annotation meridian.dev\/checkpoint-requested/);
     expect(je.find((e) => e.type === 'gpu-fault')!.message).toMatch(new RegExp(`node ${x} \\(east\\) quarantined.*XID 79`));
     expect(je.find((e) => e.type === 'requeued')!.message).toMatch(/GPU fault on/);
 
