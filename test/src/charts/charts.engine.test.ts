@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { prewarmConfig } from '../../../edge-agent/src/kubernetes/prewarm.ts';
 import { goBinary, repoRoot } from '../harness/engines.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
@@ -55,7 +56,7 @@ describe('Helm charts', () => {
     expect(badCluster.out).toContain('clusterId');
   });
 
-  it('refuse bad collector values with the field named', () => {
+  it('refuse bad collector and prewarm values with the field named', () => {
     const agent = (...set: string[]) =>
       helm('template', 'x', chart('edge-agent'), '--set', 'hub.url=https://h', '--set', 'clusterId=us-east', '--set', 'credential.value=s', ...set.flatMap((v) => ['--set', v]));
     const cases: [string, RegExp][] = [
@@ -67,6 +68,12 @@ describe('Helm charts', () => {
       ['collector.nvml.hostPath=usr/lib', /\/collector\/nvml\/hostPath.*does not match pattern/],
       ['collector.resources.requests.memory=lots', /\/collector\/resources\/requests\/memory/],
       ['collector.image.pullPolicy=Sometimes', /\/collector\/image\/pullPolicy/],
+      ['collector.gpuJobs=kubelet', /\/collector\/gpuJobs.*'pods', 'slurm', 'both', 'off'/],
+      ['prewarm.maxSeconds=0', /\/prewarm\/maxSeconds.*exclusiveMinimum/],
+      ['prewarm.pollMs=-5', /\/prewarm\/pollMs.*exclusiveMinimum/],
+      ['prewarm.bytesPerSec=fast', /\/prewarm\/bytesPerSec.*want null or number/],
+      ['prewarm.command=rclone', /\/prewarm\/command.*want array/],
+      ['prewarm.imag=rclone/rclone', /\/prewarm.*additional properties 'imag' not allowed/],
     ];
     for (const [value, field] of cases) {
       const r = agent(value);
@@ -86,12 +93,17 @@ describe('Helm charts', () => {
     expect(runtime.out).toContain('runtimeClassName: "nvidia"');
     expect(runtime.out).not.toContain('--nvml-lib');
     expect(runtime.out).not.toContain('/host/nvml');
+    // unset prewarm / gpuJobs values leave the agent's own defaults in force: no variable at all
+    expect(runtime.out).not.toMatch(/MERIDIAN_PREWARM_|MERIDIAN_GPU_JOBS/);
   });
 
   it('install into a real control plane and their pods run', async () => {
+    const prewarmCommand = ['rclone', 'copy', 's3:datasets/$(MERIDIAN_DATASET)', '/cache/$(MERIDIAN_DATASET)'];
     const hub = helm('install', 'mrd', chart('hub'), '--namespace', 'meridian', '--create-namespace', '--set', 'database.url=postgres://meridian@db/meridian', '--wait', '--timeout', '90s');
     expect(hub.code, hub.out).toBe(0);
-    const agent = helm('install', 'mrd-agent', chart('edge-agent'), '--namespace', 'meridian', '--set', 'hub.url=http://mrd-hub:8080', '--set', 'clusterId=charts', '--set', 'credential.value=secret', '--wait', '--timeout', '90s');
+    const agent = helm('install', 'mrd-agent', chart('edge-agent'), '--namespace', 'meridian', '--set', 'hub.url=http://mrd-hub:8080', '--set', 'clusterId=charts', '--set', 'credential.value=secret',
+      '--set', 'prewarm.image=rclone/rclone:1.68', '--set-json', `prewarm.command=${JSON.stringify(prewarmCommand)}`, '--set-json', 'prewarm.bytesPerSec=2.5e8',
+      '--set', 'prewarm.maxSeconds=600', '--set', 'prewarm.pollMs=500', '--set', 'collector.gpuJobs=both', '--wait', '--timeout', '90s');
     expect(agent.code, agent.out).toBe(0);
     const apps = cluster.kubeConfig().makeApiClient(k8s.AppsV1Api);
     const dep = await apps.readNamespacedDeployment({ name: 'mrd-hub', namespace: 'meridian' });
@@ -133,6 +145,19 @@ describe('Helm charts', () => {
     expect(mount('credential')).toMatchObject({ mountPath: '/etc/meridian/credential', readOnly: true });
     expect(volume('credential')?.secret?.secretName).toBe('mrd-agent-edge-agent');
     expect(volume('wal')?.hostPath).toMatchObject({ path: '/var/lib/meridian/collector-wal', type: 'DirectoryOrCreate' });
+    expect(c.env).toContainEqual({ name: 'MERIDIAN_GPU_JOBS', value: 'both' });
+    for (const p of pods.items) expect(p.spec?.containers[0]?.env).toContainEqual({ name: 'MERIDIAN_GPU_JOBS', value: 'both' });
+
+    // the prewarm copy Job settings, on the running agent pod
+    const agentPods = await cluster.core().listNamespacedPod({ namespace: 'meridian', labelSelector: 'app.kubernetes.io/name=meridian-edge-agent' });
+    expect(agentPods.items).toHaveLength(1);
+    const env = Object.fromEntries(agentPods.items[0]!.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+    // $$( is Kubernetes' escape for a literal $( in an env value: the agent must get $(MERIDIAN_DATASET) as is,
+    // for the copy Job's container to expand (undone here the way the kubelet does)
+    expect(env.MERIDIAN_PREWARM_COMMAND).toContain('$$(MERIDIAN_DATASET)');
+    const seen = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v?.replaceAll('$$(', () => '$(')]));
+    expect(prewarmConfig(seen)).toEqual({ image: 'rclone/rclone:1.68', command: prewarmCommand, bytesPerSec: 2.5e8, maxSeconds: 600, pollMs: 500 });
+    expect(env.MERIDIAN_GPU_JOBS).toBeUndefined();
     // the agent Deployment's selector must not take the collector's pods for its own
     expect(agentDep.spec?.selector.matchLabels?.['app.kubernetes.io/name']).not.toBe(ds.spec?.selector.matchLabels?.['app.kubernetes.io/name']);
   });
