@@ -3,6 +3,7 @@
 // (see ./link.ts): every command is idempotent, keyed by the federation job id carried in the Slurm comment.
 import type { AgentEvent, DispatchCommand, JobStatusEvent, NodeInfo } from '../../../hub/src/protocol/agent-protocol.ts';
 import type { SlurmJob, SlurmNode, SlurmTransport } from '../types.ts';
+import { SlurmPrewarmer, type PrewarmInput } from './prewarm.ts';
 import {
   COMMENT_PREFIX,
   REASON_PREFIX,
@@ -61,8 +62,11 @@ export class SlurmDriver {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private stopped = false;
+  private readonly prewarmer: SlurmPrewarmer;
 
-  constructor(private readonly opts: SlurmDriverOptions) {}
+  constructor(private readonly opts: SlurmDriverOptions) {
+    this.prewarmer = new SlurmPrewarmer({ transport: opts.transport, workDir: opts.workDir, emit: (ev) => this.emit(ev), ...(opts.log ? { log: opts.log } : {}) });
+  }
 
   get transport(): SlurmTransport {
     return this.opts.transport;
@@ -222,6 +226,11 @@ export class SlurmDriver {
     return { ok: true, detail: { text, path } };
   }
 
+  /** Copies a dataset into the cluster's cache with a Slurm batch job (see ./prewarm.ts); answers at once. */
+  prewarm(cmd: PrewarmInput): Promise<Outcome> {
+    return this.prewarmer.start(cmd);
+  }
+
   // ---------- nodes down ----------
 
   async nodeCommand(cmd: NodeCommandInput): Promise<Outcome> {
@@ -314,6 +323,7 @@ export class SlurmDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.prewarmer.stop();
     if (this.timer) clearTimeout(this.timer);
     await this.polling;
   }

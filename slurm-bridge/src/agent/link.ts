@@ -25,7 +25,7 @@ export function slurmCommandHandler(driver: SlurmDriver): (command: Command) => 
         case 'node':
           return await driver.nodeCommand(command);
         case 'prewarm':
-          return { ok: false, error: 'prewarm on Slurm runs as a staging job the hub dispatches; the Slurm driver has no cache of its own' };
+          return await driver.prewarm(command);
         case 'logs':
           return await driver.logs(command);
         case 'hold':
