@@ -1,6 +1,6 @@
 // The hub's side of prewarming on a real hub (Postgres + Temporal) with an agent speaking the real protocol:
 // one command per (dataset, cluster) however many cycles ask, progress and outcome from `prewarm.status` events,
-// and a cluster refusing the command (as a Slurm agent does) leaving the copy failed with its answer.
+// and a cluster refusing the command (as an agent with a bad copy setting does) leaving the copy failed with its answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEngine } from '../../../test/src/harness/postgres.ts';
 import { TemporalEngine } from '../../../test/src/harness/temporal.ts';
