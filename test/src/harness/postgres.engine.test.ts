@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { PostgresEngine } from './postgres.ts';
 
 describe('PostgreSQL engine', () => {
@@ -33,6 +33,34 @@ describe('PostgreSQL engine', () => {
     const r = await c2.query<{ x: number }>('select x from t');
     expect(r.rows).toEqual([{ x: 42 }]);
     await c2.end();
+  });
+
+  it('a hard restart with connections open takes their backends down with it', async () => {
+    // Backends are their own process groups: left alive, one would hold the shared memory and the new
+    // postmaster would refuse to start ("pre-existing shared memory block is still in use").
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const c = pgEngine.client();
+        c.on('error', () => {}); // the server goes away under these connections
+        await c.connect();
+        return c;
+      }),
+    );
+    const pids = await Promise.all(clients.map(async (c) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid));
+    await pgEngine.restart(true);
+    const running = (pid: number): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.filter(running)).toEqual([]);
+    const c = pgEngine.client();
+    await c.connect();
+    expect((await c.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }]);
+    await c.end();
+    await Promise.all(clients.map((x) => x.end().catch(() => undefined)));
   });
 
   it('leaves no process and no directory behind when stopped', async () => {

@@ -1,8 +1,9 @@
 // PostgreSQL from Debian: a throwaway cluster (initdb) on a free loopback port, a fresh database per run.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { Daemon, EngineError } from './daemon.ts';
+import { Daemon, EngineError, signalGroup, sleep } from './daemon.ts';
 import { debian } from './engines.ts';
 import { freePort } from './ports.ts';
 import { RunDir } from './rundir.ts';
@@ -82,7 +83,18 @@ export class PostgresEngine {
 
   /** Restarts the server on the same port and data (crash-safety tests); `hard` kills it with SIGKILL first. */
   async restart(hard = false): Promise<void> {
-    this.daemon = await this.daemon.restart(hard);
+    // Every backend is a process-group leader of its own (Postgres calls setsid in each child), so a SIGKILL to
+    // the postmaster's group leaves them to notice its death by themselves, and a new postmaster refuses to start
+    // while one still holds the shared memory ("pre-existing shared memory block is still in use"). A hard
+    // restart kills them with the postmaster, as a machine crash would, and waits until they are gone.
+    if (hard) {
+      const backends = this.daemon.pid ? childPids(this.daemon.pid) : [];
+      await this.daemon.kill();
+      for (const pid of backends) signalGroup(pid, 'SIGKILL');
+      const deadline = Date.now() + 30_000;
+      while (backends.some(alive) && Date.now() < deadline) await sleep(50);
+    }
+    this.daemon = await this.daemon.restart(false); // the old process is gone: this only starts it again
     await this.waitReady();
   }
 
@@ -93,5 +105,29 @@ export class PostgresEngine {
   async stop(): Promise<void> {
     await this.daemon.stop();
     this.runDir.remove();
+  }
+}
+
+/** Direct children of `pid`, from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // the ppid is the 2nd field after the parenthesised command name, which may itself contain spaces
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
