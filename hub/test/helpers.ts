@@ -1,4 +1,6 @@
 // Shared helpers for the hub's engine tests: a small API client and polling.
+import { expect } from 'vitest';
+
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
   body: T;
@@ -40,6 +42,25 @@ export class Api {
 
   post<T = Record<string, unknown>>(path: string, body?: unknown): Promise<ApiAnswer<T>> {
     return this.req<T>('POST', path, body ?? {});
+  }
+
+  /** Submits a job spec and returns its id; the test fails unless the hub answers 201. */
+  async submitJob(spec: Record<string, unknown>): Promise<string> {
+    const r = await this.post<{ id: string }>('/api/v1/jobs', spec);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body.id;
+  }
+
+  /**
+   * Waits until job `id` is in `state`. A job that ends in another state fails at once, with `context()` (e.g. an
+   * agent's log tail) appended to the error.
+   */
+  untilJobState<J extends { state: string; reason: string | null }>(id: string, state: string, o: { ms?: number; everyMs?: number; context?: () => string } = {}): Promise<J> {
+    return waitFor(`job ${id} ${state}`, async () => {
+      const j = (await this.get<J>(`/api/v1/jobs/${id}`)).body;
+      if (['Succeeded', 'Failed', 'Cancelled'].includes(j.state) && j.state !== state) throw new Error(`job ${id} ended ${j.state}: ${j.reason}${o.context ? `\n${o.context()}` : ''}`);
+      return j.state === state ? j : null;
+    }, o.ms ?? 90_000, o.everyMs ?? 200);
   }
 }
 

@@ -50,11 +50,7 @@ describe('data locality and cache prewarming (hub + edge agents + KWOK)', () => 
   const saved = { ...process.env };
 
   const get = async (id: string): Promise<Job> => (await admin.get<Job>(`/api/v1/jobs/${id}`)).body;
-  const submit = async (spec: Record<string, unknown>): Promise<string> => {
-    const r = await admin.post<Job>('/api/v1/jobs', spec);
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body.id;
-  };
+  const submit = (spec: Record<string, unknown>): Promise<string> => admin.submitJob(spec);
   const until = (id: string, pred: (j: Job) => boolean, what: string, ms = 90_000): Promise<Job> =>
     waitFor(`job ${id} ${what}`, async () => {
       const j = await get(id);

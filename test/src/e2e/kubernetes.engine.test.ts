@@ -50,17 +50,8 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
   const agents = new Map<string, KubeAgentProcess>();
 
   const get = async (id: string): Promise<Job> => (await admin.get<Job>(`/api/v1/jobs/${id}`)).body;
-  const submit = async (spec: Record<string, unknown>): Promise<string> => {
-    const r = await admin.post<Job>('/api/v1/jobs', spec);
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body.id;
-  };
-  const until = (id: string, state: string, ms = 90_000): Promise<Job> =>
-    waitFor(`job ${id} ${state}`, async () => {
-      const j = await get(id);
-      if (['Succeeded', 'Failed', 'Cancelled'].includes(j.state) && j.state !== state) throw new Error(`job ${id} ended ${j.state}: ${j.reason}`);
-      return j.state === state ? j : null;
-    }, ms, 200);
+  const submit = (spec: Record<string, unknown>): Promise<string> => admin.submitJob(spec);
+  const until = (id: string, state: string, ms = 90_000): Promise<Job> => admin.untilJobState<Job>(id, state, { ms });
   const nodes = async (cluster: string): Promise<NodeRow[]> => (await admin.get<{ items: NodeRow[] }>(`/api/v1/nodes?cluster=${cluster}`)).body.items;
   const kubeJobs = async (c: KubeCluster, jobId: string) =>
     (await c.kubeConfig().makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: NS, labelSelector: `meridian.dev/job-id=${jobId}` })).items;

@@ -66,11 +66,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     const pods = await kube.core().listNamespacedPod({ namespace: NS, labelSelector: `meridian.dev/job-id=${jobId},meridian.dev/attempt=${attempt}` });
     return pods.items[0]?.spec?.nodeName;
   };
-  const submit = async (spec: Record<string, unknown>): Promise<string> => {
-    const r = await admin.post<Job>('/api/v1/jobs', spec);
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body.id;
-  };
+  const submit = (spec: Record<string, unknown>): Promise<string> => admin.submitJob(spec);
   const running = async (id: string): Promise<string> =>
     waitFor(`job ${id} running on a node`, async () => ((await get(id)).state === 'Running' ? podNode(id, (await get(id)).attempt) : undefined), 90_000, 200);
   const healAll = async () => {

@@ -37,18 +37,8 @@ describe('a Slurm cluster end to end (hub + edge-agent --kind slurm + Slurm)', (
   let runDir: RunDir;
   let agent: SlurmAgentProcess;
 
-  const get = async (id: string): Promise<Job> => (await admin.get<Job>(`/api/v1/jobs/${id}`)).body;
-  const submit = async (spec: Record<string, unknown>): Promise<string> => {
-    const r = await admin.post<Job>('/api/v1/jobs', spec);
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body.id;
-  };
-  const until = (id: string, state: string, ms = 90_000): Promise<Job> =>
-    waitFor(`job ${id} ${state}`, async () => {
-      const j = await get(id);
-      if (['Succeeded', 'Failed', 'Cancelled'].includes(j.state) && j.state !== state) throw new Error(`job ${id} ended ${j.state}: ${j.reason}\nagent log:\n${agent.logTail()}`);
-      return j.state === state ? j : null;
-    }, ms, 200);
+  const submit = (spec: Record<string, unknown>): Promise<string> => admin.submitJob(spec);
+  const until = (id: string, state: string, ms = 90_000): Promise<Job> => admin.untilJobState<Job>(id, state, { ms, context: () => `agent log:\n${agent.logTail()}` });
   /** Slurm's own view of the jobs carrying this federation job (the driver puts the id in the comment). */
   const slurmJobs = (jobId: string) =>
     parseScontrolJobs(slurm.run('scontrol', ['show', 'job', '-o']).stdout).filter((j) => j.comment.startsWith(`meridian:${jobId}:`));
