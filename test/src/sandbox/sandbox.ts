@@ -144,24 +144,33 @@ export class Sandbox {
    */
   private async startAgents(hubUrl: string, token: string): Promise<void> {
     this.agentDir = RunDir.create('edge-agents');
+    for (const r of kubeRegions) {
+      const credential = await this.registerCluster(hubUrl, token, { id: r.clusterId, region: r.region, kind: 'kubernetes', prices: r.prices });
+      const agent = new KubeAgentProcess({ hubUrl, clusterId: r.clusterId, credential, kubeconfigPath: this.regions.get(r.clusterId)!.kubeconfigPath, runDir: this.agentDir });
+      this.kubeAgents.set(r.clusterId, agent);
+    }
+    await Promise.all([...this.kubeAgents.values()].map((a) => a.start()));
+  }
+
+  /**
+   * Registers a cluster of the topology at the hub with its links to the other regions and returns its agent
+   * credential (a re-run against the same hub gets a fresh one: the hub shows a credential only once).
+   */
+  private async registerCluster(hubUrl: string, token: string, c: { id: string; region: string; kind: 'kubernetes' | 'slurm'; prices: unknown }): Promise<string> {
     const api = async (path: string, body: unknown): Promise<{ status: number; body: { credential?: string; message?: string } }> => {
       const res = await fetch(`${hubUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as { credential?: string; message?: string } };
     };
-    for (const r of kubeRegions) {
-      const regionLinks = links.flatMap((l) =>
-        l.from === r.region ? [{ region: l.to, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
-        : l.to === r.region ? [{ region: l.from, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
-        : [],
-      );
-      let res = await api('/api/v1/clusters', { id: r.clusterId, region: r.region, kind: 'kubernetes', prices: r.prices, links: regionLinks });
-      if (res.status === 409) res = await api(`/api/v1/clusters/${r.clusterId}/credential`, {});
-      if (!res.body.credential) throw new EngineError(`registering cluster ${r.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
-      this.credentials.set(r.clusterId, res.body.credential);
-      const agent = new KubeAgentProcess({ hubUrl, clusterId: r.clusterId, credential: res.body.credential, kubeconfigPath: this.regions.get(r.clusterId)!.kubeconfigPath, runDir: this.agentDir });
-      this.kubeAgents.set(r.clusterId, agent);
-    }
-    await Promise.all([...this.kubeAgents.values()].map((a) => a.start()));
+    const clusterLinks = links.flatMap((l) =>
+      l.from === c.region ? [{ region: l.to, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
+      : l.to === c.region ? [{ region: l.from, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
+      : [],
+    );
+    let res = await api('/api/v1/clusters', { ...c, links: clusterLinks });
+    if (res.status === 409) res = await api(`/api/v1/clusters/${c.id}/credential`, {});
+    if (!res.body.credential) throw new EngineError(`registering cluster ${c.id} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
+    this.credentials.set(c.id, res.body.credential);
+    return res.body.credential;
   }
 
   // ---- startSlurmAgent: the Slurm edge agent ----
@@ -171,21 +180,9 @@ export class Sandbox {
    */
   private async startSlurmAgent(hubUrl: string, token: string): Promise<void> {
     this.slurmAgentDir = RunDir.create('edge-agent-slurm');
-    const api = async (path: string, body: unknown): Promise<{ status: number; body: { credential?: string; message?: string } }> => {
-      const res = await fetch(`${hubUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return { status: res.status, body: (await res.json()) as { credential?: string; message?: string } };
-    };
     const s = slurmSite;
-    const siteLinks = links.flatMap((l) =>
-      l.from === s.region ? [{ region: l.to, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
-      : l.to === s.region ? [{ region: l.from, bandwidthBytesPerSec: l.bandwidthBytesPerSec, egressUsdPerGB: l.egressUsdPerGB }]
-      : [],
-    );
-    let res = await api('/api/v1/clusters', { id: s.clusterId, region: s.region, kind: 'slurm', prices: s.prices, links: siteLinks });
-    if (res.status === 409) res = await api(`/api/v1/clusters/${s.clusterId}/credential`, {});
-    if (!res.body.credential) throw new EngineError(`registering cluster ${s.clusterId} at the hub failed: HTTP ${res.status} ${res.body.message ?? ''}`);
-    this.credentials.set(s.clusterId, res.body.credential);
-    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential: res.body.credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir });
+    const credential = await this.registerCluster(hubUrl, token, { id: s.clusterId, region: s.region, kind: 'slurm', prices: s.prices });
+    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir });
     await this.slurmAgent.start();
   }
 
