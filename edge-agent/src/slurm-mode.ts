@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import client from 'prom-client';
-import { SLURM_AGENT_VERSION, SlurmAgent } from '../../slurm-bridge/src/agent/agent.ts';
-import { SlurmDriver } from '../../slurm-bridge/src/agent/driver.ts';
-import type { ContainerRuntime } from '../../slurm-bridge/src/agent/translate.ts';
-import { LocalTransport } from '../../slurm-bridge/src/transports/local.ts';
-import { RestTransport } from '../../slurm-bridge/src/transports/rest.ts';
-import { SshTransport } from '../../slurm-bridge/src/transports/ssh.ts';
-import type { SlurmTransport } from '../../slurm-bridge/src/types.ts';
+import { SLURM_AGENT_VERSION, SlurmAgent } from './slurm/agent.ts';
+import { SlurmDriver } from './slurm/driver.ts';
+import type { ContainerRuntime } from './slurm/translate.ts';
+import { LocalTransport } from '@meridian/slurm-bridge/transports/local';
+import { RestTransport } from '@meridian/slurm-bridge/transports/rest';
+import { SshTransport } from '@meridian/slurm-bridge/transports/ssh';
+import type { SlurmTransport } from '@meridian/slurm-bridge/types';
 
 export { SLURM_AGENT_VERSION };
 

@@ -1,5 +1,3 @@
 // @meridian/hub public entry point.
 export { startHub, configFromEnv, HUB_VERSION } from './main.ts';
 export type { Hub, HubConfig } from './main.ts';
-export { TestAgent, fakeNodes } from './testing/test-agent.ts';
-export type { TestAgentOptions } from './testing/test-agent.ts';

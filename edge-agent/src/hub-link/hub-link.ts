@@ -14,8 +14,8 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { AGENT_CONNECT_PATH, HubToAgentFrame, PROTOCOL_VERSION } from '../../../hub/src/protocol/agent-protocol.ts';
-import type { AgentEvent, AgentToHubFrame, Command } from '../../../hub/src/protocol/agent-protocol.ts';
+import { AGENT_CONNECT_PATH, HubToAgentFrame, PROTOCOL_VERSION } from '@meridian/protocol/agent-protocol';
+import type { AgentEvent, AgentToHubFrame, Command } from '@meridian/protocol/agent-protocol';
 import { MemoryJournal } from './journal.ts';
 import type { Journal } from './journal.ts';
 

@@ -3,7 +3,7 @@
 // neither loses events nor re-applies commands.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AgentEvent } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { AgentEvent } from '@meridian/protocol/agent-protocol';
 
 export interface JournalEntry {
   seq: number;

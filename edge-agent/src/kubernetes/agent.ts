@@ -5,7 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import client from 'prom-client';
-import type { AgentEvent, Command } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { AgentEvent, Command } from '@meridian/protocol/agent-protocol';
 import { FileJournal, HubLink, MemoryJournal } from '../hub-link/index.ts';
 import type { CommandOutcome, Journal } from '../hub-link/index.ts';
 import { KubernetesDriver } from './driver.ts';

@@ -2,7 +2,7 @@
 // its pods go too. Pods are deleted first with the command's grace period, so a job that asked for a
 // checkpoint signal gets SIGTERM and `graceSeconds` to write its checkpoint before it is killed.
 import type * as k8s from '@kubernetes/client-node';
-import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import { LABELS } from '@meridian/protocol/agent-protocol';
 import { errText, statusOf } from './informer.ts';
 import { labelValue, MANAGED_BY } from './jobs.ts';
 

@@ -6,7 +6,7 @@
 // tooling. The actual process signal comes later with the requeue's pod deletion (SIGTERM + grace).
 import * as k8s from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { SignalCommand } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { SignalCommand } from '@meridian/protocol/agent-protocol';
 import { jobSelector } from './cancel.ts';
 import { errText, statusOf } from './informer.ts';
 import type { Outcome } from './node-ops.ts';

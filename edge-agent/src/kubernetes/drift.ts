@@ -3,7 +3,7 @@
 // hub taint by hand, the agent reports a `drift` event (mode `report`, the default: it does not fight the
 // operator) or puts the hub's wish back and reports that (mode `reconcile`).
 import type { V1Node } from '@kubernetes/client-node';
-import type { AgentEvent } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { AgentEvent } from '@meridian/protocol/agent-protocol';
 import { NODE_ANNOTATIONS } from './inventory.ts';
 import type { NodeOps } from './node-ops.ts';
 import { hubTaints } from './node-ops.ts';

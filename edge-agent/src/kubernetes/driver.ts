@@ -3,7 +3,7 @@
 // so engine tests drive it directly; agent.ts plugs it into hub-link.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AgentEvent, Command } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { AgentEvent, Command } from '@meridian/protocol/agent-protocol';
 import { cancelJob } from './cancel.ts';
 import { requestCheckpoint } from './checkpoint-signal.ts';
 import { DriftMonitor } from './drift.ts';

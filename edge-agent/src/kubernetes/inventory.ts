@@ -4,8 +4,8 @@
 // on its own; InventoryTracker does the I/O.
 import type * as k8s from '@kubernetes/client-node';
 import type { V1Node, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
-import type { AgentEvent, NodeInfo } from '../../../hub/src/protocol/agent-protocol.ts';
-import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { AgentEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
+import { LABELS } from '@meridian/protocol/agent-protocol';
 import { KeptInformer, rawList } from './informer.ts';
 import { count, cpuMilli, memoryMiB } from './quantity.ts';
 

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { V1EnvVar, V1Job, V1Toleration } from '@kubernetes/client-node';
-import type { DispatchCommand } from '../../../hub/src/protocol/agent-protocol.ts';
-import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
+import { LABELS } from '@meridian/protocol/agent-protocol';
 import { errText, statusOf } from './informer.ts';
 import { slurmScriptParts } from './slurm-script.ts';
 

@@ -1,6 +1,6 @@
 // Logs on request: the tail of one task's main container (the newest attempt's pod for that rank).
 import type * as k8s from '@kubernetes/client-node';
-import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import { LABELS } from '@meridian/protocol/agent-protocol';
 import { jobSelector } from './cancel.ts';
 import { errText } from './informer.ts';
 import { COMPLETION_INDEX_ANNOTATION } from './jobs.ts';

@@ -4,7 +4,7 @@
 // detection knows the hub's wishes even after an agent restart.
 import * as k8s from '@kubernetes/client-node';
 import type { V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
-import type { NodeCommand } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { NodeCommand } from '@meridian/protocol/agent-protocol';
 import type { z } from 'zod';
 import { errText, statusOf } from './informer.ts';
 import { NODE_ANNOTATIONS } from './inventory.ts';

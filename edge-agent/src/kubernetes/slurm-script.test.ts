@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DispatchCommand as DispatchSchema } from '../../../hub/src/protocol/agent-protocol.ts';
-import type { DispatchCommand } from '../../../hub/src/protocol/agent-protocol.ts';
+import { DispatchCommand as DispatchSchema } from '@meridian/protocol/agent-protocol';
+import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
 import { buildJob } from './jobs.ts';
 import { outputPath, parseArray, slurmScriptParts } from './slurm-script.ts';
 

@@ -4,8 +4,8 @@
 // (hostPath at the same path, as on an HPC cluster). Arrays become an Indexed Job: one completion per array
 // index, at most %limit pods at once. Pure: dispatch in, pod parts out.
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { DispatchCommand } from '../../../hub/src/protocol/agent-protocol.ts';
-import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '../../../hub/src/protocol/slurm-patterns.ts';
+import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
+import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
 
 export const SLURM_PREFIX = 'slurm.meridian.dev/';
 const INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']";

@@ -4,8 +4,8 @@
 // event whenever what the hub would see changes.
 import * as k8s from '@kubernetes/client-node';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import type { AgentEvent, JobStatusEvent } from '../../../hub/src/protocol/agent-protocol.ts';
-import { LABELS } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { AgentEvent, JobStatusEvent } from '@meridian/protocol/agent-protocol';
+import { LABELS } from '@meridian/protocol/agent-protocol';
 import { KeptInformer } from './informer.ts';
 import { COMPLETION_INDEX_ANNOTATION, JOB_ANNOTATIONS, MANAGED_BY } from './jobs.ts';
 import { parseArray, SLURM_PREFIX } from './slurm-script.ts';

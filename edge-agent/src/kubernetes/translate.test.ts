@@ -1,8 +1,8 @@
 // Pure translations: quantities, pods/nodes → NodeInfo, dispatch → Job, pods/Job → status, drift.
 import type { V1Job, V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { DispatchCommand } from '../../../hub/src/protocol/agent-protocol.ts';
-import { DispatchCommand as DispatchSchema, NodeInfo as NodeInfoSchema } from '../../../hub/src/protocol/agent-protocol.ts';
+import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
+import { DispatchCommand as DispatchSchema, NodeInfo as NodeInfoSchema } from '@meridian/protocol/agent-protocol';
 import { detectDrift } from './drift.ts';
 import { NODE_ANNOTATIONS, nodeInfo, podUsage } from './inventory.ts';
 import type { PodUsage } from './inventory.ts';

@@ -3,8 +3,8 @@
 //  - a prom-client Registry for the agent's /metrics (dcgm-exporter-compatible names, see metric-names.ts), and
 //  - remote-write TimeSeries (sorted labels, one sample at the scrape's timestamp) for the WAL and forwarder.
 import { Gauge, Registry } from 'prom-client';
-import { GPU_HEALTH_CODES, GPU_METRICS, L, M, rdmaCounterName } from './metric-names.ts';
-import type { Label, TimeSeries } from './remote-write.ts';
+import { GPU_HEALTH_CODES, GPU_METRICS, L, M, rdmaCounterName } from '@meridian/protocol/telemetry/metric-names';
+import type { Label, TimeSeries } from '@meridian/protocol/telemetry/remote-write';
 
 export type GpuHealthState = keyof typeof GPU_HEALTH_CODES;
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Forwarder, parseRetryAfter } from './forwarder.ts';
-import { decodeWriteRequest, encodeWriteRequestProto } from './remote-write.ts';
+import { decodeWriteRequest, encodeWriteRequestProto } from '@meridian/protocol/telemetry/remote-write';
 import { Wal } from './wal.ts';
 
 interface Hit {

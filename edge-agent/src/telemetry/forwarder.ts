@@ -12,7 +12,7 @@
 // Every request carries X-Meridian-Batch: <agent>:<first seq>-<last seq> (WAL sequence numbers are stable
 // across restarts); the hub's per-series last-timestamp check is what makes replays harmless.
 import { EventEmitter } from 'node:events';
-import { compressProto, REMOTE_WRITE_HEADERS } from './remote-write.ts';
+import { compressProto, REMOTE_WRITE_HEADERS } from '@meridian/protocol/telemetry/remote-write';
 import type { Wal, WalRecord } from './wal.ts';
 
 export interface ForwarderLogger {

@@ -2,9 +2,9 @@
 //  - the kubelet PodResources API (List): containers → device ids; for nvidia.com/gpu the ids are GPU UUIDs;
 //  - Slurm (`scontrol show job -d -o`): per job and node, `GRES=gpu:a100:2(IDX:0-1)`, the GPU indices it holds.
 // The I/O around them lives in pod-resources.ts and slurm-allocations.ts.
-import { expandHostlist, nullable, splitOutsideParens } from '../../../slurm-bridge/src/parsers/common.ts';
-import { parseKeyValueLine } from '../../../slurm-bridge/src/parsers/kv.ts';
-import { parseFederationComment } from '../../../slurm-bridge/src/agent/translate.ts';
+import { expandHostlist, nullable, splitOutsideParens } from '@meridian/slurm-bridge/parsers/common';
+import { parseKeyValueLine } from '@meridian/slurm-bridge/parsers/kv';
+import { parseFederationComment } from '../slurm/translate.ts';
 import type { AllocationSource, GpuAllocation } from './collector.ts';
 
 /**

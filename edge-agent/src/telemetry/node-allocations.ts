@@ -1,6 +1,6 @@
 // The allocation source a node's collector uses: GPU → pod from the kubelet PodResources API (when the socket is
 // there) and, on Slurm nodes, GPU → Slurm job. One call for the process modes to wire into TelemetryCollector.
-import type { CommandRunner } from '../../../slurm-bridge/src/transports/runner.ts';
+import type { CommandRunner } from '@meridian/slurm-bridge/transports/runner';
 import type { AllocationSource, GpuAllocation } from './collector.ts';
 import { combineAllocationSources } from './gpu-allocations.ts';
 import { PodResourcesAllocationSource } from './pod-resources.ts';

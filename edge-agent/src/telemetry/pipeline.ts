@@ -7,7 +7,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { TelemetryCollector } from './collector.ts';
 import type { Forwarder } from './forwarder.ts';
-import { encodeWriteRequestProto } from './remote-write.ts';
+import { encodeWriteRequestProto } from '@meridian/protocol/telemetry/remote-write';
 import { WalFullError } from './wal.ts';
 import type { Wal } from './wal.ts';
 

@@ -3,8 +3,8 @@
 // GPUs get slurm_job_id and hpc_job (dcgm-exporter's HPC job label), and meridian_job_id for federation jobs.
 // Slurm's GRES index is taken as the NVML index: true when gres.conf lists /dev/nvidia0..N in order
 // (AutoDetect=nvml does), which is how Slurm numbers them for CUDA_VISIBLE_DEVICES too.
-import { LocalRunner } from '../../../slurm-bridge/src/transports/runner.ts';
-import type { CommandRunner } from '../../../slurm-bridge/src/transports/runner.ts';
+import { LocalRunner } from '@meridian/slurm-bridge/transports/runner';
+import type { CommandRunner } from '@meridian/slurm-bridge/transports/runner';
 import type { AllocationSource, GpuAllocation } from './collector.ts';
 import { allocationsFromSlurmJobs, parseSlurmGpuJobs } from './gpu-allocations.ts';
 import type { AllocationLogger } from './pod-resources.ts';

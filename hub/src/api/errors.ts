@@ -1,6 +1,6 @@
 // One error shape for every API answer: {code, message, details: [{path, message}]}.
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { FieldError } from '../protocol/job-spec.ts';
+import type { FieldError } from '@meridian/protocol/job-spec';
 import { pgCode } from '../store/db.ts';
 
 export class ApiError extends Error {

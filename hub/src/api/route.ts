@@ -2,7 +2,7 @@
 // records every route so the OpenAPI document is generated from the same schemas.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { fieldErrors } from '../protocol/job-spec.ts';
+import { fieldErrors } from '@meridian/protocol/job-spec';
 import type { Principal } from '../store/repos/users.ts';
 import { ApiError, badRequest } from './errors.ts';
 

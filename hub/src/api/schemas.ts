@@ -1,6 +1,6 @@
 // Request schemas of the REST API (the job spec itself lives in protocol/job-spec.ts).
 import { z } from 'zod';
-import { JOB_STATES, TIERS } from '../protocol/job-spec.ts';
+import { JOB_STATES, TIERS } from '@meridian/protocol/job-spec';
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const Name = z.string().min(1).max(63).regex(NAME, 'use lowercase letters, digits and "-", starting and ending with a letter or digit');

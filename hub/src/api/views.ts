@@ -1,5 +1,5 @@
 // API views of store rows (what clients see).
-import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '../protocol/slurm-patterns.ts';
+import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
 import type { AgentTask, JobRow } from '../store/repos/jobs.ts';
 
 /** Node of each task: as the cluster reported them, else the hub's placement. */

@@ -1,5 +1,5 @@
 // Applies one stored agent event to the hub's state (inside the gateway's event transaction).
-import type { AgentEvent } from '../protocol/agent-protocol.ts';
+import type { AgentEvent } from '@meridian/protocol/agent-protocol';
 import type { Queryable } from '../store/db.ts';
 import { audit } from '../store/repos/audit.ts';
 import { recordCommandResult } from '../store/repos/agent-stream.ts';

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { AGENT_CONNECT_PATH } from '../protocol/agent-protocol.ts';
+import { AGENT_CONNECT_PATH } from '@meridian/protocol/agent-protocol';
 import { OUTBOX_CHANNEL } from '../store/repos/agent-stream.ts';
 import { clusterForCredential } from '../store/repos/clusters.ts';
 import { PgListener } from './listener.ts';

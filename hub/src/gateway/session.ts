@@ -3,9 +3,9 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { AgentToHubFrame, PROTOCOL_VERSION } from '../protocol/agent-protocol.ts';
-import type { AgentEvent, Hello, HubToAgentFrame } from '../protocol/agent-protocol.ts';
-import { fieldErrors } from '../protocol/job-spec.ts';
+import { AgentToHubFrame, PROTOCOL_VERSION } from '@meridian/protocol/agent-protocol';
+import type { AgentEvent, Hello, HubToAgentFrame } from '@meridian/protocol/agent-protocol';
+import { fieldErrors } from '@meridian/protocol/job-spec';
 import { tx } from '../store/db.ts';
 import { ackCommands, markEventStored, pendingCommands, streamState } from '../store/repos/agent-stream.ts';
 import { setClusterStatus, touchCluster } from '../store/repos/clusters.ts';

@@ -1,7 +1,7 @@
 // Gates in front of the scheduler: a queued job reaches runCycle only when its --dependency allows it, and a
 // job that names a Slurm partition / nodelist / constraint only sees the Slurm clusters that can honour it.
 // Reads the store; the rules themselves are pure (slurm-rules.ts).
-import type { JobSpec } from '../protocol/job-spec.ts';
+import type { JobSpec } from '@meridian/protocol/job-spec';
 import type { Queryable } from '../store/db.ts';
 import { addEvent } from '../store/repos/jobs.ts';
 import type { ClusterRow, NodeRow } from '../store/repos/clusters.ts';

@@ -1,7 +1,7 @@
 // Builds one scheduling cycle's input from the store: clusters with node snapshots overlaid with the
 // hub's own reservations (placed/dispatched/running jobs), the queued jobs, and projects with budget left.
-import type { NodeInfo } from '../protocol/agent-protocol.ts';
-import type { JobSpec as UserSpec } from '../protocol/job-spec.ts';
+import type { NodeInfo } from '@meridian/protocol/agent-protocol';
+import type { JobSpec as UserSpec } from '@meridian/protocol/job-spec';
 import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAllocation, SchedulerConfig, TaskPlacement, Tier } from '../scheduler/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { listClusters, listNodes } from '../store/repos/clusters.ts';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { dependencyJobIds, eligibleClusters, evaluateDependency, knownPartitions, NO_CLUSTER, parseDependency, type ClusterNodes, type PrereqState } from './slurm-rules.ts';
 import { toSchedulerJob } from './input.ts';
-import { JobSpecSchema } from '../protocol/job-spec.ts';
+import { JobSpecSchema } from '@meridian/protocol/job-spec';
 
 const ann = (o: Record<string, string>) => ({ annotations: Object.fromEntries(Object.entries(o).map(([k, v]) => [`slurm.meridian.dev/${k}`, v])) });
 const clusters: ClusterNodes[] = [

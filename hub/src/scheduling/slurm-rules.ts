@@ -1,7 +1,7 @@
 // Slurm job semantics the hub enforces wherever a job lands (pure, no I/O): which clusters a job that names
 // a partition / nodelist / constraint may go to, and whether its --dependency lets it start yet.
 // The login-node sbatch writes these as `slurm.meridian.dev/<key>` annotations (slurm-bridge/src/login/jobspec.ts).
-import type { JobSpec } from '../protocol/job-spec.ts';
+import type { JobSpec } from '@meridian/protocol/job-spec';
 
 export const SLURM_ANNOTATION = 'slurm.meridian.dev/';
 export const PARTITIONS_LABEL = 'slurm.meridian.dev/partitions';

@@ -1,8 +1,8 @@
 // Hot state: the latest value of every GPU / NIC / node series the hub received, and their health, for the
 // scheduler (filter out unhealthy GPUs), the portal and the remediation workflow. In memory; rebuilt within
 // one scrape interval after a hub restart.
-import { GPU_METRICS, L, M } from '@meridian/edge-agent/telemetry/metric-names';
-import type { Label } from '@meridian/edge-agent/telemetry/remote-write';
+import { GPU_METRICS, L, M } from '@meridian/protocol/telemetry/metric-names';
+import type { Label } from '@meridian/protocol/telemetry/remote-write';
 import { emptyNicHistory, evaluateGpu, evaluateNic, evaluateNodeGpuCount, summarize } from './health.ts';
 import type { Finding, GpuObservation, NicHistory, NicObservation, Verdict } from './health.ts';
 

@@ -18,8 +18,8 @@ import {
   scanWriteRequest,
   SeriesScan,
   writeTimeSeriesField,
-} from '@meridian/edge-agent/telemetry/remote-write';
-import type { WriteRequest } from '@meridian/edge-agent/telemetry/remote-write';
+} from '@meridian/protocol/telemetry/remote-write';
+import type { WriteRequest } from '@meridian/protocol/telemetry/remote-write';
 import { HotState } from './hot-state.ts';
 import type { HotStateOptions } from './hot-state.ts';
 import { TenantRateLimiter } from './limits.ts';

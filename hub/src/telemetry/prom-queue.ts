@@ -3,8 +3,8 @@
 // (e.g. one sample too old), the batch is split in halves and retried so that only the offending series
 // are dropped, not the whole batch. Each enqueue() resolves once its series are written (or dropped as
 // invalid), which lets the receiver acknowledge an agent only after Prometheus has the data.
-import { compressProto, decodeWriteRequestProto, encodeWriteRequestProto, REMOTE_WRITE_HEADERS } from '@meridian/edge-agent/telemetry/remote-write';
-import type { TimeSeries } from '@meridian/edge-agent/telemetry/remote-write';
+import { compressProto, decodeWriteRequestProto, encodeWriteRequestProto, REMOTE_WRITE_HEADERS } from '@meridian/protocol/telemetry/remote-write';
+import type { TimeSeries } from '@meridian/protocol/telemetry/remote-write';
 
 export interface RemoteWriteQueueOptions {
   /** e.g. http://prometheus:9090/api/v1/write */

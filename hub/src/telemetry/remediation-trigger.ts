@@ -11,7 +11,7 @@ import type { HealthChange, HotState } from './hot-state.ts';
 import { reactToHealthChange, refusedToRetry, remediationWorkflowId } from './remediation-policy.ts';
 import type { RemediationSettings } from './remediation-policy.ts';
 import { addNodeEvent, breakerState, jobsOnNode, latestRemediationSteps } from './remediation-store.ts';
-import type { QuarantineAction, RemediationInput } from '../../../workflows/src/gpu-remediation.ts';
+import type { QuarantineAction, RemediationInput } from '@meridian/workflows/gpu-remediation';
 
 export interface RemediationStarter {
   /** Starts the node's remediation workflow; when one runs already, nudges it instead. */

@@ -5,7 +5,7 @@
 // Dedup is planned then committed: plan() marks which samples of a request are new without changing the
 // table's last timestamps; commit() records them. A request refused after planning (rate limit, backlog)
 // therefore leaves no trace and is accepted whole when retried.
-import type { Label } from '@meridian/edge-agent/telemetry/remote-write';
+import type { Label } from '@meridian/protocol/telemetry/remote-write';
 import type { HotHandle } from './hot-state.ts';
 
 export interface SeriesState {

@@ -1,6 +1,6 @@
 // Tenant labels (pure): the hub, not the agent, says which cluster and region a series belongs to, and
 // which project when the series carries a job. Labels an agent sent under those names are replaced.
-import type { Label } from '@meridian/edge-agent/telemetry/remote-write';
+import type { Label } from '@meridian/protocol/telemetry/remote-write';
 
 export interface Tenant {
   clusterId: string;

@@ -1,6 +1,6 @@
 // Validation of remote-write series (pure). A request is accepted whole or rejected whole, with a message
 // naming the series, the label and the fix.
-import type { Label, TimeSeries } from '@meridian/edge-agent/telemetry/remote-write';
+import type { Label, TimeSeries } from '@meridian/protocol/telemetry/remote-write';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

@@ -2,7 +2,7 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Logger } from 'pino';
-import type { JobLifecycleInput } from '../../../workflows/src/job-lifecycle.ts';
+import type { JobLifecycleInput } from '@meridian/workflows/job-lifecycle';
 
 export interface TemporalSettings {
   address: string;

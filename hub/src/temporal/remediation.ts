@@ -3,7 +3,7 @@
 // a finished one may be started again for the next incident (ALLOW_DUPLICATE).
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { RemediationInput } from '../../../workflows/src/gpu-remediation.ts';
+import type { RemediationInput } from '@meridian/workflows/gpu-remediation';
 import type { RemediationStarter } from '../telemetry/remediation-trigger.ts';
 import { remediationWorkflowId } from '../telemetry/remediation-policy.ts';
 import type { JobWorkflows } from './client.ts';

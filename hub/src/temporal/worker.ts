@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -13,7 +13,8 @@ import type { LifecycleHooks } from './activities/lifecycle.ts';
 import { remediationActivities } from './activities/remediation.ts';
 import type { RemediationDeps } from './activities/remediation.ts';
 
-export const WORKFLOWS_DIR = fileURLToPath(new URL('../../../workflows/src/', import.meta.url));
+// The workflows package's sources, found through its package export (the worker bundles them itself).
+export const WORKFLOWS_DIR = join(dirname(createRequire(import.meta.url).resolve('@meridian/workflows/package.json')), 'src');
 
 /** Bundles the workflows package once per content version (cached under the OS temp dir). */
 export async function workflowBundle(log?: Logger): Promise<{ code: string }> {

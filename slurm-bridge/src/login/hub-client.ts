@@ -1,5 +1,5 @@
 // The login node's client for the hub REST API (MERIDIAN_URL, MERIDIAN_TOKEN).
-import type { JobSpecInput } from '../../../hub/src/protocol/job-spec.ts';
+import type { JobSpecInput } from '@meridian/protocol/job-spec';
 import type { HubJobView } from './rows.ts';
 
 export class HubError extends Error {

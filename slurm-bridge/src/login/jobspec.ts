@@ -2,7 +2,7 @@
 // the hub schedules on; every Slurm-only detail rides in `slurm.meridian.dev/*` annotations, which the hub
 // copies into the dispatch (`DispatchCommand.annotations`) and the Slurm driver turns back into sbatch options.
 import { basename, resolve as resolvePath } from 'node:path';
-import type { JobSpecInput } from '../../../hub/src/protocol/job-spec.ts';
+import type { JobSpecInput } from '@meridian/protocol/job-spec';
 import { ANNOTATION_PREFIX } from './rows.ts';
 import type { SbatchOptions } from './sbatch-options.ts';
 

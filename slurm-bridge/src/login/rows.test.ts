@@ -4,8 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { formatSqueue } from './format.ts';
 import { arrayRows, compressIndices, pendingReason, queueRowFromHub, squeueOrder, type HubJobView } from './rows.ts';
 import { arrayIndices } from './sbatch-options.ts';
-import { statusEvent } from '../agent/translate.ts';
-import type { SlurmJob } from '../types.ts';
 
 const view = (o: Partial<HubJobView> = {}): HubJobView => ({ id: '7', name: 'j', project: 'default', user: 'ana', state: 'Queued', spec: { annotations: {} }, ...o });
 
@@ -45,12 +43,4 @@ describe('squeue rows from the hub', () => {
     expect(formatSqueue(rows.slice(-1), '%i %t %r', false)).toBe('123_[4-15%4] PD None\n');
   });
 
-  it("the Slurm driver reports the array's pending remainder as one pending task per index", () => {
-    const base = { name: 'a', user: 'root', partition: 'gpu', reason: 'JobArrayTaskLimit', nodeList: '', numNodes: 1, numCpus: 1, exitCode: 0, signal: 0, comment: 'meridian:9:1', stdout: '', workDir: '/', arrayJobId: '40' };
-    const ev = statusEvent('9', 1, [
-      { ...base, jobId: '41', arrayTaskId: '0', state: 'RUNNING', nodeList: 'gpu-0' },
-      { ...base, jobId: '40', arrayTaskId: '1-3%1', state: 'PENDING' },
-    ] as unknown as SlurmJob[]);
-    expect(ev.tasks.map((t) => [t.index, t.phase])).toEqual([[0, 'Running'], [1, 'Pending'], [2, 'Pending'], [3, 'Pending']]);
-  });
 });

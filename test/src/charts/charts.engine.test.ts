@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { prewarmConfig } from '../../../edge-agent/src/kubernetes/prewarm.ts';
+import { prewarmConfig } from '@meridian/edge-agent/kubernetes/prewarm';
 import { goBinary, repoRoot } from '../harness/engines.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';

@@ -5,10 +5,10 @@
 import * as k8s from '@kubernetes/client-node';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHub } from '../../../hub/src/main.ts';
-import type { Hub } from '../../../hub/src/main.ts';
-import { createPool } from '../../../hub/src/store/db.ts';
-import { ADMIN_TOKEN, Api, FAST, waitFor } from '../../../hub/test/helpers.ts';
+import { startHub } from '@meridian/hub/main';
+import type { Hub } from '@meridian/hub/main';
+import { createPool } from '@meridian/hub/store/db';
+import { ADMIN_TOKEN, Api, FAST, waitFor } from '../hub/helpers.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
 import { PostgresEngine } from '../harness/postgres.ts';

@@ -13,11 +13,11 @@ import { Worker } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
-import { startHub } from '../../../hub/src/main.ts';
-import type { Hub } from '../../../hub/src/main.ts';
-import { DEFAULT_REMEDIATION, remediationWorkflowId } from '../../../hub/src/telemetry/remediation-policy.ts';
-import { workflowBundle } from '../../../hub/src/temporal/worker.ts';
-import { ADMIN_TOKEN, Api, FAST, waitFor } from '../../../hub/test/helpers.ts';
+import { startHub } from '@meridian/hub/main';
+import type { Hub } from '@meridian/hub/main';
+import { DEFAULT_REMEDIATION, remediationWorkflowId } from '@meridian/hub/telemetry/remediation-policy';
+import { workflowBundle } from '@meridian/hub/temporal/worker';
+import { ADMIN_TOKEN, Api, FAST, waitFor } from '../hub/helpers.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
 import { PostgresEngine } from '../harness/postgres.ts';
@@ -25,6 +25,7 @@ import { RunDir } from '../harness/rundir.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
 import { CollectorProcess } from './collector-process.ts';
 import { KubeAgentProcess } from './kubernetes-agents.ts';
+import { packagePath } from '../packages.ts';
 
 const A100 = 'NVIDIA-A100-SXM4-80GB';
 const NS = 'meridian-jobs';
@@ -99,7 +100,7 @@ describe('GPU-fault self-healing end to end (collectors + hub + Temporal + KWOK)
     await conn.close();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
     if (process.env.RECORD_HISTORIES) {
-      const dir = fileURLToPath(new URL('../../../hub/src/temporal/histories/', import.meta.url));
+      const dir = packagePath('hub', 'src/temporal/histories/');
       mkdirSync(dir, { recursive: true });
       writeFileSync(`${dir}${name}.json`, JSON.stringify(proto.api.history.v1.History.toObject(proto.api.history.v1.History.fromObject(history), { longs: String, bytes: String, enums: String })));
     }

@@ -4,10 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHub } from '../../../hub/src/main.ts';
-import type { Hub } from '../../../hub/src/main.ts';
-import { ADMIN_TOKEN, Api, FAST, waitFor } from '../../../hub/test/helpers.ts';
-import { parseScontrolJobs } from '../../../slurm-bridge/src/parsers/scontrol.ts';
+import { startHub } from '@meridian/hub/main';
+import type { Hub } from '@meridian/hub/main';
+import { ADMIN_TOKEN, Api, FAST, waitFor } from '../hub/helpers.ts';
+import { parseScontrolJobs } from '@meridian/slurm-bridge/parsers/scontrol';
 import { PostgresEngine } from '../harness/postgres.ts';
 import { RunDir } from '../harness/rundir.ts';
 import { SlurmCluster } from '../harness/slurm.ts';

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { openNvml, readRdmaPorts } from '@meridian/native';
 import type { GpuInventoryItem } from '@meridian/native';
-import { openNvmlGpuSource } from '../../../edge-agent/src/telemetry/native-sources.ts';
-import { TelemetryCollector } from '../../../edge-agent/src/telemetry/collector.ts';
+import { openNvmlGpuSource } from '@meridian/edge-agent/telemetry/native-sources';
+import { TelemetryCollector } from '@meridian/edge-agent/telemetry/collector';
 import { compareInventory, parseSmiInventory, percentile } from './smi.ts';
 
 const seconds = (v: string): number => {

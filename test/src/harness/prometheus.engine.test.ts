@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeWriteRequest, REMOTE_WRITE_HEADERS, sortLabels } from '@meridian/edge-agent/telemetry/remote-write';
+import { encodeWriteRequest, REMOTE_WRITE_HEADERS, sortLabels } from '@meridian/protocol/telemetry/remote-write';
 import { PrometheusEngine } from './prometheus.ts';
 
 describe('Prometheus engine', () => {

@@ -19,7 +19,7 @@ import { CollectorProcess } from '../e2e/collector-process.ts';
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
 import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
 import { kubeRegions, links, slurmSite } from './topology.ts';
-import { ensureCommandsBundle } from '../../../slurm-bridge/scripts/build-commands.mjs';
+import { ensureCommandsBundle } from '@meridian/slurm-bridge/build-commands';
 
 /** The Slurm-compatible login-node commands MERIDIAN_BIN carries (slurm-bridge/bin). */
 const LOGIN_COMMANDS = ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol'] as const;

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { tx } from '../../store/db.ts';
 import { audit } from '../../store/repos/audit.ts';
-import { NodeCommand } from '../../protocol/agent-protocol.ts';
-import type { Command } from '../../protocol/agent-protocol.ts';
+import { NodeCommand } from '@meridian/protocol/agent-protocol';
+import type { Command } from '@meridian/protocol/agent-protocol';
 import { enqueueCommand, getCommand } from '../../store/repos/agent-stream.ts';
 import { createCluster, getCluster, listClusters, listNodes, rotateClusterCredential } from '../../store/repos/clusters.ts';
 import { requireAdmin } from '../auth.ts';

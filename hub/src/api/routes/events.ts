@@ -1,7 +1,7 @@
 // Job event history (paged) and a live Server-Sent-Events stream of it.
 import { z } from 'zod';
-import { TERMINAL_STATES } from '../../protocol/job-spec.ts';
-import type { JobState } from '../../protocol/job-spec.ts';
+import { TERMINAL_STATES } from '@meridian/protocol/job-spec';
+import type { JobState } from '@meridian/protocol/job-spec';
 import { getJob, listEvents } from '../../store/repos/jobs.ts';
 import type { ApiContext } from '../context.ts';
 import type { Routes } from '../route.ts';

@@ -1,6 +1,6 @@
 // Slurm semantics of job submit and hold/release at the hub: sbatch's own refusals (unknown partition,
 // dependency problems), `sbatch --hold` submitting held, and hold/release of a job already pending on Slurm.
-import type { JobSpec } from '../../protocol/job-spec.ts';
+import type { JobSpec } from '@meridian/protocol/job-spec';
 import { dependencyJobIds, parseDependency, SLURM_ANNOTATION, slurmAnnotation } from '../../scheduling/slurm-rules.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';

@@ -1,6 +1,6 @@
 // Jobs: submit (admission, one transaction, idempotent workflow start), get, list, cancel, why-pending, logs.
 import { z } from 'zod';
-import { JobSpecSchema } from '../../protocol/job-spec.ts';
+import { JobSpecSchema } from '@meridian/protocol/job-spec';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { admissionState, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';

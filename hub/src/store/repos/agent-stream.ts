@@ -1,6 +1,6 @@
 // Agent stream state per cluster: the last stored agent event seq, and the hub → agent command outbox
 // (numbered per cluster, acked by the agent, resent after a reconnect until acked).
-import type { Command } from '../../protocol/agent-protocol.ts';
+import type { Command } from '@meridian/protocol/agent-protocol';
 import type { Queryable } from '../db.ts';
 
 export const OUTBOX_CHANNEL = 'meridian_outbox';

@@ -1,5 +1,5 @@
 // Member clusters (agent credential hashed) and their node / GPU snapshots.
-import type { NodeInfo } from '../../protocol/agent-protocol.ts';
+import type { NodeInfo } from '@meridian/protocol/agent-protocol';
 import type { Queryable } from '../db.ts';
 import { newSecret, sha256 } from '../hash.ts';
 

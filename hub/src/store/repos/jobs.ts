@@ -1,5 +1,5 @@
 // Jobs: the spec as submitted, the lifecycle state, and the event history.
-import type { JobSpec, JobState } from '../../protocol/job-spec.ts';
+import type { JobSpec, JobState } from '@meridian/protocol/job-spec';
 import type { Queryable } from '../db.ts';
 
 export interface JobRow {

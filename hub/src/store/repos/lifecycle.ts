@@ -1,8 +1,8 @@
 // Job state transitions. Each runs in one transaction, checks the state it expects (so a retried
 // activity or a replayed event is a no-op), and writes the job event in the same transaction.
 import type pg from 'pg';
-import type { DispatchCommand, JobStatusEvent } from '../../protocol/agent-protocol.ts';
-import type { JobState } from '../../protocol/job-spec.ts';
+import type { DispatchCommand, JobStatusEvent } from '@meridian/protocol/agent-protocol';
+import type { JobState } from '@meridian/protocol/job-spec';
 import { tx } from '../db.ts';
 import type { Queryable } from '../db.ts';
 import { enqueueCommand, hasCommand } from './agent-stream.ts';

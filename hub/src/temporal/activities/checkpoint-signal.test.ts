@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Command, CommandFrame, SignalCommand } from '../../protocol/agent-protocol.ts';
+import { Command, CommandFrame, SignalCommand } from '@meridian/protocol/agent-protocol';
 import { cancelGraceAfter, checkpointWaitSeconds } from './checkpoint-signal.ts';
 import type { SignalOutcome } from './checkpoint-signal.ts';
 

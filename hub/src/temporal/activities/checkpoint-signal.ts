@@ -4,7 +4,7 @@
 // `resultWaitMs` the job counts as not signalled and the requeue's cancel carries its grace instead (the
 // pre-signal behaviour), so mixed agent versions keep working.
 import type pg from 'pg';
-import { SignalCommand } from '../../protocol/agent-protocol.ts';
+import { SignalCommand } from '@meridian/protocol/agent-protocol';
 import { enqueueCommand, getCommand } from '../../store/repos/agent-stream.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
 import { addEvent, getJob } from '../../store/repos/jobs.ts';

@@ -1,6 +1,6 @@
 // Activities of the job-lifecycle workflow: thin, idempotent wrappers over the store's transitions.
 import type pg from 'pg';
-import type { DispatchOutcome, JobSnapshot, LifecycleActivities } from '../../../../workflows/src/activities.ts';
+import type { DispatchOutcome, JobSnapshot, LifecycleActivities } from '@meridian/workflows/activities';
 import { getJob } from '../../store/repos/jobs.ts';
 import { dispatchJob, finishJob, requeueJob, sendCancel } from '../../store/repos/lifecycle.ts';
 

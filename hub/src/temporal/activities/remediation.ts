@@ -2,7 +2,7 @@
 // telemetry hot state. Each is idempotent (the workflow retries them): a cordon sent twice is one cordon, a
 // requeue of an attempt that already moved answers false, the breaker counts a node once.
 import type pg from 'pg';
-import type { JobOnNode, QuarantineDecision, RemediationActivities, RemediationEvent } from '../../../../workflows/src/gpu-remediation.ts';
+import type { JobOnNode, QuarantineDecision, RemediationActivities, RemediationEvent } from '@meridian/workflows/gpu-remediation';
 import { getCommand, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getCluster, listNodes } from '../../store/repos/clusters.ts';
 import { addEvent, getJob } from '../../store/repos/jobs.ts';

@@ -1,0 +1,361 @@
+// Pure translations between the agent protocol and Slurm: dispatch → submit request (a batch script, or a
+// container job wrapped in one), Slurm jobs → JobStatusEvent, Slurm nodes → NodeInfo.
+import type { DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
+import { arrayIndices } from '@meridian/slurm-bridge/login/sbatch-options';
+import { expandHostlist, gresTotal } from '@meridian/slurm-bridge/parsers/common';
+import type { SlurmJob, SlurmNode, SubmitRequest } from '@meridian/slurm-bridge/types';
+
+export const COMMENT_PREFIX = 'meridian:';
+export const REASON_PREFIX = 'meridian:';
+
+/** The Slurm comment that marks a federation job attempt: `meridian:<jobId>:<attempt>`. */
+export function federationComment(jobId: string, attempt: number): string {
+  return `${COMMENT_PREFIX}${jobId}:${attempt}`;
+}
+
+export function parseFederationComment(comment: string): { jobId: string; attempt: number } | undefined {
+  const m = /^meridian:([^:\s]+):(\d+)$/.exec(comment);
+  return m ? { jobId: m[1]!, attempt: Number(m[2]) } : undefined;
+}
+
+/** How container jobs run on this Slurm cluster. */
+export type ContainerRuntime = 'pyxis' | 'apptainer' | 'podman' | 'docker' | 'host';
+
+/** Slurm-only extras a login-node `sbatch` puts in `DispatchCommand.slurm` (all optional). */
+export interface SlurmExtras {
+  jobName?: string;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  nodes?: number;
+  ntasks?: number;
+  ntasksPerNode?: number;
+  cpusPerTask?: number;
+  memPerNodeMiB?: number;
+  memPerCpuMiB?: number;
+  gres?: string;
+  timeLimitMin?: number;
+  output?: string;
+  error?: string;
+  workDir?: string;
+  array?: string;
+  /** Slurm dependency syntax whose ids are federation job ids (afterok:123,after:124?...). */
+  dependency?: string;
+  hold?: boolean;
+  constraint?: string;
+  exclusive?: boolean;
+  requeue?: boolean;
+  begin?: string;
+  signal?: string;
+}
+
+const EXTRA_KEYS: Record<keyof SlurmExtras, 'string' | 'number' | 'boolean'> = {
+  jobName: 'string', partition: 'string', account: 'string', qos: 'string', nodes: 'number', ntasks: 'number',
+  ntasksPerNode: 'number', cpusPerTask: 'number', memPerNodeMiB: 'number', memPerCpuMiB: 'number', gres: 'string',
+  timeLimitMin: 'number', output: 'string', error: 'string', workDir: 'string', array: 'string', dependency: 'string',
+  hold: 'boolean', constraint: 'string', exclusive: 'boolean', requeue: 'boolean', begin: 'string', signal: 'string',
+};
+
+/** Reads `DispatchCommand.slurm`; a key of the wrong type is an error naming the key. Unknown keys are ignored. */
+export function readExtras(raw: Record<string, unknown> | undefined): SlurmExtras {
+  const out: Record<string, unknown> = {};
+  for (const [k, want] of Object.entries(EXTRA_KEYS)) {
+    const v = raw?.[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== want) throw new Error(`dispatch.slurm.${k} must be a ${want}, got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out as SlurmExtras;
+}
+
+export const ANNOTATION_PREFIX = 'slurm.meridian.dev/';
+
+/** Slurm extras carried as `slurm.meridian.dev/<key>` annotations (what the login-node sbatch writes). */
+export function extrasFromAnnotations(annotations: Record<string, string> | undefined): SlurmExtras {
+  const raw: Record<string, unknown> = {};
+  for (const [k, want] of Object.entries(EXTRA_KEYS)) {
+    const v = annotations?.[`${ANNOTATION_PREFIX}${k}`];
+    if (v === undefined) continue;
+    if (want === 'number') {
+      if (!/^\d+$/.test(v)) throw new Error(`annotation ${ANNOTATION_PREFIX}${k} must be a whole number, got ${JSON.stringify(v)}`);
+      raw[k] = Number(v);
+    } else if (want === 'boolean') raw[k] = v === 'true';
+    else raw[k] = v;
+  }
+  return raw as SlurmExtras;
+}
+
+/**
+ * Output patterns name the job by the id the user was given (the federation id), not Slurm's: `%j`/`%J`/`%A`
+ * become the federation id (for arrays only `%A`; `%a` stays for Slurm). `%%` is left alone.
+ */
+export function federationPattern(pattern: string, jobId: string, isArray: boolean): string {
+  return pattern.replace(/%(%|\d*[jJA])/g, (m: string, code: string) => {
+    if (code === '%') return m;
+    const letter = code.slice(-1);
+    const width = code.length > 1 ? Number(code.slice(0, -1)) : 0;
+    if (isArray && letter !== 'A') return m;
+    return jobId.padStart(width, '0');
+  });
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A container job as a batch script for the configured runtime. */
+export function containerScript(cmd: DispatchCommand, runtime: ContainerRuntime): string {
+  if (!cmd.image) throw new Error(`dispatch ${cmd.jobId}: neither a script nor an image`);
+  const argv = [...(cmd.command ?? []), ...(cmd.args ?? [])];
+  const lines = ['#!/bin/bash', `# Meridian container job ${cmd.jobId} (attempt ${cmd.attempt}), image ${cmd.image}`, 'set -euo pipefail'];
+  const envFlags = (flag: string) => Object.keys(cmd.env).map((k) => `${flag} ${k}`).join(' ');
+  const cmdline = argv.map(q).join(' ');
+  switch (runtime) {
+    case 'pyxis':
+      lines.push(`exec srun --container-image=${q(cmd.image)} ${cmdline}`);
+      break;
+    case 'apptainer':
+      lines.push(`exec apptainer exec --cleanenv --nv docker://${cmd.image.replace(/'/g, '')} ${cmdline}`.trimEnd());
+      break;
+    case 'podman':
+    case 'docker':
+      lines.push(`exec ${runtime} run --rm --network=host ${envFlags('-e')} -e SLURM_JOB_ID -e CUDA_VISIBLE_DEVICES ${q(cmd.image)} ${cmdline}`.replace(/ +/g, ' ').trimEnd());
+      break;
+    case 'host':
+      // No container runtime: run the command on the node (the image is recorded above only).
+      if (!argv.length) throw new Error(`dispatch ${cmd.jobId}: runtime "host" needs a command`);
+      lines.push(`exec ${cmdline}`);
+      break;
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface TranslateOptions {
+  runtime: ContainerRuntime;
+  /** GPU model (hub spelling, e.g. A100) → gres type (e.g. a100); default: lower case. */
+  gpuTypes?: Record<string, string>;
+  /** Output directory when the dispatch names none. */
+  defaultWorkDir: string;
+  defaultPartition?: string;
+}
+
+/** A dispatch → the request the transport submits. `dependency` must already use Slurm ids. */
+export function submitRequestFor(cmd: DispatchCommand, opts: TranslateOptions, slurmDependency?: string): SubmitRequest {
+  const x = { ...extrasFromAnnotations(cmd.annotations), ...readExtras(cmd.slurm) };
+  const fromLogin = Object.keys(cmd.annotations ?? {}).some((k) => k.startsWith(ANNOTATION_PREFIX));
+  if (fromLogin && cmd.script) {
+    // A login-node sbatch job: file names follow the id the user was told (see federationPattern).
+    const isArray = x.array !== undefined;
+    x.output = federationPattern(x.output ?? (isArray ? 'slurm-%A_%a.out' : 'slurm-%j.out'), cmd.jobId, isArray);
+    if (x.error) x.error = federationPattern(x.error, cmd.jobId, isArray);
+  }
+  const script = cmd.script ?? containerScript(cmd, opts.runtime);
+  const gpus = cmd.perTask.gpus;
+  const gresType = cmd.gpuModel ? (opts.gpuTypes?.[cmd.gpuModel] ?? cmd.gpuModel.toLowerCase()) : undefined;
+  const cpus = Math.max(1, Math.ceil(cmd.perTask.cpuMilli / 1000));
+  const req: SubmitRequest = {
+    script,
+    name: x.jobName ?? `meridian-${cmd.jobId}`,
+    comment: federationComment(cmd.jobId, cmd.attempt),
+    partition: x.partition ?? opts.defaultPartition,
+    account: x.account,
+    qos: x.qos,
+    timeLimitMin: x.timeLimitMin ?? Math.max(1, Math.ceil(cmd.maxRuntimeSec / 60)),
+    stdout: x.output,
+    stderr: x.error,
+    workDir: x.workDir ?? opts.defaultWorkDir,
+    env: { ...cmd.env, MERIDIAN_JOB_ID: cmd.jobId, MERIDIAN_ATTEMPT: String(cmd.attempt) },
+    array: x.array,
+    dependency: slurmDependency,
+    hold: x.hold,
+    constraint: x.constraint,
+    exclusive: x.exclusive,
+    requeue: x.requeue,
+    begin: x.begin,
+    signal: x.signal ?? (cmd.checkpointSignal ? `B:${cmd.checkpointSignal.replace(/^SIG/, '')}@60` : undefined),
+  };
+  if ((cmd.slurm || fromLogin) && (x.nodes !== undefined || x.ntasks !== undefined || x.cpusPerTask !== undefined || x.gres !== undefined || x.memPerNodeMiB !== undefined || x.memPerCpuMiB !== undefined)) {
+    // A login-node sbatch: keep the user's own resource shape.
+    Object.assign(req, { nodes: x.nodes, tasks: x.ntasks, tasksPerNode: x.ntasksPerNode, cpusPerTask: x.cpusPerTask, gres: x.gres, memoryPerNodeMiB: x.memPerNodeMiB, memoryPerCpuMiB: x.memPerCpuMiB });
+  } else if (gpus > 0) {
+    // A gang of N GPU tasks: one task per node, each with its GPUs, CPUs and memory.
+    Object.assign(req, { nodes: cmd.tasks, tasks: cmd.tasks, tasksPerNode: 1, cpusPerTask: cpus, gres: `gpu:${gresType ? `${gresType}:` : ''}${gpus}`, memoryPerNodeMiB: Math.ceil(cmd.perTask.memoryMiB) });
+  } else {
+    Object.assign(req, { tasks: cmd.tasks, cpusPerTask: cpus, memoryPerCpuMiB: Math.max(1, Math.ceil(cmd.perTask.memoryMiB / cpus)) });
+  }
+  return req;
+}
+
+/** Federation ids in a dependency expression → Slurm ids via `lookup`; unknown ids throw. */
+export async function translateDependency(dep: string, lookup: (federationId: string) => Promise<string | undefined>): Promise<string> {
+  if (dep === 'singleton') return dep;
+  const out: string[] = [];
+  for (const token of dep.split(/([,?])/)) {
+    if (token === ',' || token === '?') {
+      out.push(token);
+      continue;
+    }
+    const m = /^(after|afterany|afterok|afternotok|aftercorr|afterburstbuffer):(.+)$/.exec(token);
+    if (!m) {
+      if (token === 'singleton') {
+        out.push(token);
+        continue;
+      }
+      throw new Error(`dependency "${token}" is not type:jobid[:jobid...]`);
+    }
+    const ids: string[] = [];
+    for (const part of m[2]!.split(':')) {
+      const [id, plus] = part.split('+');
+      const slurmId = await lookup(id!);
+      if (!slurmId) throw new Error(`dependency on job ${id} which has no Slurm job on this cluster`);
+      ids.push(plus !== undefined ? `${slurmId}+${plus}` : slurmId);
+    }
+    out.push(`${m[1]}:${ids.join(':')}`);
+  }
+  return out.join('');
+}
+
+type Phase = JobStatusEvent['phase'];
+
+/** One Slurm job state → phase and a reason a person understands. */
+export function phaseOf(j: SlurmJob): { phase: Phase; reason?: string } {
+  switch (j.state) {
+    case 'PENDING':
+    case 'CONFIGURING':
+    case 'REQUEUED':
+    case 'REQUEUE_HOLD':
+    case 'REQUEUE_FED':
+    case 'RESV_DEL_HOLD':
+      return { phase: 'Pending', reason: j.reason !== 'None' ? j.reason : undefined };
+    case 'RUNNING':
+    case 'COMPLETING':
+    case 'SUSPENDED':
+    case 'STOPPED':
+    case 'SIGNALING':
+    case 'STAGE_OUT':
+    case 'RESIZING':
+      return { phase: 'Running' };
+    case 'COMPLETED':
+      return { phase: 'Succeeded' };
+    case 'CANCELLED':
+      return { phase: 'Cancelled', reason: 'Cancelled' };
+    case 'TIMEOUT':
+      return { phase: 'Failed', reason: 'TIMEOUT' };
+    case 'OUT_OF_MEMORY':
+      return { phase: 'Failed', reason: 'OOMKilled' };
+    case 'DEADLINE':
+      return { phase: 'Failed', reason: 'DeadlineExceeded' };
+    case 'NODE_FAIL':
+      return { phase: 'Failed', reason: 'NodeFail' };
+    case 'BOOT_FAIL':
+      return { phase: 'Failed', reason: 'BootFail' };
+    case 'PREEMPTED':
+      return { phase: 'Failed', reason: 'Preempted' };
+    case 'FAILED':
+      return { phase: 'Failed', reason: j.signal ? `Signal ${j.signal}` : 'NonZeroExitCode' };
+    default:
+      return { phase: j.state === 'REVOKED' ? 'Cancelled' : 'Failed', reason: j.state };
+  }
+}
+
+const TASK_PHASE: Record<Phase, 'Pending' | 'Running' | 'Succeeded' | 'Failed'> = { Pending: 'Pending', Running: 'Running', Succeeded: 'Succeeded', Failed: 'Failed', Cancelled: 'Failed' };
+
+/**
+ * The Slurm jobs of one federation attempt (one job, or the tasks of an array) → one status event.
+ * Array: Running while any task runs; terminal when all are; Failed if any failed (first failure's reason).
+ */
+export function statusEvent(jobId: string, attempt: number, jobs: SlurmJob[]): JobStatusEvent {
+  if (!jobs.length) throw new Error(`no Slurm jobs for ${jobId}`);
+  const isArray = jobs.some((j) => j.arrayJobId !== undefined);
+  // An array's pending remainder (ArrayTaskId=2-3) is one record standing for several tasks.
+  const tasks = jobs.flatMap((j, i): JobStatusEvent['tasks'] => {
+    const p = phaseOf(j);
+    // The pending remainder (ArrayTaskId=4-15%4) stands for one pending task per index.
+    if (isArray && j.arrayTaskId && !/^\d+$/.test(j.arrayTaskId)) return arrayIndices(j.arrayTaskId).map((index) => ({ index, phase: 'Pending', reason: p.reason }));
+    const idx = isArray && /^\d+$/.test(j.arrayTaskId ?? '') ? Number(j.arrayTaskId) : i;
+    return [{
+      index: idx,
+      node: expandHostlist(j.nodeList)[0],
+      phase: TASK_PHASE[p.phase],
+      exitCode: p.phase === 'Succeeded' || p.phase === 'Failed' ? j.exitCode : undefined,
+      signal: j.signal || undefined,
+      reason: p.reason,
+      startedAt: j.startTime?.toISOString(),
+      finishedAt: p.phase !== 'Pending' && p.phase !== 'Running' ? j.endTime?.toISOString() : undefined,
+    }];
+  });
+  const phases = jobs.map(phaseOf);
+  let phase: Phase;
+  let idx = 0;
+  if (phases.some((p) => p.phase === 'Running') || (phases.some((p) => p.phase !== 'Pending') && phases.some((p) => p.phase === 'Pending'))) phase = 'Running';
+  else if (phases.every((p) => p.phase === 'Pending')) phase = 'Pending';
+  else if ((idx = phases.findIndex((p) => p.phase === 'Failed')) >= 0) phase = 'Failed';
+  else if ((idx = phases.findIndex((p) => p.phase === 'Cancelled')) >= 0) phase = 'Cancelled';
+  else phase = 'Succeeded';
+  const lead = phase === 'Failed' || phase === 'Cancelled' ? jobs[idx]! : jobs[0]!;
+  const leadPhase = phaseOf(lead);
+  const starts = jobs.map((j) => j.startTime?.getTime()).filter((t): t is number => t !== undefined);
+  const ends = jobs.map((j) => j.endTime?.getTime()).filter((t): t is number => t !== undefined);
+  const terminal = phase === 'Succeeded' || phase === 'Failed' || phase === 'Cancelled';
+  const parent = lead.arrayJobId ?? lead.jobId;
+  return {
+    type: 'job.status',
+    jobId,
+    attempt,
+    phase,
+    tasks: isArray || jobs.length > 1 || !lead.nodeList ? tasks : expandHostlist(lead.nodeList).map((node, i) => ({ ...tasks[0]!, index: i, node })),
+    exitCode: terminal ? lead.exitCode : undefined,
+    reason: phase === 'Pending' || terminal ? (phase === 'Succeeded' ? undefined : leadPhase.reason) : undefined,
+    message: terminal ? `Slurm job ${parent} ${lead.state} ExitCode=${lead.exitCode}:${lead.signal}` : phase === 'Pending' ? `Slurm job ${parent} pending: ${lead.reason}` : undefined,
+    startedAt: starts.length ? new Date(Math.min(...starts)).toISOString() : undefined,
+    finishedAt: terminal && ends.length ? new Date(Math.max(...ends)).toISOString() : undefined,
+    clusterJobId: parent,
+  };
+}
+
+/** sinfo's compact state (%t) for a node. */
+export function compactState(n: SlurmNode): string {
+  const f = new Set(n.flags);
+  let s: string;
+  if (n.baseState === 'down') s = 'down';
+  else if (f.has('DRAIN')) s = n.baseState === 'idle' ? 'drain' : 'drng';
+  else if (n.baseState === 'allocated') s = 'alloc';
+  else if (n.baseState === 'mixed') s = 'mix';
+  else if (f.has('COMPLETING')) s = 'comp';
+  else s = n.baseState;
+  if (f.has('POWERED_DOWN')) s += '~';
+  else if (f.has('POWERING_UP')) s += '#';
+  else if (f.has('POWERING_DOWN')) s += '%';
+  else if (f.has('NOT_RESPONDING')) s += '*';
+  return s;
+}
+
+export function nodeInfoOf(n: SlurmNode, clusterName?: string): NodeInfo {
+  const f = new Set(n.flags);
+  const gpus = gresTotal(n.gres);
+  const gpusUsed = gresTotal(n.gresUsed);
+  const cap = { cpuMilli: n.cpus * 1000, memoryMiB: n.memoryMiB, gpus, rdma: 0 };
+  const down = ['down', 'error', 'future', 'unknown'].includes(n.baseState);
+  const poweredOff = f.has('POWERED_DOWN') || f.has('POWERING_UP') || f.has('POWERING_DOWN');
+  const labels: Record<string, string> = { 'slurm.meridian.dev/partitions': n.partitions.join(',') };
+  if (clusterName) labels['slurm.meridian.dev/cluster'] = clusterName;
+  for (const feat of n.features) labels[`slurm.meridian.dev/feature.${feat}`] = 'true';
+  if (n.reasonUser) labels['slurm.meridian.dev/reason-user'] = n.reasonUser;
+  if (f.has('CLOUD')) labels['slurm.meridian.dev/cloud'] = 'true';
+  if (poweredOff) labels['slurm.meridian.dev/power'] = f.has('POWERING_UP') ? 'powering-up' : f.has('POWERING_DOWN') ? 'powering-down' : 'off';
+  const unschedulable = f.has('DRAIN') || down || f.has('FAIL') || f.has('MAINTENANCE') || f.has('REBOOT_REQUESTED');
+  return {
+    name: n.name,
+    gpuModel: n.gres.find((g) => g.name === 'gpu' && g.type)?.type,
+    capacity: cap,
+    allocatable: cap,
+    requested: { cpuMilli: n.allocCpus * 1000, memoryMiB: n.allocMemoryMiB, gpus: gpusUsed, rdma: 0 },
+    gpus: Array.from({ length: gpus }, (_, index) => ({ index, healthy: !down, milliUsed: 0 })),
+    labels,
+    taints: [],
+    unschedulable,
+    ready: !down && !f.has('NOT_RESPONDING') && !poweredOff,
+    reason: n.reason || undefined,
+    state: compactState(n),
+  };
+}
