@@ -11,7 +11,7 @@ import { configFromEnv } from './config.ts';
 import type { HubConfig } from './config.ts';
 import { AgentGateway } from './gateway/gateway.ts';
 import { HubMetrics } from './metrics.ts';
-import { SchedulingLoop } from './scheduling/loop.ts';
+import { SchedulingLoop } from './scheduler-loop/loop.ts';
 import { createPool } from './store/db.ts';
 import type { Queryable } from './store/db.ts';
 import { clusterForCredential } from './store/repos/clusters.ts';

@@ -1,7 +1,7 @@
 // Slurm semantics of job submit and hold/release at the hub: sbatch's own refusals (unknown partition,
 // dependency problems), `sbatch --hold` submitting held, and hold/release of a job already pending on Slurm.
 import type { JobSpec } from '@meridian/protocol/job-spec';
-import { dependencyJobIds, parseDependency, SLURM_ANNOTATION, slurmAnnotation } from '../../scheduling/slurm-rules.ts';
+import { dependencyJobIds, parseDependency, SLURM_ANNOTATION, slurmAnnotation } from '../../scheduler-loop/slurm-rules.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getCluster, slurmPartitions } from '../../store/repos/clusters.ts';
