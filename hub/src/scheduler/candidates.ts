@@ -3,17 +3,17 @@
 // job-independent capacity figures are cached (see aggregates) and nothing here walks nodes.
 import type { JobSpec, Link, PolicyName, Tier } from './model.ts';
 import { taskMilli } from './model.ts';
-import type { TaskShape } from './fit.ts';
+import type { TaskShape } from './workload.ts';
 import { aggregateFits, indexesFor } from './fit.ts';
 import type { ClusterState, ModelIndex, Snapshot } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
 import { gpuPrice } from './policies.ts';
 import type { DataCost } from './data.ts';
 import { NO_DATA, dataCost, dataCostInto } from './data.ts';
-import type { Target, TargetMemo } from './filters.ts';
+import type { Target, TargetMemo } from './target.ts';
 import type { QuotaLedger } from './quota.ts';
 import type { Timeline } from './timeline.ts';
-import { hash32, mix32 } from './rng.ts';
+import { mix32 } from './rng.ts';
 
 /** What candidate building reads from the engine. */
 export interface CandidateEnv {
@@ -25,19 +25,6 @@ export interface CandidateEnv {
 }
 
 const gpuHoursOf = (job: JobSpec): number => (job.tasks * taskMilli(job) * job.expectedRuntimeSec) / 3600 / 1000;
-
-/** hash32 of GPU model names, memoised. */
-const modelHashes = new Map<string, number>();
-function modelHash(model: string): number {
-  let h = modelHashes.get(model);
-  if (h === undefined) modelHashes.set(model, (h = hash32(model)));
-  return h;
-}
-
-/** The job-independent part of a target's seeded tie-break key (the job's hash is mixed in per job). */
-export function tieKeyOf(cluster: ClusterState, model: string | null): number {
-  return Math.imul(cluster.ord + 1, 0x9e3779b1) ^ (model === null ? 0 : modelHash(model));
-}
 
 /** Per-tier-class $/GPU-hour of a (cluster, model), cached on its index (prices do not change in an engine). */
 function priceOf(e: CandidateEnv, cluster: ClusterState, mi: ModelIndex, tier: Tier): number {

@@ -3,7 +3,8 @@
 // it events, so both exercise exactly the same decisions.
 import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
 import { TIER_RANK, taskMilli } from './model.ts';
-import type { FitOptions, TaskShape, WorkloadType } from './fit.ts';
+import type { FitOptions } from './fit.ts';
+import type { TaskShape, WorkloadType } from './workload.ts';
 import { placeGang } from './fit.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
 import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';

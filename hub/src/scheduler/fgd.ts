@@ -1,7 +1,7 @@
 // The FGD fragmentation measure of Weng et al., "Beware of Fragmentation: Scheduling GPU-Sharing
 // Workloads with Fragmentation Gradient Descent" (USENIX ATC '23), on a workload compiled for speed.
 // Kept apart from fit.ts (node choice) because it is the innermost loop of every placement.
-import type { WorkloadType } from './fit.ts';
+import type { WorkloadType } from './workload.ts';
 import type { NodeState } from './snapshot.ts';
 
 const freeBuf = new Int32Array(64);

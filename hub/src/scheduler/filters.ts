@@ -2,36 +2,10 @@
 // capacity. A job with no target gets a pending reason that says exactly which constraint ruled
 // everything out, rather than waiting forever.
 import type { JobSpec, ReasonCode } from './model.ts';
-import type { TaskShape } from './fit.ts';
+import type { TaskShape } from './workload.ts';
 import type { ClusterState, ModelIndex, Snapshot } from './snapshot.ts';
-import { tieKeyOf } from './candidates.ts';
-
-export interface Target {
-  cluster: ClusterState;
-  /** null for CPU-only jobs (any node). */
-  model: string | null;
-  /** The model's index in the cluster (GPU targets). */
-  mi?: ModelIndex;
-  /** Job-independent parts of the seeded tie-break keys of this target and of the pool it leads. */
-  tieKey: number;
-  poolTieKey: number;
-  /** CPU-only targets: cached capacity aggregates (see candidates.ts). */
-  memo?: TargetMemo;
-  /** The model list of the pooled target this one leads, reused while the group is unchanged. */
-  poolModels?: string[];
-}
-
-export interface TargetMemo {
-  /** Version the figures were computed at: ModelIndex.version, the pooled models' sum, or ClusterState.version (CPU-only). */
-  version: number;
-  indexes: ModelIndex[];
-  freeMilli: number;
-  totalMilli: number;
-  fitsNow: boolean;
-  gpuWaitSec: number;
-  /** For a pooled target: the models pooled (the entry is valid only for the same list); else null. */
-  pool: readonly string[] | null;
-}
+import { tieKeyOf } from './target.ts';
+import type { Target } from './target.ts';
 
 /**
  * The one Target object of a (cluster, GPU model), shared by every constraint set: nothing cached on it

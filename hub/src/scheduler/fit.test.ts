@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from './snapshot.ts';
-import type { TaskShape, WorkloadType } from './fit.ts';
-import { chooseNode, indexesFor, nodeFragmentation, placeGang } from './fit.ts';
+import type { TaskShape, WorkloadType } from './workload.ts';
+import { nodeFragmentation } from './fgd.ts';
+import { chooseNode, indexesFor, placeGang } from './fit.ts';
 import { cluster, node } from './fixtures.ts';
 import { makeRng } from './rng.ts';
 

@@ -6,22 +6,7 @@ import type { NodeStrategy } from './model.ts';
 import type { ClusterState, ModelIndex, NodeState, TaskAlloc } from './snapshot.ts';
 import { reserve, release } from './snapshot.ts';
 import { nodeFragmentation } from './fgd.ts';
-
-/** One task's request. models = null means any GPU model. */
-export interface TaskShape {
-  cpu: number;
-  mem: number;
-  /** Whole GPUs (0 for fractional or CPU-only tasks). */
-  gpus: number;
-  /** Share of one GPU, 1..999 (0 for whole-GPU or CPU-only tasks). */
-  milli: number;
-  models: ReadonlySet<string> | null;
-}
-
-/** A task type of the target workload with its popularity (weights sum to 1). */
-export interface WorkloadType extends TaskShape {
-  weight: number;
-}
+import type { TaskShape, WorkloadType } from './workload.ts';
 
 export interface FitOptions {
   strategy: NodeStrategy;
@@ -30,8 +15,6 @@ export interface FitOptions {
   maxScan: number;
   rng: () => number;
 }
-
-export { nodeFragmentation };
 
 function cachedFrag(n: NodeState, workload: readonly WorkloadType[]): number {
   if (n.fragVersion !== n.version) {

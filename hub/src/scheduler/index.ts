@@ -6,6 +6,7 @@ export { parseGpuModels, taskMilli, TIERS, TIER_RANK, POLICIES, NODE_STRATEGIES 
 export type * from './model.ts';
 export { Engine } from './engine.ts';
 export type { Outcome } from './engine.ts';
-export { nodeFragmentation, clusterFragmentation } from './fit.ts';
-export type { TaskShape, WorkloadType } from './fit.ts';
+export { nodeFragmentation } from './fgd.ts';
+export { clusterFragmentation } from './fit.ts';
+export type { TaskShape, WorkloadType } from './workload.ts';
 export { buildWorkload } from './workload.ts';

@@ -4,7 +4,8 @@
 // plan with fewest victims wins, then the one losing least work.
 import type { RunningAllocation } from './model.ts';
 import type { Candidate } from './policies.ts';
-import type { FitOptions, TaskShape } from './fit.ts';
+import type { FitOptions } from './fit.ts';
+import type { TaskShape } from './workload.ts';
 import { aggregateFits, chooseNode, pickGpus } from './fit.ts';
 import type { ClusterState, NodeState, TaskAlloc } from './snapshot.ts';
 import { release, reserve } from './snapshot.ts';

@@ -1,6 +1,20 @@
 // The target workload FGD measures fragmentation against: task types weighted by popularity.
 // Built from the pending queue each cycle (or from a trace), capped so node scoring stays cheap.
-import type { TaskShape, WorkloadType } from './fit.ts';
+/** One task's request. models = null means any GPU model. */
+export interface TaskShape {
+  cpu: number;
+  mem: number;
+  /** Whole GPUs (0 for fractional or CPU-only tasks). */
+  gpus: number;
+  /** Share of one GPU, 1..999 (0 for whole-GPU or CPU-only tasks). */
+  milli: number;
+  models: ReadonlySet<string> | null;
+}
+
+/** A task type of the target workload with its popularity (weights sum to 1). */
+export interface WorkloadType extends TaskShape {
+  weight: number;
+}
 
 const keyOf = (t: TaskShape): string =>
   `${t.cpu}|${t.mem}|${t.gpus}|${t.milli}|${t.models ? [...t.models].sort().join('|') : '*'}`;

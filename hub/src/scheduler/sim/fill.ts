@@ -5,7 +5,7 @@
 import type { ClusterSpec, NodeStrategy, PolicyName } from '../model.ts';
 import { Engine } from '../engine.ts';
 import { makeRng } from '../rng.ts';
-import type { WorkloadType } from '../fit.ts';
+import type { WorkloadType } from '../workload.ts';
 import type { TracePod } from './trace.ts';
 import { gpuCapacityMilli, podJob } from './setup.ts';
 

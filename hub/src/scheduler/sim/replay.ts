@@ -6,7 +6,7 @@
 import type { ClusterSpec, DatasetRef, JobSpec, NodeStrategy, PolicyName } from '../model.ts';
 import { taskMilli } from '../model.ts';
 import { Engine } from '../engine.ts';
-import type { WorkloadType } from '../fit.ts';
+import type { WorkloadType } from '../workload.ts';
 import { clusterFragmentation } from '../fit.ts';
 import { hash32, makeRng } from '../rng.ts';
 import type { TracePod } from './trace.ts';

@@ -1,7 +1,7 @@
 // Federations built from the OpenB trace: the whole cluster as one member, or its nodes dealt round-robin
 // into three priced regions (so cost and locality policies have something to choose between).
 import type { ClusterSpec, JobSpec, Tier } from '../model.ts';
-import type { TaskShape, WorkloadType } from '../fit.ts';
+import type { TaskShape, WorkloadType } from '../workload.ts';
 import { buildWorkload } from '../workload.ts';
 import type { TraceNode, TracePod } from './trace.ts';
 import { podRequest, toNodeSpec } from './trace.ts';
