@@ -5,9 +5,11 @@
 // index, at most %limit pods at once. Pure: dispatch in, pod parts out.
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
+import { slurmAnnotation, slurmAnnotationName, SLURM_ANNOTATION_PREFIX, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
+import { emptyRange, parseArraySpec } from '@meridian/protocol/slurm/array-spec';
 import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
 
-export const SLURM_PREFIX = 'slurm.meridian.dev/';
+export const SLURM_PREFIX = SLURM_ANNOTATION_PREFIX;
 const INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']";
 
 export interface SlurmPodParts {
@@ -26,21 +28,19 @@ export function isSlurmScript(cmd: Pick<DispatchCommand, 'script' | 'annotations
 
 /** `0-15%4`, `1,3,5`, `0-10:2` → sorted indices and the limit. Throws naming the field on bad input. */
 export function parseArray(spec: string): { indices: number[]; limit?: number } {
-  const [list, limit, ...rest] = spec.split('%');
-  if (rest.length || !list || (limit !== undefined && !/^\d+$/.test(limit))) throw new Error(`annotation ${SLURM_PREFIX}array: "${spec}" is not like 0-15%4, 1,3,5 or 0-10:2`);
+  const field = `annotation ${SLURM_PREFIX}array`;
+  const parsed = parseArraySpec(spec);
+  if (parsed.malformed) throw new Error(`${field}: "${spec}" is not like 0-15%4, 1,3,5 or 0-10:2`);
   const out = new Set<number>();
-  for (const r of list.split(',')) {
-    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(r);
-    if (!m) throw new Error(`annotation ${SLURM_PREFIX}array: "${r}" in "${spec}" is not N, N-M or N-M:S`);
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    const step = m[3] !== undefined ? Number(m[3]) : 1;
-    if (hi < lo || step < 1) throw new Error(`annotation ${SLURM_PREFIX}array: "${r}" is an empty range`);
-    for (let i = lo; i <= hi; i += step) {
+  for (const { text, range } of parsed.parts) {
+    if (!range) throw new Error(`${field}: "${text}" in "${spec}" is not N, N-M or N-M:S`);
+    if (emptyRange(range)) throw new Error(`${field}: "${text}" is an empty range`);
+    for (let i = range.lo; i <= range.hi; i += range.step) {
       out.add(i);
-      if (out.size > 10_000) throw new Error(`annotation ${SLURM_PREFIX}array: "${spec}" has more than 10000 tasks`);
+      if (out.size > 10_000) throw new Error(`${field}: "${spec}" has more than 10000 tasks`);
     }
   }
+  const limit = parsed.limitText;
   return { indices: [...out].sort((a, b) => a - b), ...(limit !== undefined ? { limit: Math.max(1, Number(limit)) } : {}) };
 }
 
@@ -53,7 +53,7 @@ const shellVar = (name: string) => (width: number) => (width ? `$(printf '%0${wi
 
 /** Where the script's output goes: the pattern expanded as Slurm does, with run-time codes as shell variables. */
 export function outputPath(pattern: string, cmd: Pick<DispatchCommand, 'jobId' | 'name' | 'annotations'>, workDir: string): string {
-  const a = (k: string) => cmd.annotations[`${SLURM_PREFIX}${k}`];
+  const a = (k: SlurmAnnotationKey) => cmd.annotations[slurmAnnotationName(k)];
   const values = {
     j: dq(cmd.jobId),
     J: dq(cmd.jobId),
@@ -74,7 +74,7 @@ const posInt = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? 
 /** The pod parts of a login-node batch script (undefined for other dispatches). */
 export function slurmScriptParts(cmd: DispatchCommand): SlurmPodParts | undefined {
   if (!isSlurmScript(cmd)) return undefined;
-  const a = (k: string) => cmd.annotations[`${SLURM_PREFIX}${k}`] || undefined;
+  const a = (k: SlurmAnnotationKey) => slurmAnnotation(cmd.annotations, k);
   const workDir = a('workDir') ?? '/tmp';
   const submitDir = a('submitDir') ?? workDir;
   const nodes = cmd.tasks;

@@ -1,7 +1,9 @@
 // Pure translations between the agent protocol and Slurm: dispatch → submit request (a batch script, or a
 // container job wrapped in one), Slurm jobs → JobStatusEvent, Slurm nodes → NodeInfo.
 import type { DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
-import { arrayIndices } from '@meridian/slurm-bridge/login/sbatch-options';
+import { SLURM_ANNOTATION_KEYS, SLURM_ANNOTATION_PREFIX, SLURM_NODE_LABELS, slurmAnnotationName } from '@meridian/protocol/slurm/annotations';
+import { arraySpecIndices } from '@meridian/protocol/slurm/array-spec';
+import { dependencyTerm, SLURM_DRIVER_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
 import { expandHostlist, gresTotal } from '@meridian/slurm-bridge/parsers/common';
 import type { SlurmJob, SlurmNode, SubmitRequest } from '@meridian/slurm-bridge/types';
 
@@ -49,12 +51,12 @@ export interface SlurmExtras {
   signal?: string;
 }
 
-const EXTRA_KEYS: Record<keyof SlurmExtras, 'string' | 'number' | 'boolean'> = {
-  jobName: 'string', partition: 'string', account: 'string', qos: 'string', nodes: 'number', ntasks: 'number',
-  ntasksPerNode: 'number', cpusPerTask: 'number', memPerNodeMiB: 'number', memPerCpuMiB: 'number', gres: 'string',
-  timeLimitMin: 'number', output: 'string', error: 'string', workDir: 'string', array: 'string', dependency: 'string',
-  hold: 'boolean', constraint: 'string', exclusive: 'boolean', requeue: 'boolean', begin: 'string', signal: 'string',
-};
+const EXTRA_NAMES = [
+  'jobName', 'partition', 'account', 'qos', 'nodes', 'ntasks', 'ntasksPerNode', 'cpusPerTask', 'memPerNodeMiB', 'memPerCpuMiB', 'gres',
+  'timeLimitMin', 'output', 'error', 'workDir', 'array', 'dependency', 'hold', 'constraint', 'exclusive', 'requeue', 'begin', 'signal',
+] as const satisfies readonly (keyof SlurmExtras)[];
+/** The extras passed on to Slurm, typed as the shared annotation table says. */
+const EXTRA_KEYS = Object.fromEntries(EXTRA_NAMES.map((k) => [k, SLURM_ANNOTATION_KEYS[k]])) as Record<keyof SlurmExtras, 'string' | 'number' | 'boolean'>;
 
 /** Reads `DispatchCommand.slurm`; a key of the wrong type is an error naming the key. Unknown keys are ignored. */
 export function readExtras(raw: Record<string, unknown> | undefined): SlurmExtras {
@@ -68,13 +70,13 @@ export function readExtras(raw: Record<string, unknown> | undefined): SlurmExtra
   return out as SlurmExtras;
 }
 
-export const ANNOTATION_PREFIX = 'slurm.meridian.dev/';
+export const ANNOTATION_PREFIX = SLURM_ANNOTATION_PREFIX;
 
 /** Slurm extras carried as `slurm.meridian.dev/<key>` annotations (what the login-node sbatch writes). */
 export function extrasFromAnnotations(annotations: Record<string, string> | undefined): SlurmExtras {
   const raw: Record<string, unknown> = {};
   for (const [k, want] of Object.entries(EXTRA_KEYS)) {
-    const v = annotations?.[`${ANNOTATION_PREFIX}${k}`];
+    const v = annotations?.[slurmAnnotationName(k as keyof SlurmExtras)];
     if (v === undefined) continue;
     if (want === 'number') {
       if (!/^\d+$/.test(v)) throw new Error(`annotation ${ANNOTATION_PREFIX}${k} must be a whole number, got ${JSON.stringify(v)}`);
@@ -195,8 +197,8 @@ export async function translateDependency(dep: string, lookup: (federationId: st
       out.push(token);
       continue;
     }
-    const m = /^(after|afterany|afterok|afternotok|aftercorr|afterburstbuffer):(.+)$/.exec(token);
-    if (!m) {
+    const term = dependencyTerm(token, SLURM_DRIVER_DEPENDENCY_TYPES);
+    if (!term) {
       if (token === 'singleton') {
         out.push(token);
         continue;
@@ -204,13 +206,13 @@ export async function translateDependency(dep: string, lookup: (federationId: st
       throw new Error(`dependency "${token}" is not type:jobid[:jobid...]`);
     }
     const ids: string[] = [];
-    for (const part of m[2]!.split(':')) {
+    for (const part of term.ids) {
       const [id, plus] = part.split('+');
       const slurmId = await lookup(id!);
       if (!slurmId) throw new Error(`dependency on job ${id} which has no Slurm job on this cluster`);
       ids.push(plus !== undefined ? `${slurmId}+${plus}` : slurmId);
     }
-    out.push(`${m[1]}:${ids.join(':')}`);
+    out.push(`${term.type}:${ids.join(':')}`);
   }
   return out.join('');
 }
@@ -271,7 +273,7 @@ export function statusEvent(jobId: string, attempt: number, jobs: SlurmJob[]): J
   const tasks = jobs.flatMap((j, i): JobStatusEvent['tasks'] => {
     const p = phaseOf(j);
     // The pending remainder (ArrayTaskId=4-15%4) stands for one pending task per index.
-    if (isArray && j.arrayTaskId && !/^\d+$/.test(j.arrayTaskId)) return arrayIndices(j.arrayTaskId).map((index) => ({ index, phase: 'Pending', reason: p.reason }));
+    if (isArray && j.arrayTaskId && !/^\d+$/.test(j.arrayTaskId)) return arraySpecIndices(j.arrayTaskId).map((index) => ({ index, phase: 'Pending', reason: p.reason }));
     const idx = isArray && /^\d+$/.test(j.arrayTaskId ?? '') ? Number(j.arrayTaskId) : i;
     return [{
       index: idx,
@@ -337,12 +339,12 @@ export function nodeInfoOf(n: SlurmNode, clusterName?: string): NodeInfo {
   const cap = { cpuMilli: n.cpus * 1000, memoryMiB: n.memoryMiB, gpus, rdma: 0 };
   const down = ['down', 'error', 'future', 'unknown'].includes(n.baseState);
   const poweredOff = f.has('POWERED_DOWN') || f.has('POWERING_UP') || f.has('POWERING_DOWN');
-  const labels: Record<string, string> = { 'slurm.meridian.dev/partitions': n.partitions.join(',') };
-  if (clusterName) labels['slurm.meridian.dev/cluster'] = clusterName;
-  for (const feat of n.features) labels[`slurm.meridian.dev/feature.${feat}`] = 'true';
-  if (n.reasonUser) labels['slurm.meridian.dev/reason-user'] = n.reasonUser;
-  if (f.has('CLOUD')) labels['slurm.meridian.dev/cloud'] = 'true';
-  if (poweredOff) labels['slurm.meridian.dev/power'] = f.has('POWERING_UP') ? 'powering-up' : f.has('POWERING_DOWN') ? 'powering-down' : 'off';
+  const labels: Record<string, string> = { [SLURM_NODE_LABELS.partitions]: n.partitions.join(',') };
+  if (clusterName) labels[SLURM_NODE_LABELS.cluster] = clusterName;
+  for (const feat of n.features) labels[`${SLURM_NODE_LABELS.featurePrefix}${feat}`] = 'true';
+  if (n.reasonUser) labels[SLURM_NODE_LABELS.reasonUser] = n.reasonUser;
+  if (f.has('CLOUD')) labels[SLURM_NODE_LABELS.cloud] = 'true';
+  if (poweredOff) labels[SLURM_NODE_LABELS.power] = f.has('POWERING_UP') ? 'powering-up' : f.has('POWERING_DOWN') ? 'powering-down' : 'off';
   const unschedulable = f.has('DRAIN') || down || f.has('FAIL') || f.has('MAINTENANCE') || f.has('REBOOT_REQUESTED');
   return {
     name: n.name,

@@ -6,8 +6,9 @@ import { resolve } from 'node:path';
 import { formatSacctParsable, formatSacctTable, formatSqueue, SACCT_DEFAULT_FIELDS, secsToTime, SQUEUE_DEFAULT_FORMAT, SQUEUE_LONG_FORMAT, STATE_COMPACT, submittedLine, slurmTime } from './format.ts';
 import { HubError, hubClientFromEnv } from './hub-client.ts';
 import { jobSpecFor } from './jobspec.ts';
-import { ANNOTATION_PREFIX, arrayRows, queueRowFromHub, slurmStateOf, squeueOrder, type HubJobView } from './rows.ts';
+import { arrayRows, queueRowFromHub, slurmStateOf, squeueOrder, type HubJobView } from './rows.ts';
 import { arrayIndices, checkScript, parseCommandLine, resolveOptions, SbatchError, wrapScript } from './sbatch-options.ts';
+import { SLURM_ANNOTATION_PREFIX } from '@meridian/protocol/slurm/annotations';
 
 export interface Io {
   argv: string[];
@@ -185,7 +186,7 @@ export async function squeueMain(io: Io): Promise<number> {
   // Array jobs become their task rows first (running tasks N_i, the pending remainder N_[..%limit]).
   const expanded = jobs.flatMap((v) => {
     const r = queueRowFromHub(v, now);
-    const arr = v.slurm?.array ?? v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+    const arr = v.slurm?.array ?? v.spec?.annotations?.[`${SLURM_ANNOTATION_PREFIX}array`];
     return (arr ? arrayRows(v, r, arrayIndices(arr), s.flags.has('array')) : [r]).map((row) => ({ v, r: row }));
   });
   const rows = squeueOrder(
@@ -292,7 +293,7 @@ export async function sacctMain(io: Io): Promise<number> {
       // An array job is one row per index (N_i), as Slurm's accounting has one record per task.
       const base = queueRowFromHub(v, now);
       const jobState = slurmStateOf(v);
-      const arr = v.slurm?.array ?? v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+      const arr = v.slurm?.array ?? v.spec?.annotations?.[`${SLURM_ANNOTATION_PREFIX}array`];
       if (!arr) return [{ v, r: base, state: jobState }];
       const ended = !['PENDING', 'RUNNING'].includes(jobState);
       return arrayRows(v, base, arrayIndices(arr), true).map((r) => ({ v, r, state: ended && r.state === 'PENDING' ? jobState : r.state }));

@@ -3,8 +3,8 @@
 // copies into the dispatch (`DispatchCommand.annotations`) and the Slurm driver turns back into sbatch options.
 import { basename, resolve as resolvePath } from 'node:path';
 import type { JobSpecInput } from '@meridian/protocol/job-spec';
-import { ANNOTATION_PREFIX } from './rows.ts';
 import type { SbatchOptions } from './sbatch-options.ts';
+import { SLURM_ANNOTATION_PREFIX, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
 
 export interface SubmitContext {
   cwd: string;
@@ -82,8 +82,8 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
   const memory = o.memMiB ?? (o.memPerCpuMiB !== undefined ? o.memPerCpuMiB * cpusPerNode : o.memPerGpuMiB !== undefined && gpus.count ? o.memPerGpuMiB * gpus.count : undefined);
   const name = defaultJobName(o, ctx.scriptPath);
   const a: Record<string, string> = {};
-  const put = (k: string, v: string | number | boolean | undefined) => {
-    if (v !== undefined && v !== '') a[`${ANNOTATION_PREFIX}${k}`] = String(v);
+  const put = (k: SlurmAnnotationKey, v: string | number | boolean | undefined) => {
+    if (v !== undefined && v !== '') a[`${SLURM_ANNOTATION_PREFIX}${k}`] = String(v);
   };
   put('jobName', name);
   put('partition', o.partition);

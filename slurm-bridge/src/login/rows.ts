@@ -2,6 +2,7 @@
 // they run) and Slurm's own job records (for compatibility tests and Slurm-side detail).
 import type { SlurmJob } from '../types.ts';
 import type { QueueRow } from './format.ts';
+import { SLURM_ANNOTATION_PREFIX } from '@meridian/protocol/slurm/annotations';
 
 const sec = (d: Date | undefined) => (d ? Math.floor(d.getTime() / 1000) : undefined);
 
@@ -90,7 +91,6 @@ export interface HubJobView {
   };
 }
 
-export const ANNOTATION_PREFIX = 'slurm.meridian.dev/';
 
 const epoch = (s: string | null | undefined) => (s ? Math.floor(Date.parse(s) / 1000) : undefined);
 
@@ -132,7 +132,7 @@ export function pendingReason(v: HubJobView): string {
 
 export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
   const ann = v.spec?.annotations ?? {};
-  const a = (k: string) => ann[`${ANNOTATION_PREFIX}${k}`];
+  const a = (k: string) => ann[`${SLURM_ANNOTATION_PREFIX}${k}`];
   const state = slurmStateOf(v);
   const nodes = Array.isArray(v.placement) ? (v.placement as { node?: string }[]).map((t) => t.node).filter((n): n is string => !!n) : [];
   const tasks = v.spec?.tasks ?? 1;
@@ -206,7 +206,7 @@ const TASK_STATE: Record<string, string> = { Running: 'RUNNING', Succeeded: 'COM
  * `N_[4-15%4]` row (one `N_i` row each with `expand`, squeue -r). `indices` is the array's index list.
  */
 export function arrayRows(v: HubJobView, base: QueueRow, indices: number[], expand = false): QueueRow[] {
-  const spec = v.slurm?.array ?? v.spec?.annotations?.[`${ANNOTATION_PREFIX}array`];
+  const spec = v.slurm?.array ?? v.spec?.annotations?.[`${SLURM_ANNOTATION_PREFIX}array`];
   if (!spec) return [base];
   const limit = spec.split('%')[1];
   const tasks = new Map((v.slurm?.tasks ?? []).map((t) => [t.index, t]));

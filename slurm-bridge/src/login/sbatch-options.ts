@@ -2,6 +2,8 @@
 // own error messages and exit codes (checked against Slurm 22.05's sbatch: option errors exit 255, submission
 // errors exit 1). Pure: no I/O; the caller reads the script.
 import { parseDurationSec, parseMemoryMiB } from '../parsers/common.ts';
+import { arraySpecIndices, validArraySpec } from '@meridian/protocol/slurm/array-spec';
+import { dependencySeparator, dependencyTerm, SBATCH_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
 
 export interface SbatchOptions {
   jobName?: string;
@@ -107,40 +109,21 @@ const time = (flag: string) => (v: string | undefined): number => {
 const MAIL_TYPES = new Set(['NONE', 'BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'INVALID_DEPEND', 'STAGE_OUT', 'TIME_LIMIT', 'TIME_LIMIT_90', 'TIME_LIMIT_80', 'TIME_LIMIT_50', 'ARRAY_TASKS']);
 
 /** `0-15`, `0,6,16-32`, `0-15:4`, with an optional `%N` limit. */
-export function validArray(spec: string): boolean {
-  const [list, limit, ...rest] = spec.split('%');
-  if (rest.length || !list) return false;
-  if (limit !== undefined && !/^\d+$/.test(limit)) return false;
-  return list.split(',').every((r) => /^\d+(-\d+(:\d+)?)?$/.test(r) && (() => {
-    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(r)!;
-    return (m[2] === undefined || Number(m[2]) >= Number(m[1])) && (m[3] === undefined || Number(m[3]) > 0);
-  })());
-}
+export const validArray = validArraySpec;
 
 /** Expands an array spec into its indices (without the limit). */
-export function arrayIndices(spec: string): number[] {
-  const out: number[] = [];
-  for (const r of spec.split('%')[0]!.split(',')) {
-    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(r);
-    if (!m) continue;
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    const step = m[3] !== undefined ? Number(m[3]) : 1;
-    for (let i = lo; i <= hi && out.length < 100_000; i += step) out.push(i);
-  }
-  return [...new Set(out)].sort((a, b) => a - b);
-}
+export const arrayIndices = (spec: string): number[] => arraySpecIndices(spec);
 
 /** `afterok:1:2,afterany:3?singleton` — types Slurm knows, numeric ids, optional +minutes for after. */
 export function validDependency(spec: string): boolean {
   if (!spec) return false;
-  const sep = spec.includes('?') ? '?' : ',';
-  if (spec.includes('?') && spec.includes(',')) return false; // Slurm allows one kind of separator
+  const { sep, mixed } = dependencySeparator(spec);
+  if (mixed) return false; // Slurm allows one kind of separator
   return spec.split(sep).every((d) => {
     if (d === 'singleton') return true;
-    const m = /^(after|afterany|afterok|afternotok|aftercorr|afterburstbuffer|expand):(.+)$/.exec(d);
-    if (!m) return false;
-    return m[2]!.split(':').every((id) => (m[1] === 'after' ? /^\d+(_\d+)?(\+\d+)?$/ : /^\d+(_\d+)?$/).test(id));
+    const t = dependencyTerm(d, SBATCH_DEPENDENCY_TYPES);
+    if (!t) return false;
+    return t.ids.every((id) => (t.type === 'after' ? /^\d+(_\d+)?(\+\d+)?$/ : /^\d+(_\d+)?$/).test(id));
   });
 }
 
