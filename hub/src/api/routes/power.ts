@@ -4,17 +4,15 @@
 // every answer as a power event.
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { tx } from '../../store/db.ts';
-import { audit } from '../../store/repos/audit.ts';
+import { decidePowerRequest, powerPolicy, updatePowerPolicy } from '../../power/service.ts';
 import { clusterForCredential, getCluster } from '../../store/repos/clusters.ts';
-import { getPowerPolicy, hubDrainedNodes, listPowerEvents, lockClusterPower, poweredNodes, recordPower, setPowerPolicy } from '../../store/repos/power.ts';
+import { listPowerEvents, poweredNodes } from '../../store/repos/power.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, forbidden, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { Name } from '../schemas.ts';
-import { decidePower } from './power-decide.ts';
 
 const NodeName = z.string().min(1).max(253).regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'a node name as the cluster reports it (one name, not a hostlist)');
 const IdParams = z.object({ id: Name }).strict();
@@ -70,16 +68,7 @@ export function powerRoutes(r: Routes, ctx: ApiContext): void {
     handler: async ({ req, params, body }) => {
       const by = await powerCaller(ctx, req, req.principal, params.id);
       await cluster(params.id);
-      const decision = await tx(ctx.pool, async (c) => {
-        await lockClusterPower(c, params.id);
-        // one client, one query at a time (pg queues them, but deprecates overlapping calls)
-        const policy = await getPowerPolicy(c, params.id);
-        const powered = await poweredNodes(c, params.id);
-        const drained = await hubDrainedNodes(c, params.id);
-        const d = decidePower(params.id, body.action, body.nodes, { policy, powered: new Set(powered), drained });
-        await recordPower(c, params.id, body.action, d, by);
-        return d;
-      });
+      const decision = await decidePowerRequest(ctx.pool, params.id, body.action, body.nodes, by);
       if (decision.denied.length) ctx.log.info({ cluster: params.id, action: body.action, denied: decision.denied }, 'power request partly refused');
       return { action: body.action, ...decision };
     },
@@ -93,7 +82,7 @@ export function powerRoutes(r: Routes, ctx: ApiContext): void {
     params: IdParams,
     handler: async ({ params }) => {
       await cluster(params.id);
-      const [policy, powered] = await Promise.all([getPowerPolicy(ctx.pool, params.id), poweredNodes(ctx.pool, params.id)]);
+      const [policy, powered] = await Promise.all([powerPolicy(ctx.pool, params.id), poweredNodes(ctx.pool, params.id)]);
       return { cluster: params.id, policy, powered };
     },
   });
@@ -109,11 +98,7 @@ export function powerRoutes(r: Routes, ctx: ApiContext): void {
     handler: async ({ principal, params, body }) => {
       requireAdmin(principal);
       await cluster(params.id);
-      const policy = await tx(ctx.pool, async (c) => {
-        const p = await setPowerPolicy(c, params.id, body);
-        await audit(c, principal.name, 'cluster.power.policy', params.id, p);
-        return p;
-      });
+      const policy = await updatePowerPolicy(ctx.pool, params.id, body, principal.name);
       return { cluster: params.id, policy };
     },
   });

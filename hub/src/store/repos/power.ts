@@ -1,24 +1,23 @@
 // Elastic power: each cluster's policy, the hub's ledger of powered elastic nodes, and the power events.
-import type { PowerAction, PowerDecision, PowerPolicy } from '../../api/routes/power-decide.ts';
-import { DEFAULT_POWER_POLICY } from '../../api/routes/power-decide.ts';
+// The decision itself is power/decide.ts; power/service.ts runs it against these rows.
+import type { PowerAction, PowerDecision, PowerPolicy } from '../../power/decide.ts';
 import type { Queryable } from '../db.ts';
 
-export async function getPowerPolicy(db: Queryable, clusterId: string): Promise<PowerPolicy> {
+/** The cluster's stored policy; undefined when none was ever set. */
+export async function readPowerPolicy(db: Queryable, clusterId: string): Promise<PowerPolicy | undefined> {
   const r = await db.query<PowerPolicy>(
     'SELECT max_powered_nodes AS "maxPoweredNodes", allow_resume AS "allowResume" FROM cluster_power_policies WHERE cluster_id = $1',
     [clusterId],
   );
-  return r.rows[0] ?? { ...DEFAULT_POWER_POLICY };
+  return r.rows[0];
 }
 
-export async function setPowerPolicy(db: Queryable, clusterId: string, patch: Partial<PowerPolicy>): Promise<PowerPolicy> {
-  const p = { ...(await getPowerPolicy(db, clusterId)), ...patch };
+export async function writePowerPolicy(db: Queryable, clusterId: string, p: PowerPolicy): Promise<void> {
   await db.query(
     `INSERT INTO cluster_power_policies (cluster_id, max_powered_nodes, allow_resume) VALUES ($1, $2, $3)
      ON CONFLICT (cluster_id) DO UPDATE SET max_powered_nodes = $2, allow_resume = $3, updated_at = now()`,
     [clusterId, p.maxPoweredNodes, p.allowResume],
   );
-  return p;
 }
 
 /** Serialises power decisions of one cluster (two resume programs at once must not both take the last slot). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decidePower, DEFAULT_POWER_POLICY } from './power-decide.ts';
-import type { PowerState } from './power-decide.ts';
+import { decidePower, DEFAULT_POWER_POLICY } from './decide.ts';
+import type { PowerState } from './decide.ts';
 
 const state = (over: Partial<PowerState> = {}): PowerState => ({ policy: DEFAULT_POWER_POLICY, powered: new Set(), drained: new Map(), ...over });
 
