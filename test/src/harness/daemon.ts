@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunDir } from './rundir.ts';
+import { signalGroup } from './signals.ts';
 
 export interface DaemonSpec {
   name: string;
@@ -163,18 +164,6 @@ export class Daemon {
 
   killNow(): void {
     if (this.child?.pid && !this.exited) signalGroup(this.child.pid, 'SIGKILL');
-  }
-}
-
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
   }
 }
 

@@ -3,10 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { Daemon, EngineError, signalGroup, sleep } from './daemon.ts';
+import { Daemon, EngineError, sleep } from './daemon.ts';
 import { debian } from './engines.ts';
 import { freePort } from './ports.ts';
 import { RunDir } from './rundir.ts';
+import { signalGroup } from './signals.ts';
 import { unprivilegedUser } from './users.ts';
 
 export interface PostgresOptions {

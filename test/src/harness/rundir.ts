@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signalGroup } from './daemon.ts';
+import { signalGroup } from './signals.ts';
 
 export const harnessRoot = join(process.env.MERIDIAN_HARNESS_TMP ?? tmpdir(), 'meridian-harness');
 
