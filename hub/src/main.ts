@@ -15,6 +15,7 @@ import { SchedulingLoop } from './scheduler-loop/loop.ts';
 import { createPool } from './store/db.ts';
 import type { Queryable } from './store/db.ts';
 import { clusterForCredential } from './store/repos/clusters.ts';
+import { ensureDefaultProject } from './store/repos/projects.ts';
 import { migrate } from './store/migrate.ts';
 import { JobWorkflows } from './temporal/client.ts';
 import { WorkflowStarter } from './temporal/starter.ts';
@@ -75,7 +76,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   const pool = createPool(config.databaseUrl, log, config.databasePoolMax);
   await retry('postgres migrate', log, () => migrate(pool), () => stopped, 60_000);
   if (config.bootstrapToken) await bootstrapAdmin(pool, config.bootstrapAdmin, config.bootstrapToken);
-  else await pool.query(`INSERT INTO projects (name) VALUES ('default') ON CONFLICT DO NOTHING`);
+  else await ensureDefaultProject(pool);
 
   const metrics = new HubMetrics(pool, { defaultMetrics: true });
   let workflows: JobWorkflows | null = null;

@@ -16,6 +16,7 @@ import { powerRoutes } from './routes/power.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { remediationRoutes } from './routes/remediation.ts';
 import { userRoutes } from './routes/users.ts';
+import { ping } from '../store/db.ts';
 
 export interface ServerExtras {
   /** Registers optional plugins (e.g. the telemetry receiver) into the app before it listens. */
@@ -56,7 +57,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
   });
   app.get('/healthz', async (_req, reply) => {
     try {
-      await ctx.pool.query('SELECT 1');
+      await ping(ctx.pool);
       return { ok: true, temporal: ctx.workflows() !== null };
     } catch {
       return reply.code(503).send({ ok: false, code: 'unavailable', message: 'postgres unreachable', details: [] });

@@ -7,9 +7,9 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { AGENT_CONNECT_PATH } from '@meridian/protocol/agent-protocol';
+import { PgListener } from '../store/listener.ts';
 import { OUTBOX_CHANNEL } from '../store/repos/agent-stream.ts';
 import { clusterForCredential } from '../store/repos/clusters.ts';
-import { PgListener } from './listener.ts';
 import { AgentSession } from './session.ts';
 import type { SessionHooks } from './session.ts';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec, JobSpec } from '../scheduler/index.ts';
-import { applyLocality, type CacheFact } from './datasets.ts';
+import type { CacheFact } from '../store/repos/datasets.ts';
+import { applyLocality } from './datasets.ts';
 
 const job = (id: string): JobSpec => ({ id, project: 'p', tier: 'batch', tasks: 1, cpuMilli: 1000, memoryMiB: 1024, gpus: 1, expectedRuntimeSec: 60, submittedAt: 0 });
 const cluster = (id: string): ClusterSpec => ({ id, region: `${id}-r`, kind: 'kubernetes', prices: {}, links: [], nodes: [] });

@@ -1,29 +1,8 @@
 // Data locality for the cycle input: the registry's datasets named by queued jobs become the scheduler's
 // DatasetRef (size, home region, clusters with a warm cache), and copies in flight become each cluster's
-// `prewarming` progress. Datasets not registered at the hub carry no locality and are left out.
+// `prewarming` progress. Datasets not registered at the hub carry no locality and are left out. Pure.
 import type { ClusterSpec, DatasetRef, JobSpec } from '../scheduler/index.ts';
-import type { Queryable } from '../store/db.ts';
-import type { CacheState } from '../store/repos/datasets.ts';
-
-export interface CacheFact {
-  name: string;
-  sizeBytes: number;
-  homeRegion: string;
-  clusterId: string | null;
-  state: CacheState | null;
-  percent: number | null;
-}
-
-/** Registry rows (one per dataset × cache) for the named datasets. */
-export async function cacheFacts(db: Queryable, names: string[]): Promise<CacheFact[]> {
-  if (names.length === 0) return [];
-  const r = await db.query<CacheFact>(
-    `SELECT d.name, d.size_bytes::float8 AS "sizeBytes", d.home_region AS "homeRegion", c.cluster_id AS "clusterId", c.state, c.percent
-     FROM datasets d LEFT JOIN dataset_caches c ON c.dataset = d.name WHERE d.name = ANY($1::text[])`,
-    [names],
-  );
-  return r.rows;
-}
+import type { CacheFact } from '../store/repos/datasets.ts';
 
 /**
  * Pure: fills `jobs[i].datasets` from each job's requested names (a size given in the job spec wins over the

@@ -1,35 +1,16 @@
 // Builds one scheduling cycle's input from the store: clusters with node snapshots overlaid with the
 // hub's own reservations (placed/dispatched/running jobs), the queued jobs, and projects with budget left.
 import type { NodeInfo } from '@meridian/protocol/agent-protocol';
-import type { JobSpec as UserSpec } from '@meridian/protocol/job-spec';
-import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAllocation, SchedulerConfig, TaskPlacement, Tier } from '../scheduler/index.ts';
+import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAllocation, SchedulerConfig } from '../scheduler/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { listClusters, listNodes } from '../store/repos/clusters.ts';
+import { cacheFacts } from '../store/repos/datasets.ts';
 import { listProjects, projectSpend } from '../store/repos/projects.ts';
-import { applyLocality, cacheFacts } from './datasets.ts';
+import { activeAllocations, queuedJobs } from '../store/repos/scheduling.ts';
+import type { QueuedRow } from '../store/repos/scheduling.ts';
+import { applyLocality } from './datasets.ts';
 import { clusterNodes, gateQueued, type GateResult } from './gates.ts';
 import { NO_CLUSTER } from './slurm-rules.ts';
-
-interface ActiveRow {
-  id: string;
-  project: string;
-  tier: Tier;
-  cluster_id: string;
-  gpu_model: string | null;
-  placement: TaskPlacement[] | null;
-  spec: UserSpec;
-  started_ms: number;
-}
-
-export interface QueuedRow {
-  id: string;
-  project: string;
-  tier: Tier;
-  priority: number;
-  spec: UserSpec;
-  submitted_ms: number;
-  user_id?: string | null;
-}
 
 /** A queued row → the scheduler's job; `restrict` (Slurm-only requests) narrows the clusters it may use. */
 export function toSchedulerJob(r: QueuedRow, restrict?: string[]): JobSpec {
@@ -96,20 +77,8 @@ export async function buildCycleInput(db: Queryable, now: number, config: Schedu
 /** The cycle input plus the gate decisions (dependency waits and never-satisfiable jobs) the loop writes. */
 export async function buildGatedInput(db: Queryable, now: number, config: SchedulerConfig, maxJobs = 5000): Promise<{ input: CycleInput; gates: GateResult }> {
   const [clusterRows, nodeRows, projectRows, spend] = await Promise.all([listClusters(db), listNodes(db), listProjects(db), projectSpend(db)]);
-  const active = (
-    await db.query<ActiveRow>(
-      `SELECT id::text AS id, project, tier, cluster_id, gpu_model, placement, spec,
-         (extract(epoch FROM COALESCE(started_at, placed_at, submitted_at)) * 1000)::float8 AS started_ms
-       FROM jobs WHERE state IN ('Placed', 'Dispatched', 'Running') AND placement IS NOT NULL`,
-    )
-  ).rows;
-  const queued = (
-    await db.query<QueuedRow>(
-      `SELECT id::text AS id, project, tier, priority, spec, (extract(epoch FROM submitted_at) * 1000)::float8 AS submitted_ms, user_id::text AS user_id
-       FROM jobs WHERE state = 'Queued' AND cancel_requested_at IS NULL AND held_at IS NULL ORDER BY jobs.id LIMIT $1`,
-      [maxJobs],
-    )
-  ).rows;
+  const active = await activeAllocations(db);
+  const queued = await queuedJobs(db, maxJobs);
 
   const clusters: ClusterSpec[] = [];
   const nodesByCluster = new Map<string, Map<string, NodeSpec>>();

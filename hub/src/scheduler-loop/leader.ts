@@ -2,8 +2,7 @@
 // schedules; when its connection (or process) dies, the lock is released and another hub takes over.
 import pg from 'pg';
 import type { Logger } from 'pino';
-
-export const LEADER_LOCK_KEY = 0x4d52444e; // "MRDN"
+import { tryLeaderLock } from '../store/repos/leader.ts';
 
 export class Leadership {
   private client: pg.Client | null = null;
@@ -29,8 +28,7 @@ export class Leadership {
         await c.connect();
         this.client = c;
       }
-      const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK_KEY]);
-      this.leader = r.rows[0]?.ok === true;
+      this.leader = await tryLeaderLock(this.client);
       if (this.leader) this.log.info('became scheduling leader');
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'leader election failed');

@@ -3,21 +3,19 @@
 // The leader also marks silent clusters lost (requeueing their jobs) and starts any missing job workflow.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { PgListener } from '../gateway/listener.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { runCycle } from '../scheduler/index.ts';
 import type { CycleOutput, SchedulerConfig } from '../scheduler/index.ts';
 import { tx } from '../store/db.ts';
+import { PgListener } from '../store/listener.ts';
 import { markLostClusters } from '../store/repos/clusters.ts';
-import { activeJobsOn, claimStaleSteps, jobsMissingWorkflow, markWorkflowStarted, requestRequeue } from '../store/repos/jobs.ts';
-import { applyPlacement } from '../store/repos/lifecycle.ts';
+import { activeJobsOn, claimStaleSteps, jobAttempt, jobsMissingWorkflow, markWorkflowStarted, requestRequeue, SCHEDULE_CHANNEL } from '../store/repos/jobs.ts';
+import { applyPlacement, setPendingReasons } from '../store/repos/lifecycle.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
 import { applyGates } from './gates.ts';
 import { buildGatedInput } from './input.ts';
 import { Leadership } from './leader.ts';
 import { sendPrewarms } from './prewarm.ts';
-
-export const SCHEDULE_CHANNEL = 'meridian_schedule';
 
 export interface LoopConfig {
   databaseUrl: string;
@@ -124,18 +122,11 @@ export class SchedulingLoop {
     await tx(this.pool, async (c) => {
       for (const p of out.placements)
         if (await applyPlacement(c, { jobId: p.jobId, clusterId: p.clusterId, gpuModel: p.gpuModel, tasks: p.tasks, estimatedUsd: p.estimatedUsd })) placed.push(p.jobId);
-      const pend = out.pending.filter((p) => /^\d+$/.test(p.jobId));
-      if (pend.length)
-        await c.query(
-          `UPDATE jobs j SET reason = p.reason, reason_code = p.code, eta_sec = p.eta
-           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS p(id, code, reason, eta)
-           WHERE j.id = p.id AND j.state = 'Queued' AND j.held_at IS NULL`,
-          [pend.map((p) => p.jobId), pend.map((p) => p.code), pend.map((p) => p.reason), pend.map((p) => (p.etaSec === null ? null : Math.min(2e9, Math.round(p.etaSec))))],
-        );
+      await setPendingReasons(c, out.pending.filter((p) => /^\d+$/.test(p.jobId)));
       for (const pr of out.preemptions)
         for (const v of pr.victims) {
-          const a = await c.query<{ attempt: number }>('SELECT attempt FROM jobs WHERE id = $1', [v]);
-          if (a.rows[0] && (await requestRequeue(c, v, a.rows[0].attempt, `preempted for job ${pr.jobId} (${pr.reason})`))) victims.push(v);
+          const attempt = await jobAttempt(c, v);
+          if (attempt !== undefined && (await requestRequeue(c, v, attempt, `preempted for job ${pr.jobId} (${pr.reason})`))) victims.push(v);
         }
     });
     if (out.prewarms.length) {

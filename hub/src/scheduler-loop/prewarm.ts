@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { PrewarmRequest } from '../scheduler/index.ts';
 import { tx } from '../store/db.ts';
 import { enqueueCommand } from '../store/repos/agent-stream.ts';
-import { claimPrewarm, failRefusedPrewarms, setPrewarmCommand } from '../store/repos/datasets.ts';
+import { claimPrewarm, datasetSize, failRefusedPrewarms, setPrewarmCommand } from '../store/repos/datasets.ts';
 
 /** A failed copy is tried again no sooner than this. */
 export const PREWARM_RETRY_SEC = 60;
@@ -27,8 +27,7 @@ export async function sendPrewarms(pool: pg.Pool, prewarms: PrewarmRequest[], so
       if (!(await claimPrewarm(c, p.dataset, p.clusterId, PREWARM_RETRY_SEC, PREWARM_STALE_SEC))) return null;
       const source = sources.get(p.dataset);
       // the copy is the whole dataset: a partial earlier copy is the cluster's to resume, not the hub's to slice
-      const size = await c.query<{ s: string }>('SELECT size_bytes::text AS s FROM datasets WHERE name = $1', [p.dataset]);
-      const sizeBytes = Number(size.rows[0]?.s ?? p.bytes);
+      const sizeBytes = Number((await datasetSize(c, p.dataset)) ?? p.bytes);
       const s = await enqueueCommand(c, p.clusterId, { kind: 'prewarm', dataset: p.dataset, sizeBytes, ...(source ? { source } : {}) });
       await setPrewarmCommand(c, p.dataset, p.clusterId, s);
       return s;

@@ -6,11 +6,12 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { addEvent } from '../store/repos/jobs.ts';
+import { addNodeEvent, jobsOnNode, latestRemediationSteps } from '../store/repos/remediation.ts';
 import type { Action } from './health.ts';
 import type { HealthChange, HotState } from './hot-state.ts';
 import { reactToHealthChange, refusedToRetry, remediationWorkflowId } from './remediation-policy.ts';
 import type { RemediationSettings } from './remediation-policy.ts';
-import { addNodeEvent, breakerState, jobsOnNode, latestRemediationSteps } from './remediation-store.ts';
+import { breakerState } from './remediation-breaker.ts';
 import type { QuarantineAction, RemediationInput } from '@meridian/workflows/gpu-remediation';
 
 export interface RemediationStarter {

@@ -5,6 +5,7 @@ import { dependencyJobIds, parseDependency, SLURM_ANNOTATION, slurmAnnotation } 
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getCluster, slurmPartitions } from '../../store/repos/clusters.ts';
+import { jobProjects } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole } from '../auth.ts';
@@ -38,8 +39,7 @@ export async function slurmSubmit(ctx: ApiContext, principal: Principal, spec: J
       throw new ApiError(400, 'dependency_problem', 'Job dependency problem', [{ path: field('dependency'), message: (err as Error).message }]);
     }
     if (ids.length) {
-      const r = await ctx.pool.query<{ id: string; project: string }>('SELECT id::text AS id, project FROM jobs WHERE id = ANY($1::bigint[])', [ids]);
-      const seen = new Set(r.rows.filter((x) => hasRole(principal, x.project, 'viewer')).map((x) => x.id));
+      const seen = new Set((await jobProjects(ctx.pool, ids)).filter((x) => hasRole(principal, x.project, 'viewer')).map((x) => x.id));
       const missing = ids.filter((id) => !seen.has(id));
       if (missing.length)
         throw new ApiError(400, 'dependency_problem', 'Job dependency problem', [

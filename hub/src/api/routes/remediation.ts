@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { audit } from '../../store/repos/audit.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
-import { breakerState, listNodeEvents, resetQuarantineBreaker } from '../../telemetry/remediation-store.ts';
+import { listNodeEvents } from '../../store/repos/remediation.ts';
+import { breakerState, resetQuarantineBreaker } from '../../telemetry/remediation-breaker.ts';
 import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';

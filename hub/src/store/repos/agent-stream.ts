@@ -34,6 +34,16 @@ export async function enqueueCommand(db: Queryable, clusterId: string, command: 
   return seq;
 }
 
+/** The outbox seq of the attempt's latest `signal` command, if one was sent. */
+export async function sentSignalSeq(db: Queryable, clusterId: string, jobId: string, attempt: number): Promise<number | undefined> {
+  const r = await db.query<{ seq: string }>(`SELECT seq::text AS seq FROM agent_commands WHERE cluster_id = $1 AND job_id = $2 AND attempt = $3 AND kind = 'signal' ORDER BY seq DESC LIMIT 1`, [
+    clusterId,
+    jobId,
+    attempt,
+  ]);
+  return r.rows[0] ? Number(r.rows[0].seq) : undefined;
+}
+
 export async function hasCommand(db: Queryable, jobId: string, attempt: number, kind: 'dispatch' | 'cancel'): Promise<boolean> {
   const r = await db.query('SELECT 1 FROM agent_commands WHERE job_id = $1 AND attempt = $2 AND kind = $3', [jobId, attempt, kind]);
   return (r.rowCount ?? 0) > 0;

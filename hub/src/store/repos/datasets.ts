@@ -130,3 +130,29 @@ export async function allCaches(db: Queryable): Promise<{ name: string; sizeByte
   );
   return r.rows;
 }
+
+export interface CacheFact {
+  name: string;
+  sizeBytes: number;
+  homeRegion: string;
+  clusterId: string | null;
+  state: CacheState | null;
+  percent: number | null;
+}
+
+/** Registry rows (one per dataset × cache) for the named datasets. */
+export async function cacheFacts(db: Queryable, names: string[]): Promise<CacheFact[]> {
+  if (names.length === 0) return [];
+  const r = await db.query<CacheFact>(
+    `SELECT d.name, d.size_bytes::float8 AS "sizeBytes", d.home_region AS "homeRegion", c.cluster_id AS "clusterId", c.state, c.percent
+     FROM datasets d LEFT JOIN dataset_caches c ON c.dataset = d.name WHERE d.name = ANY($1::text[])`,
+    [names],
+  );
+  return r.rows;
+}
+
+/** The dataset's size as text (bigint), undefined when it is not registered. */
+export async function datasetSize(db: Queryable, name: string): Promise<string | undefined> {
+  const size = await db.query<{ s: string }>('SELECT size_bytes::text AS s FROM datasets WHERE name = $1', [name]);
+  return size.rows[0]?.s;
+}

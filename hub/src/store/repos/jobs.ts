@@ -36,6 +36,9 @@ export interface JobRow {
   spec: JobSpec;
 }
 
+/** The channel that wakes the scheduler loop (submits and requeues notify it; see store/listener.ts). */
+export const SCHEDULE_CHANNEL = 'meridian_schedule';
+
 export const JOB_COLS = `j.id::text AS id, j.name, j.project, (SELECT u.name FROM users u WHERE u.id = j.user_id) AS "user", j.tier, j.priority,
   j.state, j.attempt, j.cluster_id AS cluster, j.gpu_model AS "gpuModel", j.placement, j.estimated_usd AS "estimatedUsd",
   j.reason, j.reason_code AS "reasonCode", j.eta_sec AS "etaSec", j.exit_code AS "exitCode", j.agent_phase AS "agentPhase",
@@ -70,6 +73,16 @@ export async function insertJob(db: Queryable, spec: JobSpec, userId: string | n
     ],
   );
   return r.rows[0]!;
+}
+
+/** The jobs' projects (ids that name no job are left out). */
+export async function jobProjects(db: Queryable, ids: string[]): Promise<{ id: string; project: string }[]> {
+  return (await db.query<{ id: string; project: string }>('SELECT id::text AS id, project FROM jobs WHERE id = ANY($1::bigint[])', [ids])).rows;
+}
+
+/** The job's current attempt; undefined when there is no such job. */
+export async function jobAttempt(db: Queryable, id: string): Promise<number | undefined> {
+  return (await db.query<{ attempt: number }>('SELECT attempt FROM jobs WHERE id = $1', [id])).rows[0]?.attempt;
 }
 
 export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
@@ -136,6 +149,12 @@ export async function addEvent(db: Queryable, jobId: string, type: string, state
     message,
     data === undefined ? null : JSON.stringify(data),
   ]);
+}
+
+/** The `delivery` the attempt's last `checkpoint` event recorded (undefined when none was tried). */
+export async function lastCheckpointDelivery(db: Queryable, jobId: string, attempt: number): Promise<string | undefined> {
+  const r = await db.query<{ delivery: string | null }>(`SELECT data->>'delivery' AS delivery FROM job_events WHERE job_id = $1 AND attempt = $2 AND type = 'checkpoint' ORDER BY id DESC LIMIT 1`, [jobId, attempt]);
+  return r.rows[0]?.delivery ?? undefined;
 }
 
 export async function listEvents(db: Queryable, jobId: string, after: string | null, limit: number): Promise<JobEvent[]> {

@@ -35,8 +35,38 @@ export async function applyPlacement(db: Queryable, p: PlacementWrite): Promise<
   return true;
 }
 
-export async function setPendingReason(db: Queryable, jobId: string, code: string, reason: string, etaSec: number | null): Promise<void> {
-  await db.query(`UPDATE jobs SET reason = $2, reason_code = $3, eta_sec = $4 WHERE id = $1 AND state = 'Queued' AND held_at IS NULL`, [jobId, reason, code, etaSec]);
+export interface PendingReason {
+  jobId: string;
+  code: string;
+  reason: string;
+  etaSec: number | null;
+}
+
+/**
+ * The one writer of why a Queued, unheld job waits (the scheduler's pending reasons and the dependency gate).
+ * `keepSameCode`: a job already pending for the same code keeps its row untouched (the gate re-evaluates every
+ * waiting dependency each cycle; rewriting an unchanged reason would only churn rows).
+ */
+export async function setPendingReasons(db: Queryable, rows: PendingReason[], opts: { keepSameCode?: boolean } = {}): Promise<void> {
+  if (!rows.length) return;
+  await db.query(
+    `UPDATE jobs j SET reason = p.reason, reason_code = p.code, eta_sec = p.eta
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS p(id, code, reason, eta)
+     WHERE j.id = p.id AND j.state = 'Queued' AND j.held_at IS NULL AND (NOT $5::boolean OR j.reason_code IS DISTINCT FROM p.code)`,
+    [rows.map((p) => p.jobId), rows.map((p) => p.code), rows.map((p) => p.reason), rows.map((p) => (p.etaSec === null ? null : Math.min(2e9, Math.round(p.etaSec)))), Boolean(opts.keepSameCode)],
+  );
+}
+
+/** Queued → Cancelled for a job whose --dependency can never be satisfied; false when it is no longer Queued. */
+export async function cancelNeverSatisfiable(db: Queryable, jobId: string, reason: string): Promise<boolean> {
+  const r = await db.query<{ attempt: number }>(
+    `UPDATE jobs SET state = 'Cancelled', reason = $2, reason_code = 'DependencyNeverSatisfied', eta_sec = NULL, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND state = 'Queued' RETURNING attempt`,
+    [jobId, reason],
+  );
+  if (!r.rows[0]) return false;
+  await addEvent(db, jobId, 'finished', 'Cancelled', r.rows[0].attempt, reason);
+  return true;
 }
 
 export function dispatchCommand(job: JobRow): DispatchCommand {

@@ -1,18 +1,28 @@
 // Elastic power: each cluster's policy, the hub's ledger of powered elastic nodes, and the power events.
 // The decision itself is power/decide.ts; power/service.ts runs it against these rows.
-import type { PowerAction, PowerDecision, PowerPolicy } from '../../power/decide.ts';
 import type { Queryable } from '../db.ts';
 
+// Row shapes; power/decide.ts's PowerPolicy, PowerAction and PowerDecision have the same shapes.
+export interface PowerPolicyRow {
+  maxPoweredNodes: number | null;
+  allowResume: boolean;
+}
+type PowerAction = 'resume' | 'suspend';
+interface PowerAnswer {
+  approved: string[];
+  denied: { node: string; reason: string }[];
+}
+
 /** The cluster's stored policy; undefined when none was ever set. */
-export async function readPowerPolicy(db: Queryable, clusterId: string): Promise<PowerPolicy | undefined> {
-  const r = await db.query<PowerPolicy>(
+export async function readPowerPolicy(db: Queryable, clusterId: string): Promise<PowerPolicyRow | undefined> {
+  const r = await db.query<PowerPolicyRow>(
     'SELECT max_powered_nodes AS "maxPoweredNodes", allow_resume AS "allowResume" FROM cluster_power_policies WHERE cluster_id = $1',
     [clusterId],
   );
   return r.rows[0];
 }
 
-export async function writePowerPolicy(db: Queryable, clusterId: string, p: PowerPolicy): Promise<void> {
+export async function writePowerPolicy(db: Queryable, clusterId: string, p: PowerPolicyRow): Promise<void> {
   await db.query(
     `INSERT INTO cluster_power_policies (cluster_id, max_powered_nodes, allow_resume) VALUES ($1, $2, $3)
      ON CONFLICT (cluster_id) DO UPDATE SET max_powered_nodes = $2, allow_resume = $3, updated_at = now()`,
@@ -56,7 +66,7 @@ export async function hubDrainedNodes(db: Queryable, clusterId: string): Promise
 }
 
 /** Updates the ledger for what was granted and records one event per node asked about. */
-export async function recordPower(db: Queryable, clusterId: string, action: PowerAction, d: PowerDecision, requestedBy: string): Promise<void> {
+export async function recordPower(db: Queryable, clusterId: string, action: PowerAction, d: PowerAnswer, requestedBy: string): Promise<void> {
   if (d.approved.length)
     await db.query(
       `INSERT INTO node_power (cluster_id, node, state) SELECT $1, unnest($2::text[]), $3

@@ -17,6 +17,11 @@ const COLS = `name, weight, quota, budget, price_overrides AS "priceOverrides", 
 
 export type NewProject = Partial<Omit<ProjectRow, 'name' | 'createdAt'>> & { name: string };
 
+/** The `default` project the job spec falls back to; a no-op when it exists. */
+export async function ensureDefaultProject(db: Queryable): Promise<void> {
+  await db.query(`INSERT INTO projects (name) VALUES ('default') ON CONFLICT DO NOTHING`);
+}
+
 export async function createProject(db: Queryable, p: NewProject): Promise<ProjectRow> {
   const r = await db.query<ProjectRow>(
     `INSERT INTO projects (name, weight, quota, budget, price_overrides, policy, weights, max_pending)

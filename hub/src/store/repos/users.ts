@@ -91,3 +91,18 @@ export async function principalForToken(db: Queryable, plain: string): Promise<P
   const row = r.rows[0];
   return row ? { ...row, roles: row.roles ?? {} } : undefined;
 }
+
+/** Serialises first-run bootstraps (transaction-scoped). */
+export async function lockBootstrap(db: Queryable): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock(7165)');
+}
+
+/** The name of the user holding this token (revoked or expired ones included); undefined when no one does. */
+export async function tokenOwner(db: Queryable, plain: string): Promise<string | undefined> {
+  const existing = await db.query<{ name: string }>('SELECT u.name FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1', [sha256(plain)]);
+  return existing.rows[0]?.name;
+}
+
+export async function makeAdmin(db: Queryable, userId: string): Promise<void> {
+  await db.query('UPDATE users SET is_admin = true WHERE id = $1', [userId]);
+}

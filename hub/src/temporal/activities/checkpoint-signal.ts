@@ -5,9 +5,9 @@
 // pre-signal behaviour), so mixed agent versions keep working.
 import type pg from 'pg';
 import { SignalCommand } from '@meridian/protocol/agent-protocol';
-import { enqueueCommand, getCommand } from '../../store/repos/agent-stream.ts';
+import { enqueueCommand, getCommand, sentSignalSeq } from '../../store/repos/agent-stream.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
-import { addEvent, getJob } from '../../store/repos/jobs.ts';
+import { addEvent, getJob, lastCheckpointDelivery } from '../../store/repos/jobs.ts';
 import { tx } from '../../store/db.ts';
 
 /** How the agent delivered it: `process` = the job's processes got the signal (Slurm); `annotation` = a request the workload reads (Kubernetes). */
@@ -39,16 +39,6 @@ export function cancelGraceAfter(delivery: Delivery | undefined, jobGraceSeconds
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The outbox seq of this attempt's signal command, if one was sent already (the activity may be retried). */
-async function sentSignal(pool: pg.Pool, cluster: string, jobId: string, attempt: number): Promise<number | undefined> {
-  const r = await pool.query<{ seq: string }>(`SELECT seq::text AS seq FROM agent_commands WHERE cluster_id = $1 AND job_id = $2 AND attempt = $3 AND kind = 'signal' ORDER BY seq DESC LIMIT 1`, [
-    cluster,
-    jobId,
-    attempt,
-  ]);
-  return r.rows[0] ? Number(r.rows[0].seq) : undefined;
-}
-
 /** Sends the `signal` command to one job's cluster (once per attempt); undefined when there is nothing to signal. */
 async function sendOne(pool: pg.Pool, jobId: string, attempt: number, reason: string): Promise<{ cluster: string; seq: number; out: SignalOutcome } | SignalOutcome | undefined> {
   const row = await getJob(pool, jobId);
@@ -59,7 +49,8 @@ async function sendOne(pool: pg.Pool, jobId: string, attempt: number, reason: st
   if (!parsed.success) return { ...base, error: parsed.error.issues.map((i) => i.message).join('; ') };
   const cluster = row.cluster;
   if (!(await getCluster(pool, cluster))) return { ...base, error: `cluster ${cluster} is not registered at the hub` };
-  const seq = (await sentSignal(pool, cluster, jobId, attempt)) ?? (await tx(pool, (db) => enqueueCommand(db, cluster, parsed.data, jobId, attempt)));
+  // one signal per attempt: the activity may be retried after it was sent
+  const seq = (await sentSignalSeq(pool, cluster, jobId, attempt)) ?? (await tx(pool, (db) => enqueueCommand(db, cluster, parsed.data, jobId, attempt)));
   return { cluster, seq, out: base };
 }
 
@@ -95,6 +86,5 @@ export async function signalJobs(pool: pg.Pool, jobs: { jobId: string; attempt: 
 
 /** The delivery the last `checkpoint` event of the attempt recorded (undefined when none was tried). */
 export async function lastDelivery(pool: pg.Pool, jobId: string, attempt: number): Promise<Delivery | undefined> {
-  const r = await pool.query<{ delivery: Delivery | null }>(`SELECT data->>'delivery' AS delivery FROM job_events WHERE job_id = $1 AND attempt = $2 AND type = 'checkpoint' ORDER BY id DESC LIMIT 1`, [jobId, attempt]);
-  return r.rows[0]?.delivery ?? undefined;
+  return (await lastCheckpointDelivery(pool, jobId, attempt)) as Delivery | undefined;
 }

@@ -11,7 +11,8 @@ import { requeueJob } from '../../store/repos/lifecycle.ts';
 import { tx } from '../../store/db.ts';
 import type { HotState } from '../../telemetry/hot-state.ts';
 import type { CircuitBreakerConfig } from '../../telemetry/remediation-policy.ts';
-import { addNodeEvent, jobsOnNode, releaseQuarantineSlot, requestQuarantineSlot } from '../../telemetry/remediation-store.ts';
+import { addNodeEvent, jobsOnNode } from '../../store/repos/remediation.ts';
+import { releaseQuarantineSlot, requestQuarantineSlot } from '../../telemetry/remediation-breaker.ts';
 
 export interface RemediationDeps {
   pool: pg.Pool;

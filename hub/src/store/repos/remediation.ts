@@ -1,11 +1,7 @@
-// Postgres side of GPU-fault remediation: the node event log, the per-cluster circuit breaker (decided by the
-// pure decideQuarantine under a row lock, so concurrent remediations cannot overshoot the share), and which
-// federation jobs run on a node. Tables: store/migrations/004_remediation.sql.
-import type pg from 'pg';
-import { tx } from '../store/db.ts';
-import type { Queryable } from '../store/db.ts';
-import { decideQuarantine, releaseQuarantine, resetBreaker } from './remediation-policy.ts';
-import type { BreakerDecision, BreakerState, CircuitBreakerConfig } from './remediation-policy.ts';
+// GPU-fault remediation rows: the node event log, the per-cluster circuit breaker (read under a row lock; the
+// decision is telemetry/remediation-breaker.ts), and which federation jobs run on a node.
+// Tables: store/migrations/004_remediation.sql.
+import type { Queryable } from '../db.ts';
 
 export interface NodeEvent {
   id: string;
@@ -81,13 +77,22 @@ export async function jobsOnNode(db: Queryable, cluster: string, node: string): 
   return out;
 }
 
+/** A cluster's breaker as stored (the shape of telemetry/remediation-policy.ts's BreakerState). */
+export interface StoredBreaker {
+  totalNodes: number;
+  quarantined: string[];
+  recentQuarantines: number[];
+  trippedAt: number | null;
+}
+
 interface BreakerRow {
   quarantined: string[];
   recent: string[];
   tripped_at: string | null;
 }
 
-async function lockBreaker(c: pg.PoolClient, cluster: string): Promise<BreakerState> {
+/** The cluster's breaker, created when missing and locked until the transaction ends (call inside one). */
+export async function lockBreaker(c: Queryable, cluster: string): Promise<StoredBreaker> {
   await c.query('INSERT INTO remediation_breakers (cluster_id) VALUES ($1) ON CONFLICT DO NOTHING', [cluster]);
   const row = (await c.query<BreakerRow>('SELECT quarantined, recent::text[] AS recent, tripped_at::text FROM remediation_breakers WHERE cluster_id = $1 FOR UPDATE', [cluster])).rows[0]!;
   const total = await c.query<{ n: string }>('SELECT count(*)::text AS n FROM nodes WHERE cluster_id = $1', [cluster]);
@@ -99,40 +104,13 @@ async function lockBreaker(c: pg.PoolClient, cluster: string): Promise<BreakerSt
   };
 }
 
-async function saveBreaker(c: pg.PoolClient, cluster: string, s: BreakerState): Promise<void> {
+export async function saveBreaker(c: Queryable, cluster: string, s: StoredBreaker): Promise<void> {
   await c.query('UPDATE remediation_breakers SET quarantined = $2, recent = $3, tripped_at = $4, updated_at = now() WHERE cluster_id = $1', [
     cluster,
     s.quarantined,
     s.recentQuarantines,
     s.trippedAt,
   ]);
-}
-
-/** The circuit breaker's decision for quarantining `node` now, stored in the same transaction. */
-export async function requestQuarantineSlot(pool: pg.Pool, cluster: string, node: string, cfg: CircuitBreakerConfig, now = Date.now()): Promise<BreakerDecision> {
-  return tx(pool, async (c) => {
-    const d = decideQuarantine(await lockBreaker(c, cluster), node, now, cfg);
-    await saveBreaker(c, cluster, d.state);
-    return d;
-  });
-}
-
-/** The node is back in service: its slot is free again. */
-export async function releaseQuarantineSlot(pool: pg.Pool, cluster: string, node: string): Promise<void> {
-  await tx(pool, async (c) => saveBreaker(c, cluster, releaseQuarantine(await lockBreaker(c, cluster), node)));
-}
-
-/** An operator closes a tripped breaker (quarantined nodes stay quarantined). */
-export async function resetQuarantineBreaker(pool: pg.Pool, cluster: string): Promise<BreakerState> {
-  return tx(pool, async (c) => {
-    const s = resetBreaker(await lockBreaker(c, cluster));
-    await saveBreaker(c, cluster, s);
-    return s;
-  });
-}
-
-export async function breakerState(pool: pg.Pool, cluster: string): Promise<BreakerState> {
-  return tx(pool, async (c) => lockBreaker(c, cluster));
 }
 
 /** Each node's latest `remediation.*` node event type (nodes with none are left out). */
