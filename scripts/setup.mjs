@@ -48,7 +48,7 @@ function nativeAddon() {
 
 /** slurm-bridge's commands as one prebuilt bundle (bin/* run it without tsx); rebuilt when a source changed. */
 async function commandsBundle() {
-  const { ensureCommandsBundle } = await import('../slurm-bridge/scripts/build-commands.mjs');
+  const { ensureCommandsBundle } = await import('@meridian/slurm-bridge/build-commands');
   const r = await ensureCommandsBundle();
   log(r.built ? `slurm-bridge commands bundle: built from ${r.inputs} files in ${r.ms.toFixed(0)} ms` : 'slurm-bridge commands bundle: up to date (skip)');
 }

@@ -5,7 +5,7 @@
 // Usage: npm run bench:slurm [-- --n 40] [-- --no-tsx]
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { startHub } from '@meridian/hub/main';

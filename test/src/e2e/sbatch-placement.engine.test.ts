@@ -4,8 +4,7 @@
 // a Slurm cluster also shows the partition refusal and hub-side holds and dependencies.
 import * as k8s from '@kubernetes/client-node';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';

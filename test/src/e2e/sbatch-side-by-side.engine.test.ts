@@ -3,8 +3,7 @@
 // line, output file names and contents, final states and exit codes. Everything is real: Postgres, Temporal,
 // the hub, the agent protocol over WebSocket, Slurm.
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';

@@ -6,7 +6,6 @@
 // XID 79 trips the circuit breaker with no more than the set share of the cluster cordoned, and an operator
 // can return a quarantined node by hand; a refused node is retried once the breaker has room again.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';

@@ -3,7 +3,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { packagePath } from '../packages.ts';
 
 const MAIN = packagePath('hub', 'src/main.ts');

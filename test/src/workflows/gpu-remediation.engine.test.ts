@@ -1,7 +1,6 @@
 // The remediation workflow on a real Temporal dev server and worker. The activities are in-memory here
 // (they are the hub's to implement against its store and the agent gateway); what is under test is the
 // workflow: step order, circuit-breaker refusal, checkpoint-first requeue, waiting for health, operator signal.
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
