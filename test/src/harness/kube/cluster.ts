@@ -13,6 +13,9 @@ import { RunDir } from '../rundir.ts';
 import { gpuNodeManifest, type GpuNodeSpec } from './nodes.ts';
 import { httpGet } from './probe.ts';
 
+/** Taints the node lifecycle controller sets while a node is not (yet) Ready or not heard from. */
+const LIFECYCLE_TAINTS = new Set(['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
+
 export type { GpuNodeSpec } from './nodes.ts';
 
 export interface KubeClusterOptions {
@@ -194,7 +197,11 @@ export class KubeCluster {
     }, 60_000, 200);
   }
 
-  /** Registers simulated GPU nodes and waits until KWOK reports them Ready. */
+  /**
+   * Registers simulated GPU nodes and waits until they are usable: KWOK reports them Ready and the node
+   * lifecycle controller has lifted the not-ready taint it puts on every new node. Ready alone is not enough:
+   * the taint goes a moment later, and a test reading the inventory in between sees an unschedulable node.
+   */
   async addNodes(nodes: GpuNodeSpec[]): Promise<void> {
     const core = this.core();
     for (const n of nodes) await core.createNode({ body: gpuNodeManifest(n) });
@@ -202,10 +209,13 @@ export class KubeCluster {
     const kwok = this.daemons.get('kwok')!;
     await kwok.waitReady(async () => {
       const list = await core.listNode();
-      const ready = list.items.filter(
-        (n) => names.has(n.metadata?.name ?? '') && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      const usable = list.items.filter(
+        (n) =>
+          names.has(n.metadata?.name ?? '') &&
+          n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+          !(n.spec?.taints ?? []).some((t) => LIFECYCLE_TAINTS.has(t.key)),
       );
-      return ready.length === names.size;
+      return usable.length === names.size;
     }, 60_000, 250);
   }
 
