@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript } from '@meridian/native';
+import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript } from '@meridian/native/fixtures';
 import { checkNodeName } from './collector-mode.ts';
 import { program, run } from './main.ts';
 import type { MainOptions } from './main.ts';

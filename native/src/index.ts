@@ -1,5 +1,5 @@
 // @meridian/native public entry point: NVML GPU collector + XID/ECC events (C++ addon, NVML loaded
-// with dlopen), RDMA/InfiniBand sysfs counters, and the fake-NVML / sysfs fixture helpers for tests.
+// with dlopen) and RDMA/InfiniBand sysfs counters.
 export {
   CLOCKS_EVENT_REASONS,
   DCGM_NAMES,
@@ -28,13 +28,6 @@ export type {
 export { DEFAULT_INFINIBAND_ROOT, IB_COUNTERS, MLX5_HW_COUNTERS, readRdmaPorts } from './rdma.ts';
 export type { PortEnum, RdmaPort, RdmaReadResult, ReadRdmaOptions, SkippedFile } from './rdma.ts';
 export { addonPath, loadAddon } from './loader.ts';
-export {
-  FAKE_NVML_PATH,
-  buildAddonIfStale,
-  buildFakeNvml,
-  renderFakeNvmlScript,
-  writeFakeNvmlScript,
-} from './fake-nvml.ts';
-export type { FakeEvent, FakeGpu, FakeNvmlScript } from './fake-nvml.ts';
-export { DEFAULT_MLX5_DEVICES, setFixtureCounter, setFixturePortFile, writeMlx5Fixture } from './sysfs-fixture.ts';
-export type { FixtureDevice, FixturePort } from './sysfs-fixture.ts';
+// The path the fake NVML is built to, so a collector can be pointed at simulated GPUs (the sandbox does).
+// The helpers that build and script it, and the sysfs fixture trees, are for tests: `@meridian/native/fixtures`.
+export { FAKE_NVML_PATH } from './fake-nvml.ts';

@@ -23,7 +23,7 @@ let rdma: RdmaSource;
 let source: string;
 let close = async () => {};
 try {
-  const native = await import('@meridian/native');
+  const native = await import('@meridian/native/fixtures');
   const { openNvmlGpuSource, sysfsRdmaSource } = await import('@meridian/edge-agent/telemetry/native-sources');
   await native.buildAddonIfStale();
   await native.buildFakeNvml();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript, writeMlx5Fixture } from '@meridian/native';
+import { buildAddonIfStale, buildFakeNvml, FAKE_NVML_PATH, writeFakeNvmlScript, writeMlx5Fixture } from '@meridian/native/fixtures';
 import { StaticGpuSource, StaticRdmaSource, TelemetryCollector } from './collector.ts';
 import type { GpuReading, RdmaPortReading } from './collector.ts';
 import { openNvmlGpuSource, sysfsRdmaSource } from './native-sources.ts';

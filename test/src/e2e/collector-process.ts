@@ -3,8 +3,8 @@
 // GPUs while it runs.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_NVML_PATH, writeFakeNvmlScript } from '@meridian/native';
-import type { FakeEvent, FakeGpu } from '@meridian/native';
+import { FAKE_NVML_PATH, writeFakeNvmlScript } from '@meridian/native/fixtures';
+import type { FakeEvent, FakeGpu } from '@meridian/native/fixtures';
 import { Daemon } from '../harness/daemon.ts';
 import { repoRoot } from '../harness/engines.ts';
 import { httpGet } from '../harness/kube/probe.ts';

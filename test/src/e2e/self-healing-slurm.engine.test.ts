@@ -7,7 +7,7 @@
 import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
+import { buildAddonIfStale, buildFakeNvml } from '@meridian/native/fixtures';
 import { parseScontrolJobs, parseScontrolNodes } from '@meridian/slurm-bridge/parsers/scontrol';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';

@@ -11,7 +11,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
+import { buildAddonIfStale, buildFakeNvml } from '@meridian/native/fixtures';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
 import { DEFAULT_REMEDIATION, remediationWorkflowId } from '@meridian/hub/telemetry/remediation-policy';

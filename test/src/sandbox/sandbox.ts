@@ -14,7 +14,7 @@ import { PrometheusEngine } from '../harness/prometheus.ts';
 import { RunDir } from '../harness/rundir.ts';
 import { SlurmCluster } from '../harness/slurm.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
-import { buildAddonIfStale, buildFakeNvml } from '@meridian/native';
+import { buildAddonIfStale, buildFakeNvml } from '@meridian/native/fixtures';
 import { CollectorProcess } from '../e2e/collector-process.ts';
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
 import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
