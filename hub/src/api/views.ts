@@ -1,6 +1,7 @@
 // API views of store rows (what clients see).
 import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
 import type { AgentTask, JobRow } from '../store/repos/jobs.ts';
+import { slurmAnnotation, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
 
 /** Node of each task: as the cluster reported them, else the hub's placement. */
 function taskNodes(j: JobRow, tasks: AgentTask[]): string[] {
@@ -12,7 +13,7 @@ function taskNodes(j: JobRow, tasks: AgentTask[]): string[] {
 
 /** What squeue / scontrol / sacct print besides the lifecycle: Slurm's names for the job's settings. */
 export function slurmView(j: JobRow, tasks: AgentTask[] = []): Record<string, unknown> {
-  const a = (k: string): string | undefined => j.spec.annotations?.[`slurm.meridian.dev/${k}`] || undefined;
+  const a = (k: SlurmAnnotationKey): string | undefined => slurmAnnotation(j.spec.annotations, k);
   const isArray = a('array') !== undefined;
   const workDir = a('workDir') ?? null;
   const nodes = taskNodes(j, tasks);

@@ -1,17 +1,19 @@
 // Slurm job semantics the hub enforces wherever a job lands (pure, no I/O): which clusters a job that names
 // a partition / nodelist / constraint may go to, and whether its --dependency lets it start yet.
-// The login-node sbatch writes these as `slurm.meridian.dev/<key>` annotations (slurm-bridge/src/login/jobspec.ts).
+// The login-node sbatch writes these as `slurm.meridian.dev/<key>` annotations; the keys, the node labels and the
+// --dependency grammar are the shared tables in @meridian/protocol/slurm.
 import type { JobSpec } from '@meridian/protocol/job-spec';
+import { slurmAnnotation as annotationOf, SLURM_ANNOTATION_PREFIX, SLURM_NODE_LABELS, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
+import { dependencySeparator, dependencyTerm, HUB_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
 
-export const SLURM_ANNOTATION = 'slurm.meridian.dev/';
-export const PARTITIONS_LABEL = 'slurm.meridian.dev/partitions';
-export const FEATURE_LABEL = 'slurm.meridian.dev/feature.';
+export const SLURM_ANNOTATION = SLURM_ANNOTATION_PREFIX;
+export const PARTITIONS_LABEL = SLURM_NODE_LABELS.partitions;
+export const FEATURE_LABEL = SLURM_NODE_LABELS.featurePrefix;
 /** The scheduler's cluster filter with an id no cluster has: "fits nowhere right now". */
 export const NO_CLUSTER = '(no-matching-slurm-cluster)';
 
-export function slurmAnnotation(spec: Pick<JobSpec, 'annotations'>, key: string): string | undefined {
-  const v = spec.annotations?.[`${SLURM_ANNOTATION}${key}`];
-  return v === undefined || v === '' ? undefined : v;
+export function slurmAnnotation(spec: Pick<JobSpec, 'annotations'>, key: SlurmAnnotationKey): string | undefined {
+  return annotationOf(spec.annotations, key);
 }
 
 export interface ClusterNodes {
@@ -60,7 +62,7 @@ export function eligibleClusters(spec: Pick<JobSpec, 'annotations'>, clusters: C
 
 // ---------------- dependencies ----------------
 
-export type DepType = 'after' | 'afterany' | 'afterok' | 'afternotok' | 'aftercorr';
+export type DepType = (typeof HUB_DEPENDENCY_TYPES)[number];
 export type DepTerm = { type: DepType; jobs: { id: string; plusMin: number }[] } | { type: 'singleton' };
 export interface Dependency {
   /** `,` joins terms that must all hold; `?` terms of which one is enough. */
@@ -72,18 +74,18 @@ export interface Dependency {
 export function parseDependency(text: string): Dependency {
   const s = text.trim();
   if (!s) throw new Error('the dependency is empty');
-  if (s.includes(',') && s.includes('?')) throw new Error(`"${s}" mixes "," and "?"; Slurm allows one kind of separator`);
-  const op = s.includes('?') ? 'any' : 'all';
-  const terms = s.split(op === 'any' ? '?' : ',').map((t): DepTerm => {
+  const { op, sep, mixed } = dependencySeparator(s);
+  if (mixed) throw new Error(`"${s}" mixes "," and "?"; Slurm allows one kind of separator`);
+  const terms = s.split(sep).map((t): DepTerm => {
     if (t === 'singleton') return { type: 'singleton' };
-    const m = /^(after|afterany|afterok|afternotok|aftercorr):(.+)$/.exec(t);
-    if (!m) throw new Error(`"${t}" is not type:jobid[:jobid...] with type after, afterany, afterok, afternotok or aftercorr, nor singleton`);
-    const jobs = m[2]!.split(':').map((part) => {
+    const term = dependencyTerm(t, HUB_DEPENDENCY_TYPES);
+    if (!term) throw new Error(`"${t}" is not type:jobid[:jobid...] with type after, afterany, afterok, afternotok or aftercorr, nor singleton`);
+    const jobs = term.ids.map((part) => {
       const j = /^(\d{1,18})(?:_\d+)?(?:\+(\d+))?$/.exec(part);
       if (!j) throw new Error(`"${part}" in "${t}" is not a job id (a number, optionally +minutes)`);
       return { id: j[1]!, plusMin: j[2] ? Number(j[2]) : 0 };
     });
-    return { type: m[1] as DepType, jobs };
+    return { type: term.type as DepType, jobs };
   });
   return { op, terms };
 }
