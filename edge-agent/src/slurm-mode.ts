@@ -1,5 +1,5 @@
-// The `edge-agent` process in Slurm mode (`--kind slurm`): slurm-bridge's SlurmAgent (the Slurm driver wired
-// to hub-link) over a transport chosen on the command line, with the same health and metrics surface as
+// The `edge-agent` process in Slurm mode (`--kind slurm`): the SlurmAgent of ./slurm/ (the Slurm driver wired
+// to hub-link) over a slurm-bridge transport chosen on the command line, with the same health and metrics surface as
 // Kubernetes mode. main.ts owns flags, the HTTP server and signals; this file owns the Slurm wiring.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';

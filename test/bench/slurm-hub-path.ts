@@ -1,6 +1,6 @@
 // Where a submit's hub round trip goes: POST /api/v1/jobs against an in-process hub (real Postgres and
 // Temporal), with every Postgres query timed, next to GET /healthz (HTTP floor) and GET /api/v1/jobs/{id}.
-// Usage: npx tsx slurm-bridge/bench/hub-path.ts [--n 200]
+// Usage: npx tsx test/bench/slurm-hub-path.ts [--n 200]
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startHub } from '@meridian/hub/main';

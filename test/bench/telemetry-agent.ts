@@ -1,7 +1,7 @@
 // Benchmark helper: one edge agent's telemetry loop in its own process, at a 1 s scrape of 8 GPUs (fake NVML
 // through the real addon, or synthetic readings when the addon cannot be built) and 8 IB ports (sysfs fixture
 // read by @meridian/native), buffered in a WAL and forwarded to the hub. Prints one JSON line when done.
-//   node --import tsx hub/bench/telemetry-agent.ts <hubWriteUrl> <seconds> <workDir>
+//   node --import tsx test/bench/telemetry-agent.ts <hubWriteUrl> <seconds> <workDir>
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { TelemetryCollector } from '@meridian/edge-agent/telemetry/collector';

@@ -1,6 +1,6 @@
 // Benchmark helper: the hub's telemetry receiver alone in its own process (so its CPU can be measured from
 // outside), forwarding to the Prometheus-compatible URL given.
-//   node --import tsx hub/bench/telemetry-hub.ts <forwardUrl> [ackMode]
+//   node --import tsx test/bench/telemetry-hub.ts <forwardUrl> [ackMode]
 // Prints "listening <port>" once ready.
 import { startReceiver } from '../src/doubles/telemetry-receiver.ts';
 

@@ -1,4 +1,4 @@
-// The agent side of agent protocol v1 (hub/src/protocol/agent-protocol.ts), reusable by every agent.
+// The agent side of agent protocol v1 (protocol/src/agent-protocol.ts), reusable by every agent.
 //
 //   const link = new HubLink({ hubUrl, credential, clusterId, kind: 'kubernetes', agentVersion,
 //                              journal: new FileJournal('/var/lib/meridian/journal.json'),

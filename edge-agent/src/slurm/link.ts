@@ -1,6 +1,6 @@
 // Wiring the Slurm driver to the agent's hub link (edge-agent/src/hub-link): the link calls the handler for
-// each hub command and the driver's events go up through `link.emit`. Structural types keep slurm-bridge free
-// of a dependency on edge-agent (which depends on it).
+// each hub command and the driver's events go up through `link.emit`. Structural types keep the driver free
+// of a dependency on HubLink itself.
 import type { AgentEvent, Command } from '@meridian/protocol/agent-protocol';
 import type { Outcome, SlurmDriver } from './driver.ts';
 

@@ -1,4 +1,4 @@
-// Request schemas of the REST API (the job spec itself lives in protocol/job-spec.ts).
+// Request schemas of the REST API (the job spec itself lives in protocol/src/job-spec.ts).
 import { z } from 'zod';
 import { JOB_STATES, TIERS } from '@meridian/protocol/job-spec';
 

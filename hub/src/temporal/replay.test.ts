@@ -1,5 +1,5 @@
 // Replays recorded workflow histories against the current workflow code: a change that breaks determinism for
-// running workflows fails here. RECORD_HISTORIES=1 records them: job-lifecycle ones in hub/test/e2e.engine.test.ts,
+// running workflows fails here. RECORD_HISTORIES=1 records them: job-lifecycle ones in test/src/hub/e2e.engine.test.ts,
 // gpu-remediation-returned.json in test/src/e2e/self-healing.engine.test.ts (gpu-remediation-returned-cancel-grace.json
 // is an older one, from before the checkpoint `signal` command: no timer between checkpoint and requeue).
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// sbatch options → Meridian's job spec (hub/src/protocol/job-spec.ts). The gang shape and resources are what
+// sbatch options → Meridian's job spec (protocol/src/job-spec.ts). The gang shape and resources are what
 // the hub schedules on; every Slurm-only detail rides in `slurm.meridian.dev/*` annotations, which the hub
 // copies into the dispatch (`DispatchCommand.annotations`) and the Slurm driver turns back into sbatch options.
 import { basename, resolve as resolvePath } from 'node:path';
