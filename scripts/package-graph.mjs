@@ -110,7 +110,7 @@ const rooms = fold(roomOf);
 const roomCycles = cycles(rooms.nodes, rooms.edges);
 const roomDot = [
   'digraph hub {',
-  '  rankdir=BT; nodesep=0.35; ranksep=0.5; fontname="Helvetica";',
+  '  rankdir=TB; nodesep=0.35; ranksep=0.5; fontname="Helvetica";',
   '  node [shape=box, style="rounded,filled", fillcolor="#f3f7ee", color="#4d7a2a", fontname="Helvetica", fontsize=11, margin="0.25,0.06"];',
   '  edge [color="#4d7a2a88", fontname="Helvetica", fontsize=8, arrowsize=0.6];',
   ...[...rooms.nodes].map((n) => `  "${n}" [label="${n}"${n.endsWith('/') ? '' : ', fillcolor="#ffffff"'}];`),
