@@ -1,6 +1,7 @@
 // API views of store rows (what clients see).
 import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
 import type { AgentTask, JobRow } from '../store/repos/jobs.ts';
+import type { JobView, SlurmJobView } from '@meridian/protocol/job-view';
 import { slurmAnnotation, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
 
 /** Node of each task: as the cluster reported them, else the hub's placement. */
@@ -12,7 +13,7 @@ function taskNodes(j: JobRow, tasks: AgentTask[]): string[] {
 }
 
 /** What squeue / scontrol / sacct print besides the lifecycle: Slurm's names for the job's settings. */
-export function slurmView(j: JobRow, tasks: AgentTask[] = []): Record<string, unknown> {
+export function slurmView(j: JobRow, tasks: AgentTask[] = []): SlurmJobView {
   const a = (k: SlurmAnnotationKey): string | undefined => slurmAnnotation(j.spec.annotations, k);
   const isArray = a('array') !== undefined;
   const workDir = a('workDir') ?? null;
@@ -38,7 +39,7 @@ export function slurmView(j: JobRow, tasks: AgentTask[] = []): Record<string, un
   };
 }
 
-export function jobView(j: JobRow, tasks: AgentTask[] = []): Record<string, unknown> {
+export function jobView(j: JobRow, tasks: AgentTask[] = []): JobView {
   return {
     id: j.id,
     name: j.name,

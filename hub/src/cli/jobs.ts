@@ -1,22 +1,13 @@
 // `meridian job ...`: submit (YAML or JSON, optionally --wait), list, get, cancel, why, logs, events.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { JobView } from '@meridian/protocol/job-view';
 import YAML from 'yaml';
 import { CliError, HubClient } from './client.ts';
 import { parseDuration, print, table } from './format.ts';
 
-interface Job {
-  id: string;
-  name: string;
-  project: string;
-  state: string;
-  cluster: string | null;
-  reason: string | null;
-  attempt: number;
-  tier: string;
-  exitCode: number | null;
-  submittedAt: string;
-}
+/** The hub's job view (the CLI reads what the API writes: @meridian/protocol/job-view). */
+type Job = JobView;
 
 const COLUMNS = ['id', 'name', 'project', 'tier', 'state', 'cluster', 'attempt', 'reason'];
 

@@ -1,5 +1,6 @@
 // squeue/sacct rows from the two sources the login node knows: the hub's job view (Meridian jobs, wherever
 // they run) and Slurm's own job records (for compatibility tests and Slurm-side detail).
+import type { JobView } from '@meridian/protocol/job-view';
 import type { SlurmJob } from '../types.ts';
 import type { QueueRow } from './format.ts';
 import { SLURM_ANNOTATION_PREFIX } from '@meridian/protocol/slurm/annotations';
@@ -47,49 +48,12 @@ export function queueRowFromSlurm(j: SlurmJob, now: number): QueueRow {
   };
 }
 
-/** The hub's job view (GET /api/v1/jobs/{id}); only the fields the login node reads. */
-export interface HubJobView {
-  id: string;
-  name: string;
-  project: string;
-  user: string;
-  state: string;
-  attempt?: number;
-  cluster?: string | null;
-  reason?: string | null;
-  reasonCode?: string | null;
-  exitCode?: number | null;
-  clusterJobId?: string | null;
-  submittedAt?: string | null;
-  startedAt?: string | null;
-  finishedAt?: string | null;
-  placement?: unknown;
-  priority?: number;
-  tier?: string;
-  /** Held at the hub (Queued) or on its Slurm cluster (pending there). */
-  held?: boolean;
-  /** Slurm's names for the job's settings (hub job view, `slurm`). */
-  slurm?: {
-    jobName?: string;
-    partition?: string | null;
-    workDir?: string | null;
-    stdOut?: string;
-    stdErr?: string;
-    timeLimitSec?: number;
-    nodes?: string[];
-    exitSignal?: number | null;
-    dependency?: string | null;
-    array?: string | null;
-    tasks?: { index: number; state: string; node: string | null; exitCode: number | null; signal: number | null }[];
-  };
-  spec?: {
-    tasks?: number;
-    resources?: { cpu?: number; memory?: number; gpus?: number };
-    maxRuntime?: number;
-    workload?: { script?: string };
-    annotations?: Record<string, string>;
-  };
-}
+/**
+ * The hub's job view (GET /api/v1/jobs/{id}, @meridian/protocol/job-view) as the login node reads it: its identity
+ * always, every other field as optional, so a view from an older hub (or a test's few fields) still reads.
+ */
+type Deep<T> = { [K in keyof T]?: T[K] extends (infer E)[] ? E[] : T[K] extends object ? Deep<T[K]> : T[K] };
+export type HubJobView = Pick<JobView, 'id' | 'name' | 'project' | 'user' | 'state'> & Deep<Omit<JobView, 'id' | 'name' | 'project' | 'user' | 'state'>>;
 
 
 const epoch = (s: string | null | undefined) => (s ? Math.floor(Date.parse(s) / 1000) : undefined);
@@ -143,7 +107,7 @@ export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
     jobId: v.id,
     partition: v.slurm?.partition ?? a('partition') ?? v.cluster ?? 'meridian',
     name: a('jobName') ?? v.name,
-    user: v.user,
+    user: v.user ?? 'nobody', // a job submitted with a token that names no user
     account: a('account') ?? v.project,
     qos: a('qos') ?? '',
     state,
