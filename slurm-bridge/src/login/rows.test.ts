@@ -19,6 +19,11 @@ describe('squeue rows from the hub', () => {
     expect(squeueOrder(rows).map((x) => x.r.jobId)).toEqual(['5', '4', '3', '2', '1']);
   });
 
+  it('a job whose token names no user shows as nobody, as Slurm shows an unknown uid', () => {
+    expect(queueRowFromHub(view({ user: null }), 0).user).toBe('nobody');
+    expect(queueRowFromHub(view(), 0).user).toBe('ana');
+  });
+
   it('pending reasons: held, dependency; exit code carries the signal', () => {
     expect(pendingReason(view({ held: true, reasonCode: 'JobHeldUser' }))).toBe('JobHeldUser');
     expect(pendingReason(view({ reasonCode: 'Dependency' }))).toBe('Dependency');
