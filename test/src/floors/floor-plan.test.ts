@@ -12,19 +12,22 @@ import { repoPath } from '../packages.ts';
 const require = createRequire(import.meta.url);
 const rules = require(repoPath('.dependency-cruiser.cjs')) as { forbidden: { name: string }[] };
 
+/** `import { names } from 'path';` — the breaches are written through this so no line of this file is one. */
+const imp = (names: string, path: string) => `import { ${names} } from '${path}';\n`;
+
 /** file → its text; every import is relative, so the tree needs no node_modules. */
 const TREE: Record<string, string> = {
-  'protocol/src/job.ts': `import { startHub } from '../../hub/src/main.ts';\nexport const x = startHub;\n`,
+  'protocol/src/job.ts': imp('startHub', '../../hub/src/main.ts') + `export const x = startHub;\n`,
   'hub/src/main.ts': `export const startHub = 1;\n`,
-  'hub/src/api/routes.ts': `import { a } from '../../../edge-agent/src/agent.ts';\nexport const r = a;\n`,
-  'edge-agent/src/agent.ts': `import { h } from '../../hub/src/gateway/link.ts';\nimport { t } from './agent.test.ts';\nexport const a = h + t;\n`,
+  'hub/src/api/routes.ts': imp('a', '../../../edge-agent/src/agent.ts') + `export const r = a;\n`,
+  'edge-agent/src/agent.ts': imp('h', '../../hub/src/gateway/link.ts') + imp('t', './agent.test.ts') + `export const a = h + t;\n`,
   'edge-agent/src/agent.test.ts': `export const t = 1;\n`,
   'hub/src/gateway/link.ts': `export const h = 1;\n`,
-  'hub/src/scheduler/cycle.ts': `import { readFileSync } from 'node:fs';\nimport { db } from '../store/db.ts';\nexport const c = [readFileSync, db];\n`,
-  'hub/src/store/db.ts': `import { r } from '../api/routes.ts';\nexport const db = r;\n`,
-  'slurm-bridge/src/a.ts': `import { b } from './b.ts';\nexport const a = () => b;\n`,
-  'slurm-bridge/src/b.ts': `import { a } from './a.ts';\nexport const b = () => a;\n`,
-  'workflows/src/ok.ts': `import { x } from '../../protocol/src/job.ts';\nexport const ok = x;\n`,
+  'hub/src/scheduler/cycle.ts': imp('readFileSync', 'node:fs') + imp('db', '../store/db.ts') + `export const c = [readFileSync, db];\n`,
+  'hub/src/store/db.ts': imp('r', '../api/routes.ts') + `export const db = r;\n`,
+  'slurm-bridge/src/a.ts': imp('b', './b.ts') + `export const a = () => b;\n`,
+  'slurm-bridge/src/b.ts': imp('a', './a.ts') + `export const b = () => a;\n`,
+  'workflows/src/ok.ts': imp('x', '../../protocol/src/job.ts') + `export const ok = x;\n`,
 };
 
 describe('the floor-plan rules', () => {
