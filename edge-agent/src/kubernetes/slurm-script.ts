@@ -9,7 +9,6 @@ import { slurmAnnotation, slurmAnnotationName, SLURM_ANNOTATION_PREFIX, type Slu
 import { emptyRange, parseArraySpec } from '@meridian/protocol/slurm/array-spec';
 import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
 
-export const SLURM_PREFIX = SLURM_ANNOTATION_PREFIX;
 const INDEX_FIELD = "metadata.annotations['batch.kubernetes.io/job-completion-index']";
 
 export interface SlurmPodParts {
@@ -23,12 +22,12 @@ export interface SlurmPodParts {
 
 /** Whether a dispatch is a login-node batch script (it carries sbatch's settings as annotations). */
 export function isSlurmScript(cmd: Pick<DispatchCommand, 'script' | 'annotations'>): boolean {
-  return Boolean(cmd.script) && Object.keys(cmd.annotations ?? {}).some((k) => k.startsWith(SLURM_PREFIX));
+  return Boolean(cmd.script) && Object.keys(cmd.annotations ?? {}).some((k) => k.startsWith(SLURM_ANNOTATION_PREFIX));
 }
 
 /** `0-15%4`, `1,3,5`, `0-10:2` → sorted indices and the limit. Throws naming the field on bad input. */
 export function parseArray(spec: string): { indices: number[]; limit?: number } {
-  const field = `annotation ${SLURM_PREFIX}array`;
+  const field = `annotation ${SLURM_ANNOTATION_PREFIX}array`;
   const parsed = parseArraySpec(spec);
   if (parsed.malformed) throw new Error(`${field}: "${spec}" is not like 0-15%4, 1,3,5 or 0-10:2`);
   const out = new Set<number>();

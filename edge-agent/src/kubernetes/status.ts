@@ -8,7 +8,8 @@ import type { AgentEvent, JobStatusEvent } from '@meridian/protocol/agent-protoc
 import { LABELS } from '@meridian/protocol/agent-protocol';
 import { KeptInformer } from './informer.ts';
 import { COMPLETION_INDEX_ANNOTATION, JOB_ANNOTATIONS, MANAGED_BY } from './jobs.ts';
-import { parseArray, SLURM_PREFIX } from './slurm-script.ts';
+import { SLURM_ANNOTATION_PREFIX } from '@meridian/protocol/slurm/annotations';
+import { parseArray } from './slurm-script.ts';
 
 type Task = JobStatusEvent['tasks'][number];
 
@@ -26,7 +27,7 @@ const arrays = new Map<string, number[]>();
 /** A login-node array's pod reports its array index (completion index i runs the i-th index of the spec). */
 function taskIndex(p: V1Pod): number {
   const i = podIndex(p);
-  const spec = p.metadata?.annotations?.[`${SLURM_PREFIX}array`];
+  const spec = p.metadata?.annotations?.[`${SLURM_ANNOTATION_PREFIX}array`];
   if (!spec) return i;
   let indices = arrays.get(spec);
   if (!indices) {

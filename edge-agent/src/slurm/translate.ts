@@ -1,7 +1,7 @@
 // Pure translations between the agent protocol and Slurm: dispatch → submit request (a batch script, or a
 // container job wrapped in one), Slurm jobs → JobStatusEvent, Slurm nodes → NodeInfo.
 import type { DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
-import { SLURM_ANNOTATION_KEYS, SLURM_ANNOTATION_PREFIX, SLURM_NODE_LABELS, slurmAnnotationName } from '@meridian/protocol/slurm/annotations';
+import { SLURM_ANNOTATION_KEYS, SLURM_ANNOTATION_PREFIX, SLURM_NODE_LABELS, slurmAnnotationName, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
 import { arraySpecIndices } from '@meridian/protocol/slurm/array-spec';
 import { dependencyTerm, SLURM_DRIVER_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
 import { expandHostlist, gresTotal } from '@meridian/slurm-bridge/parsers/common';
@@ -23,38 +23,18 @@ export function parseFederationComment(comment: string): { jobId: string; attemp
 /** How container jobs run on this Slurm cluster. */
 export type ContainerRuntime = 'pyxis' | 'apptainer' | 'podman' | 'docker' | 'host';
 
-/** Slurm-only extras a login-node `sbatch` puts in `DispatchCommand.slurm` (all optional). */
-export interface SlurmExtras {
-  jobName?: string;
-  partition?: string;
-  account?: string;
-  qos?: string;
-  nodes?: number;
-  ntasks?: number;
-  ntasksPerNode?: number;
-  cpusPerTask?: number;
-  memPerNodeMiB?: number;
-  memPerCpuMiB?: number;
-  gres?: string;
-  timeLimitMin?: number;
-  output?: string;
-  error?: string;
-  workDir?: string;
-  array?: string;
-  /** Slurm dependency syntax whose ids are federation job ids (afterok:123,after:124?...). */
-  dependency?: string;
-  hold?: boolean;
-  constraint?: string;
-  exclusive?: boolean;
-  requeue?: boolean;
-  begin?: string;
-  signal?: string;
-}
-
 const EXTRA_NAMES = [
   'jobName', 'partition', 'account', 'qos', 'nodes', 'ntasks', 'ntasksPerNode', 'cpusPerTask', 'memPerNodeMiB', 'memPerCpuMiB', 'gres',
   'timeLimitMin', 'output', 'error', 'workDir', 'array', 'dependency', 'hold', 'constraint', 'exclusive', 'requeue', 'begin', 'signal',
-] as const satisfies readonly (keyof SlurmExtras)[];
+] as const satisfies readonly SlurmAnnotationKey[];
+type ValueOf = { string: string; number: number; boolean: boolean };
+
+/**
+ * Slurm-only extras a login-node `sbatch` puts in `DispatchCommand.slurm` (all optional): the sbatch settings the
+ * driver passes on to slurmctld, typed by the shared annotation table (`dependency` carries federation job ids).
+ */
+export type SlurmExtras = { [K in (typeof EXTRA_NAMES)[number]]?: ValueOf[(typeof SLURM_ANNOTATION_KEYS)[K]] };
+
 /** The extras passed on to Slurm, typed as the shared annotation table says. */
 const EXTRA_KEYS = Object.fromEntries(EXTRA_NAMES.map((k) => [k, SLURM_ANNOTATION_KEYS[k]])) as Record<keyof SlurmExtras, 'string' | 'number' | 'boolean'>;
 
@@ -70,7 +50,6 @@ export function readExtras(raw: Record<string, unknown> | undefined): SlurmExtra
   return out as SlurmExtras;
 }
 
-export const ANNOTATION_PREFIX = SLURM_ANNOTATION_PREFIX;
 
 /** Slurm extras carried as `slurm.meridian.dev/<key>` annotations (what the login-node sbatch writes). */
 export function extrasFromAnnotations(annotations: Record<string, string> | undefined): SlurmExtras {
@@ -79,7 +58,7 @@ export function extrasFromAnnotations(annotations: Record<string, string> | unde
     const v = annotations?.[slurmAnnotationName(k as keyof SlurmExtras)];
     if (v === undefined) continue;
     if (want === 'number') {
-      if (!/^\d+$/.test(v)) throw new Error(`annotation ${ANNOTATION_PREFIX}${k} must be a whole number, got ${JSON.stringify(v)}`);
+      if (!/^\d+$/.test(v)) throw new Error(`annotation ${SLURM_ANNOTATION_PREFIX}${k} must be a whole number, got ${JSON.stringify(v)}`);
       raw[k] = Number(v);
     } else if (want === 'boolean') raw[k] = v === 'true';
     else raw[k] = v;
@@ -144,7 +123,7 @@ export interface TranslateOptions {
 /** A dispatch → the request the transport submits. `dependency` must already use Slurm ids. */
 export function submitRequestFor(cmd: DispatchCommand, opts: TranslateOptions, slurmDependency?: string): SubmitRequest {
   const x = { ...extrasFromAnnotations(cmd.annotations), ...readExtras(cmd.slurm) };
-  const fromLogin = Object.keys(cmd.annotations ?? {}).some((k) => k.startsWith(ANNOTATION_PREFIX));
+  const fromLogin = Object.keys(cmd.annotations ?? {}).some((k) => k.startsWith(SLURM_ANNOTATION_PREFIX));
   if (fromLogin && cmd.script) {
     // A login-node sbatch job: file names follow the id the user was told (see federationPattern).
     const isArray = x.array !== undefined;

@@ -3,12 +3,9 @@
 // The login-node sbatch writes these as `slurm.meridian.dev/<key>` annotations; the keys, the node labels and the
 // --dependency grammar are the shared tables in @meridian/protocol/slurm.
 import type { JobSpec } from '@meridian/protocol/job-spec';
-import { slurmAnnotation as annotationOf, SLURM_ANNOTATION_PREFIX, SLURM_NODE_LABELS, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
+import { slurmAnnotation as annotationOf, SLURM_NODE_LABELS, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
 import { dependencySeparator, dependencyTerm, HUB_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
 
-export const SLURM_ANNOTATION = SLURM_ANNOTATION_PREFIX;
-export const PARTITIONS_LABEL = SLURM_NODE_LABELS.partitions;
-export const FEATURE_LABEL = SLURM_NODE_LABELS.featurePrefix;
 /** The scheduler's cluster filter with an id no cluster has: "fits nowhere right now". */
 export const NO_CLUSTER = '(no-matching-slurm-cluster)';
 
@@ -33,7 +30,7 @@ export function slurmOnly(spec: Pick<JobSpec, 'annotations'>): { partition?: str
   return { ...(partition ? { partition } : {}), ...(nodelist ? { nodelist } : {}), ...(constraint ? { constraint } : {}), ...(multiNodeArray ? { multiNodeArray } : {}) };
 }
 
-const partitionsOf = (n: { labels: Record<string, string> }) => (n.labels[PARTITIONS_LABEL] ?? '').split(',').filter(Boolean);
+const partitionsOf = (n: { labels: Record<string, string> }) => (n.labels[SLURM_NODE_LABELS.partitions] ?? '').split(',').filter(Boolean);
 
 /** Partitions the federation's Slurm clusters report (from their nodes' labels). */
 export function knownPartitions(clusters: ClusterNodes[]): Set<string> {
@@ -56,7 +53,7 @@ export function eligibleClusters(spec: Pick<JobSpec, 'annotations'>, clusters: C
     .filter((c) => c.kind === 'slurm')
     .filter((c) => !parts || c.nodes.some((n) => partitionsOf(n).some((p) => parts.includes(p))))
     .filter((c) => !names || names.every((name) => c.nodes.some((n) => n.name === name)))
-    .filter((c) => !feature || c.nodes.some((n) => n.labels[`${FEATURE_LABEL}${feature}`] === 'true'))
+    .filter((c) => !feature || c.nodes.some((n) => n.labels[`${SLURM_NODE_LABELS.featurePrefix}${feature}`] === 'true'))
     .map((c) => c.id);
 }
 

@@ -1,7 +1,8 @@
 // Slurm semantics of job submit and hold/release at the hub: sbatch's own refusals (unknown partition,
 // dependency problems), `sbatch --hold` submitting held, and hold/release of a job already pending on Slurm.
 import type { JobSpec } from '@meridian/protocol/job-spec';
-import { dependencyJobIds, parseDependency, SLURM_ANNOTATION, slurmAnnotation } from '../../scheduler-loop/slurm-rules.ts';
+import { SLURM_ANNOTATION_PREFIX } from '@meridian/protocol/slurm/annotations';
+import { dependencyJobIds, parseDependency, slurmAnnotation } from '../../scheduler-loop/slurm-rules.ts';
 import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { getCluster, slurmPartitions } from '../../store/repos/clusters.ts';
@@ -15,7 +16,7 @@ import { ApiError, conflict } from '../errors.ts';
 /** Error codes whose message is Slurm's own text (the login-node sbatch prints it as sbatch would). */
 export const SLURM_TEXT_CODES = ['invalid_partition', 'dependency_problem'] as const;
 
-const field = (key: string) => `annotations.${SLURM_ANNOTATION}${key}`;
+const field = (key: string) => `annotations.${SLURM_ANNOTATION_PREFIX}${key}`;
 
 /**
  * Checks a submitted spec against the federation and returns what to store: the spec without the hold
@@ -47,7 +48,7 @@ export async function slurmSubmit(ctx: ApiContext, principal: Principal, spec: J
         ]);
     }
   }
-  const holdKey = `${SLURM_ANNOTATION}hold`;
+  const holdKey = `${SLURM_ANNOTATION_PREFIX}hold`;
   const held = spec.annotations[holdKey] === 'true';
   if (spec.annotations[holdKey] === undefined) return { spec, held };
   const annotations = Object.fromEntries(Object.entries(spec.annotations).filter(([k]) => k !== holdKey));

@@ -1,39 +1,15 @@
 // Jobs: the spec as submitted, the lifecycle state, and the event history.
-import type { JobSpec, JobState } from '@meridian/protocol/job-spec';
+import type { JobSpec } from '@meridian/protocol/job-spec';
+import type { JobView } from '@meridian/protocol/job-view';
 import type { Queryable } from '../db.ts';
 
-export interface JobRow {
-  id: string;
-  name: string;
-  project: string;
-  user: string | null;
-  tier: string;
-  priority: number;
-  state: JobState;
-  attempt: number;
-  cluster: string | null;
-  gpuModel: string | null;
-  placement: unknown;
-  estimatedUsd: number | null;
-  reason: string | null;
-  reasonCode: string | null;
-  etaSec: number | null;
-  exitCode: number | null;
+/** A job as the store reads it: every field of the API's job view but the Slurm summary, plus the agent's report. */
+export interface JobRow extends Omit<JobView, 'slurm'> {
   agentPhase: string | null;
   agentAttempt: number | null;
   agentReason: string | null;
-  clusterJobId: string | null;
-  cancelRequested: boolean;
-  /** Held by the user (at the hub, or forwarded to the Slurm job while it is pending there). */
-  held: boolean;
   requeueReason: string | null;
   requeueAttempt: number | null;
-  submittedAt: string;
-  placedAt: string | null;
-  dispatchedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  spec: JobSpec;
 }
 
 /** The channel that wakes the scheduler loop (submits and requeues notify it; see store/listener.ts). */
