@@ -71,7 +71,9 @@ describe('bin wrappers and the commands bundle', () => {
     const paths = bundlePaths(join(scratch, 'dist'));
     await ensureCommandsBundle({ outDir: paths.outDir });
     expect(newerInputs(paths)).toEqual([]);
-    const old = new Date(Date.now() - 3600_000);
+    // Older than its sources: relative to the source's own mtime, not the clock (a checkout idle for an hour has
+    // sources older than "now - 1 h").
+    const old = new Date(statSync(join(bridge, 'src/login/commands.ts')).mtimeMs - 3600_000);
     utimesSync(paths.bundle, old, old);
     expect(newerInputs(paths)).toContain('slurm-bridge/src/login/commands.ts');
     const m = await loadCommands('sbatch', paths);
