@@ -60,9 +60,12 @@ describe('Kubernetes member cluster (etcd + apiserver + controllers + scheduler 
     const batch = east.kubeConfig().makeApiClient(k8s.BatchV1Api);
     const started = Date.now();
     await batch.createNamespacedJob({ namespace: 'default', body: gpuJob('gang-ok', { completions: 3, gpus: 8, runDuration: '3s' }) });
-    const job = await east.waitFor('job gang-ok to succeed', async () => {
+    // The Job controller counts the succeeded pods (and sets SuccessCriteriaMet) in one status update and adds
+    // Complete in a later one, once the pods' finalizers are gone: wait for Complete, not for the count.
+    const complete = (j: k8s.V1Job) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
+    const job = await east.waitFor('job gang-ok to complete', async () => {
       const j = await batch.readNamespacedJob({ name: 'gang-ok', namespace: 'default' });
-      return j.status?.succeeded === 3 ? j : undefined;
+      return j.status?.succeeded === 3 && complete(j) ? j : undefined;
     }, 90_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
     expect(job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).toBe(true);
