@@ -79,6 +79,8 @@ export const DispatchCommand = z.object({
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).default({}),
+  /** The job's secrets (name → value): never logged; Kubernetes gets a Secret, Slurm a file only the job's user reads. */
+  secrets: z.record(z.string(), z.string()).optional(),
   script: z.string().optional(),
   maxRuntimeSec: z.number().positive(),
   checkpointSignal: z.string().optional(),

@@ -71,6 +71,11 @@ export const WorkloadSchema = z
     command: z.array(z.string()).min(1).optional(),
     args: z.array(z.string()).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'), z.string()).optional(),
+    /**
+     * Write-only job secrets: environment variable name → value. Stored encrypted, never echoed by any API;
+     * delivered to Kubernetes as a Secret and to Slurm through a file only the job's user can read.
+     */
+    secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names are environment variable names: letters, digits and _'), z.string()).optional(),
     /** A Slurm batch script; on Kubernetes it runs in `image` with the SLURM_* variables set. */
     script: z.string().min(1).optional(),
   })
