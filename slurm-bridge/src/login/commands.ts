@@ -66,7 +66,15 @@ export async function sbatchMain(io: Io): Promise<number> {
       io.err(`sbatch: Job would be submitted to Meridian (${io.env.MERIDIAN_URL ?? 'MERIDIAN_URL unset'})\n`);
       return 0;
     }
-    const spec = jobSpecFor(o, script, { cwd: io.cwd, env: io.env, user: safeUser(), host: hostname(), scriptPath: inv.scriptPath, project: io.env.MERIDIAN_PROJECT });
+    const spec = jobSpecFor(o, script, {
+      cwd: io.cwd,
+      env: io.env,
+      user: safeUser(),
+      host: hostname(),
+      scriptPath: inv.scriptPath,
+      project: io.env.MERIDIAN_PROJECT,
+      onDropped: (names) => io.err(`sbatch: warning: not exporting ${names.join(', ')}: credentials stay on the login node (site patterns: MERIDIAN_SECRET_ENV_PATTERNS); give a job secrets with workload.secrets (meridian job submit)\n`),
+    });
     if (inv.scriptArgs.length) throw new SbatchError('sbatch: error: Batch job submission failed: script arguments are not supported by Meridian yet\n', 1);
     const hub = hubClientFromEnv(io.env, 'sbatch');
     const job = await hub.submit(spec);

@@ -5,6 +5,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import type { JobSpecInput } from '@meridian/protocol/job-spec';
 import type { SbatchOptions } from './sbatch-options.ts';
 import { SLURM_ANNOTATION_PREFIX, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
+import { DEFAULT_SECRET_ENV_PATTERNS, secretEnvPatterns, secretMatcher, type SecretTest } from './secret-env.ts';
 
 export interface SubmitContext {
   cwd: string;
@@ -15,6 +16,8 @@ export interface SubmitContext {
   scriptPath?: string;
   /** Meridian project when --account is absent (MERIDIAN_PROJECT), else "default". */
   project?: string;
+  /** Told the names of credentials the --export list named and that were left out (never their values). */
+  onDropped?: (names: string[]) => void;
 }
 
 /** A DNS label for the hub's `name` (Slurm names are free text; the original goes in an annotation). */
@@ -23,26 +26,67 @@ export function dnsLabel(s: string): string {
   return t || 'job';
 }
 
-/** Variables never sent with a job (credentials, the login session). */
-const NEVER_EXPORT = /^(MERIDIAN_TOKEN|SSH_.*|SLURM_CONF|_|OLDPWD|PWD|SHLVL|TERM|LS_COLORS|DISPLAY|XAUTHORITY|MAIL)$/;
+/** Login-session variables never sent with a job (credentials are matched by the site's patterns, secret-env.ts). */
+const NEVER_EXPORT = /^(SSH_.*|SLURM_CONF|_|OLDPWD|PWD|SHLVL|TERM|LS_COLORS|DISPLAY|XAUTHORITY|MAIL)$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const KEYWORDS = new Set(['ALL', 'NONE', 'NIL']);
+const defaultSecret = secretMatcher(DEFAULT_SECRET_ENV_PATTERNS);
 
-/** --export semantics: ALL (default), NONE/NIL, `ALL,A=1`, `A,B=2` (only those). */
-export function exportedEnv(spec: string | undefined, env: Record<string, string | undefined>): Record<string, string> {
-  const all = () => Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && NAME.test(e[0]) && !NEVER_EXPORT.test(e[0])));
+export interface ExportPlan {
+  env: Record<string, string>;
+  /** Credentials the --export list named (alone or as NAME=value), left out: the user is told. */
+  dropped: string[];
+}
+
+/**
+ * --export semantics: ALL (default), NONE/NIL, `ALL,A=1`, `A,B=2` (only those). A credential (`isSecret`) is
+ * never exported: silently left out of ALL, and dropped with a warning when the list names it. A variable whose
+ * value holds a credential's value (`FOO=$MERIDIAN_TOKEN`) is a credential too; SBATCH_EXPORT travels as names only.
+ */
+export function exportPlan(spec: string | undefined, env: Record<string, string | undefined>, isSecret: SecretTest = defaultSecret): ExportPlan {
+  const secretValues = Object.entries(env).flatMap(([k, v]) => (v !== undefined && v.length >= 8 && isSecret(k) ? [v] : []));
+  const leaks = (v: string) => secretValues.some((sv) => v.includes(sv));
+  const all = () =>
+    Object.fromEntries(
+      Object.entries(env)
+        .filter((e): e is [string, string] => e[1] !== undefined && NAME.test(e[0]) && !isSecret(e[0]) && !NEVER_EXPORT.test(e[0]) && !leaks(e[1]))
+        .map(([k, v]) => [k, k === 'SBATCH_EXPORT' ? exportAnnotation(v, isSecret)! : v]),
+    );
   const s = spec ?? 'ALL';
-  if (s === 'NONE' || s === 'NIL') return {};
+  if (s === 'NONE' || s === 'NIL') return { env: {}, dropped: [] };
   const parts = s.split(',').filter(Boolean);
   const out: Record<string, string> = parts[0] === 'ALL' ? all() : {};
+  const dropped = new Set<string>();
   for (const p of parts) {
-    if (p === 'ALL' || p === 'NONE' || p === 'NIL') continue;
+    if (KEYWORDS.has(p)) continue;
     const eq = p.indexOf('=');
-    if (eq > 0) {
-      const k = p.slice(0, eq);
-      if (NAME.test(k)) out[k] = p.slice(eq + 1);
-    } else if (NAME.test(p) && env[p] !== undefined) out[p] = env[p]!;
+    const k = eq > 0 ? p.slice(0, eq) : p;
+    const v = eq > 0 ? p.slice(eq + 1) : env[k];
+    if (!NAME.test(k) || v === undefined) continue;
+    if (isSecret(k) || leaks(v)) {
+      dropped.add(k);
+      delete out[k];
+    } else out[k] = k === 'SBATCH_EXPORT' ? exportAnnotation(v, isSecret)! : v;
   }
-  return out;
+  return { env: out, dropped: [...dropped] };
+}
+
+export function exportedEnv(spec: string | undefined, env: Record<string, string | undefined>, isSecret: SecretTest = defaultSecret): Record<string, string> {
+  return exportPlan(spec, env, isSecret).env;
+}
+
+/**
+ * The --export value as the job's annotation (which every project viewer reads): names only, credentials
+ * dropped; values travel in the job's environment, which only its owner sees.
+ */
+export function exportAnnotation(spec: string | undefined, isSecret: SecretTest = defaultSecret): string | undefined {
+  if (spec === undefined) return undefined;
+  const names = spec
+    .split(',')
+    .filter(Boolean)
+    .map((p) => (KEYWORDS.has(p) ? p : p.slice(0, p.indexOf('=') > 0 ? p.indexOf('=') : undefined)))
+    .filter((k) => KEYWORDS.has(k) || (NAME.test(k) && !isSecret(k)));
+  return names.length ? names.join(',') : 'NONE';
 }
 
 function gpuCount(v: string | undefined): { count: number; type?: string } | undefined {
@@ -81,6 +125,9 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
   const gpus = gpusPerNode(o, nodes, tasksPerNode);
   const memory = o.memMiB ?? (o.memPerCpuMiB !== undefined ? o.memPerCpuMiB * cpusPerNode : o.memPerGpuMiB !== undefined && gpus.count ? o.memPerGpuMiB * gpus.count : undefined);
   const name = defaultJobName(o, ctx.scriptPath);
+  const isSecret = secretMatcher(secretEnvPatterns(ctx.env));
+  const exported = exportPlan(o.export, ctx.env, isSecret);
+  if (exported.dropped.length) ctx.onDropped?.(exported.dropped);
   const a: Record<string, string> = {};
   const put = (k: SlurmAnnotationKey, v: string | number | boolean | undefined) => {
     if (v !== undefined && v !== '') a[`${SLURM_ANNOTATION_PREFIX}${k}`] = String(v);
@@ -113,7 +160,7 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
   put('mailType', o.mailType?.join(','));
   put('mailUser', o.mailUser);
   put('nodelist', o.nodelist);
-  put('export', o.export);
+  put('export', exportAnnotation(o.export, isSecret));
   put('openMode', o.openMode);
   put('submitHost', ctx.host);
   put('submitUser', ctx.user);
@@ -129,7 +176,7 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
       gpus: gpus.count,
       ...(gpus.type ? { gpuModels: [gpus.type] } : {}),
     },
-    workload: { script, env: exportedEnv(o.export, ctx.env) },
+    workload: { script, env: exported.env },
     ...(o.timeSec ? { maxRuntime: o.timeSec } : {}),
     ...(o.clusters ? { placement: { clusters: o.clusters.split(',') } } : {}),
     ...(o.nice !== undefined ? { priority: Math.max(-1000, Math.min(1000, -o.nice)) } : {}),
