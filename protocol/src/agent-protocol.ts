@@ -8,6 +8,7 @@
 // says which agent events it has stored; each side resends what is past the other's ack. Commands are
 // idempotent (dispatch is keyed by the federation job ID), so a resend never runs anything twice.
 import { z } from 'zod';
+import { CHECKPOINT_SIGNALS } from './bounds.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
@@ -83,7 +84,7 @@ export const DispatchCommand = z.object({
   secrets: z.record(z.string(), z.string()).optional(),
   script: z.string().optional(),
   maxRuntimeSec: z.number().positive(),
-  checkpointSignal: z.string().optional(),
+  checkpointSignal: z.enum(CHECKPOINT_SIGNALS).optional(),
   annotations: z.record(z.string(), z.string()).default({}),
   /** Slurm-only extras (partition, output patterns, array, ...) from the login-node commands. */
   slurm: z.record(z.string(), z.unknown()).optional(),
@@ -130,9 +131,8 @@ export const LogsCommand = z.object({
 export const HoldCommand = z.object({ kind: z.literal('hold'), jobId: z.string().min(1), attempt: z.number().int().min(1) });
 export const ReleaseCommand = z.object({ kind: z.literal('release'), jobId: z.string().min(1), attempt: z.number().int().min(1) });
 
-/** Signals a job may trap to checkpoint (SIGKILL and SIGSTOP cannot be caught, so they are refused). */
-export const CHECKPOINT_SIGNALS = ['SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGALRM', 'SIGCONT', 'SIGTSTP', 'SIGWINCH', 'SIGURG', 'SIGXCPU', 'SIGPWR'] as const;
-export type CheckpointSignal = (typeof CHECKPOINT_SIGNALS)[number];
+/** Signals a job may trap to checkpoint: the one list in bounds.ts, shared with the job spec. */
+export { CHECKPOINT_SIGNALS, type CheckpointSignal } from './bounds.ts';
 export const SignalName = z.enum(CHECKPOINT_SIGNALS, {
   error: (iss) =>
     `signal: ${iss.input === undefined ? 'missing' : `${JSON.stringify(iss.input)} is not a signal a job can trap`}; use one of ${CHECKPOINT_SIGNALS.join(', ')} (a name with the SIG prefix, e.g. SIGUSR1)`,

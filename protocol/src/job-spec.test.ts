@@ -17,7 +17,7 @@ describe('job spec', () => {
     if (r.ok) return;
     const byPath = Object.fromEntries(r.errors.map((e) => [e.path, e.message]));
     expect(byPath['name']).toMatch(/lowercase/);
-    expect(byPath['tasks']).toMatch(/>=1|greater/i);
+    expect(byPath['tasks']).toMatch(/allowed 1\.\.4,096 tasks/);
     expect(byPath['resources.memory']).toMatch(/write e\.g\. 512Mi/);
     expect(byPath['workload.image']).toMatch(/container image/);
     expect(byPath['(root)']).toMatch(/unknown field.*"colour"/);
