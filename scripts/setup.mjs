@@ -4,7 +4,9 @@
 //   2. Debian packages for the engines that Debian ships,
 //   3. Go-built engines from the Go module proxy at pinned versions, cached under
 //      ~/.cache/meridian/engines/<name>-<version>/ so a warm run costs nothing,
-//   4. slurm-bridge's command bundle (dist/commands.mjs) when its sources changed.
+//   4. slurm-bridge's command bundle (dist/commands.mjs) when its sources changed,
+//   5. Python tools (schemathesis) at pinned versions in a virtual environment each, under
+//      ~/.cache/meridian/<name>-<version>/.
 // Prints what it installs, builds or skips. Without root/apt it names what is missing and carries on.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -120,6 +122,37 @@ function goEngine(name) {
   }
 }
 
+/** Path of a pinned Python tool's virtual environment (it is complete once its marker file exists). */
+export function pythonToolDir(name) {
+  return join(cacheDir, `${name}-${engines.python[name].version}`);
+}
+
+function pythonTool(name) {
+  const spec = engines.python[name];
+  const dest = pythonToolDir(name);
+  const marker = join(dest, '.meridian-complete');
+  if (existsSync(marker)) {
+    log(`${name} ${spec.version}: cached in ${dest} (skip)`);
+    return;
+  }
+  const t0 = Date.now();
+  // A virtual environment is not relocatable (its scripts name their interpreter's path), so it is built in
+  // place and marked complete only after the tool ran; a half-built one is removed and built again.
+  rmSync(dest, { recursive: true, force: true });
+  try {
+    log(`${name} ${spec.version}: pip install into ${dest}`);
+    run('python3', ['-m', 'venv', dest]);
+    run(join(dest, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `${name}==${spec.version}`]);
+    run(join(dest, 'bin', spec.bin), ['--version']);
+    writeFileSync(marker, `${spec.version}\n`);
+    log(`${name} ${spec.version}: installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } catch (err) {
+    rmSync(dest, { recursive: true, force: true });
+    log(`${name} ${spec.version}: INSTALL FAILED (needs python3 ≥ 3.11 with venv, and PyPI): ${err.message}`);
+    missing.push(name);
+  }
+}
+
 async function main() {
   log(`cache: ${cacheDir}`);
   mkdirSync(join(cacheDir, 'engines'), { recursive: true });
@@ -128,6 +161,7 @@ async function main() {
   if (want('npm') || only.has('commands')) await commandsBundle();
   if (want('apt')) aptPackages();
   for (const name of Object.keys(engines.go)) if (want(name)) goEngine(name);
+  for (const name of Object.keys(engines.python ?? {})) if (!name.startsWith('$') && want(name)) pythonTool(name);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (missing.length > 0) {
     log(`done in ${secs} s; NOT available: ${missing.join(', ')} (tests needing them will fail and say so)`);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Principal, Role } from '../store/repos/users.ts';
 import { principalForToken } from '../store/repos/users.ts';
-import { ApiError, forbidden, notFound } from './errors.ts';
+import { forbidden, notFound, unauthenticated } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,10 +20,10 @@ export function installAuth(app: FastifyInstance, pool: pg.Pool): void {
     const h = req.headers.authorization;
     if (!h) return;
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    if (!m) throw new ApiError(401, 'unauthenticated', 'Authorization must be "Bearer <token>"');
+    if (!m) throw unauthenticated('Authorization must be "Bearer <token>"');
     if (m[1]!.startsWith('mrc_')) return; // a cluster credential: only the agent gateway accepts it
     const p = await principalForToken(pool, m[1]!);
-    if (!p) throw new ApiError(401, 'unauthenticated', 'unknown, revoked or expired token; run meridian login');
+    if (!p) throw unauthenticated('unknown, revoked or expired token; run meridian login');
     req.principal = p;
   });
 }

@@ -1,5 +1,6 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with.
 import { z } from 'zod';
+import { bodyOptional } from './route.ts';
 import type { AnyRoute } from './route.ts';
 
 type Json = Record<string, unknown>;
@@ -32,18 +33,35 @@ const ERROR = {
   },
 };
 
+const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+
+/**
+ * Every status a route can answer. Route-specific ones come from its `responses`; the ones any route of its
+ * kind can give are added here, so no route can forget them: 400 (a malformed query, URL or bytes the store
+ * cannot keep), 404 (the resource, or a project the caller cannot see), 503 (the store unreachable); with a
+ * token 401 and 403; with path parameters 414 (a segment longer than any name); with a body 413 and 415.
+ */
+function responsesOf(r: AnyRoute): Record<string, Json> {
+  const responses: Record<string, Json> = {};
+  const declared = r.responses ?? {};
+  const okCodes = Object.keys(declared).filter((c) => c.startsWith('2'));
+  const produces = r.produces ?? 'application/json';
+  const okSchema = produces === 'application/json' ? { type: 'object' } : { type: 'string' };
+  for (const code of okCodes.length ? okCodes : ['200']) responses[code] = { description: declared[Number(code)] ?? 'OK', content: { [produces]: { schema: okSchema } } };
+  for (const [code, description] of Object.entries(declared)) if (!code.startsWith('2')) responses[code] = { description, content: errorContent };
+  const common: Record<number, string> = { 400: 'invalid request (details name the fields)', 404: 'not found, or not visible to the caller', 503: 'the store is unreachable; retry after Retry-After seconds' };
+  if (r.auth !== false) Object.assign(common, { 401: 'missing, unknown or revoked token', 403: 'the caller may not do this' });
+  if (r.params) common[414] = 'a path segment is longer than any name the API accepts';
+  if (r.method !== 'GET') Object.assign(common, { 413: 'the body is too large', 415: 'the body is not JSON' });
+  for (const [code, description] of Object.entries(common)) responses[code] ??= { description, content: errorContent };
+  return responses;
+}
+
 export function openApiDocument(routes: AnyRoute[], version: string): Json {
   const paths: Record<string, Record<string, Json>> = {};
   for (const r of routes) {
     const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
-    const responses: Record<string, Json> = {};
-    const okCode = Object.keys(r.responses ?? {}).find((c) => c.startsWith('2')) ?? '200';
-    const produces = r.produces ?? 'application/json';
-    responses[okCode] = { description: r.responses?.[Number(okCode)] ?? 'OK', content: { [produces]: { schema: produces === 'application/json' ? { type: 'object' } : { type: 'string' } } } };
-    for (const [code, description] of Object.entries(r.responses ?? {}))
-      if (!code.startsWith('2')) responses[code] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-    if (r.auth !== false) responses['401'] ??= { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-    if (r.params || r.query || r.body) responses['400'] ??= { description: 'invalid request (details name the fields)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    const responses = responsesOf(r);
     const op: Json = {
       operationId: `${r.method.toLowerCase()}${path.replace(/\/api\/v1/, '').replace(/[{}]/g, '').replace(/[/-]([a-z])/g, (_m, c: string) => c.toUpperCase())}`,
       summary: r.summary,
@@ -54,7 +72,7 @@ export function openApiDocument(routes: AnyRoute[], version: string): Json {
     };
     if (r.body)
       op.requestBody = {
-        required: true,
+        required: !bodyOptional(r.body),
         content: { 'application/json': { schema: schemaOf(r.body) }, ...(r.url === '/api/v1/jobs' ? { 'application/yaml': { schema: schemaOf(r.body) } } : {}) },
       };
     (paths[path] ??= {})[r.method.toLowerCase()] = op;

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { installAuth } from './auth.ts';
 import type { ApiContext } from './context.ts';
-import { installErrorHandler } from './errors.ts';
+import { installErrorHandler, replyWithError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { Routes } from './route.ts';
 import { clusterRoutes } from './routes/clusters.ts';
@@ -24,7 +24,15 @@ export interface ServerExtras {
 }
 
 export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerExtras = {}): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 4 * 1024 * 1024 }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 4 * 1024 * 1024,
+    // Above every name the API accepts (node names reach 253), so only nonsense gets the 414.
+    routerOptions: { maxParamLength: 512 },
+    // Refusals Fastify makes before routing (bad percent-encoding, 414) in the standard shape too.
+    frameworkErrors: (err, req, reply) => void replyWithError(err, req, reply),
+  }) as unknown as FastifyInstance;
   app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, YAML.parse(body as string));

@@ -78,8 +78,10 @@ export async function telemetryPlugin(app: FastifyInstance, opts: TelemetryPlugi
           return send(reply, 503, 'unavailable', 'could not check the credential right now; retry');
         }
         if (!tenant) {
-          void reply.header('www-authenticate', 'Bearer realm="meridian-telemetry"');
-          return send(reply, 401, 'unauthenticated', bearerToken(req) === null ? 'send Authorization: Bearer <cluster credential>' : 'unknown cluster credential');
+          const token = bearerToken(req);
+          // RFC 6750: invalid_token tells the agent this credential will never work (rotated or revoked)
+          void reply.header('www-authenticate', token === null ? 'Bearer realm="meridian-telemetry"' : 'Bearer realm="meridian-telemetry", error="invalid_token"');
+          return send(reply, 401, 'unauthenticated', token === null ? 'send Authorization: Bearer <cluster credential>' : 'unknown, rotated or revoked cluster credential; the agent needs the current one (POST /api/v1/clusters/{id}/credential)');
         }
         (req as WithTenant)[tenantKey] = tenant;
         const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -112,13 +114,22 @@ export async function telemetryPlugin(app: FastifyInstance, opts: TelemetryPlugi
     },
   );
 
-  // Fastify's own refusals for this route (body too large, unknown content type before our hook…) in our shape
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status === 413) return send(reply, 413, 'too_large', `body over ${bodyLimit} bytes; send smaller batches`);
+  // Every refusal on these routes in the hub's shape: Fastify's own (body too large, content type), and errors
+  // thrown by hooks of the hub around the plugin (its token check carries `status`, Fastify's `statusCode`).
+  // Only the hub's own failures are 503 (retry); a refused credential is 401, which agents treat as final.
+  app.setErrorHandler((err: Error & { statusCode?: number; status?: number; code?: string; details?: unknown; headers?: Record<string, string> }, req, reply) => {
+    const status = err.statusCode ?? err.status ?? 500;
+    if (status === 413) return send(reply, 413, 'too_large', `body over ${bodyLimit} bytes; send smaller batches`, [{ path: '(body)', message: 'split the batch' }]);
     if (status === 415) return send(reply, 415, 'unsupported_media_type', err.message);
-    if (status >= 400 && status < 500) return send(reply, status, 'invalid', err.message);
-    _req.log.error({ err }, 'telemetry request failed');
+    if (status >= 400 && status < 500) {
+      const code = typeof err.code === 'string' && /^[a-z_]+$/.test(err.code) ? err.code : status === 401 ? 'unauthenticated' : status === 403 ? 'forbidden' : status === 404 ? 'not_found' : 'invalid';
+      if (err.headers) void reply.headers(err.headers);
+      if (status === 401) void reply.header('www-authenticate', 'Bearer realm="meridian-telemetry", error="invalid_token"');
+      const details = Array.isArray(err.details) ? (err.details as { path: string; message: string }[]) : [];
+      return send(reply, status, code, err.message, details);
+    }
+    req.log.error({ err }, 'telemetry request failed');
+    void reply.header('retry-after', '5');
     return send(reply, 503, 'unavailable', 'the hub could not take the samples; retry shortly');
   });
 

@@ -10,6 +10,7 @@ export const repoRoot = resolve(fileURLToPath(new URL('../../../', import.meta.u
 interface EnginesFile {
   go: Record<string, { version: string; bins: string[] }>;
   apt: Record<string, string>;
+  python: Record<string, { version: string; bin: string }>;
 }
 
 const engines = JSON.parse(readFileSync(join(repoRoot, 'scripts/engines.json'), 'utf8')) as EnginesFile;
@@ -21,6 +22,12 @@ export function goBinary(engine: string, bin: string): string {
   const spec = engines.go[engine];
   if (!spec) throw new Error(`unknown engine ${engine} (known: ${Object.keys(engines.go).join(', ')})`);
   return join(cacheDir, 'engines', `${engine}-${spec.version}`, bin);
+}
+
+/** The schemathesis command in the virtual environment scripts/setup.mjs made for the pinned version. */
+export function schemathesisBin(): string {
+  const spec = engines.python.schemathesis!;
+  return join(cacheDir, `schemathesis-${spec.version}`, 'bin', spec.bin);
 }
 
 export function engineVersion(engine: string): string {

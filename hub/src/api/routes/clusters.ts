@@ -6,7 +6,6 @@ import { NodeCommand } from '@meridian/protocol/agent-protocol';
 import type { Command } from '@meridian/protocol/agent-protocol';
 import { enqueueCommand, getCommand } from '../../store/repos/agent-stream.ts';
 import { createCluster, getCluster, listClusters, listNodes, rotateClusterCredential } from '../../store/repos/clusters.ts';
-import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
@@ -31,8 +30,8 @@ export function clusterRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Add a member cluster (admin); the answer carries the agent credential, shown only once',
     body: ClusterCreate,
     responses: { 201: '{cluster, credential}', 409: 'exists' },
+    access: 'admin',
     handler: async ({ principal, body, reply }) => {
-      requireAdmin(principal);
       const out = await tx(ctx.pool, async (c) => {
         const created = await createCluster(c, body);
         await audit(c, principal.name, 'cluster.create', body.id, { region: body.region, kind: body.kind });
@@ -67,8 +66,8 @@ export function clusterRoutes(r: Routes, ctx: ApiContext): void {
     tag: 'clusters',
     summary: 'Rotate the agent credential (admin); the old one stops working',
     params: IdParams,
+    access: 'admin',
     handler: async ({ principal, params }) => {
-      requireAdmin(principal);
       const credential = await rotateClusterCredential(ctx.pool, params.id);
       if (!credential) throw notFound(`cluster ${params.id}`);
       await audit(ctx.pool, principal.name, 'cluster.rotate', params.id);
@@ -83,8 +82,8 @@ export function clusterRoutes(r: Routes, ctx: ApiContext): void {
     params: NodeCommandParams,
     body: NodeCommandBody,
     responses: { 202: '{commandId, cluster, node, op}', 400: 'invalid command (details name the fields)', 403: 'not an admin', 404: 'no such cluster' },
+    access: 'admin',
     handler: async ({ principal, params, body, reply }) => {
-      requireAdmin(principal);
       const b = body ?? { reason: '', timeoutSeconds: 120 };
       if ((params.op === 'taint' || params.op === 'untaint') && !b.taint) throw badRequest(`${params.op} needs a taint`, [{ path: 'taint', message: 'give {key, value?, effect}' }]);
       if (params.op === 'label' && (!b.labels || Object.keys(b.labels).length === 0)) throw badRequest('label needs labels', [{ path: 'labels', message: 'give {name: value} (null removes a label)' }]);
@@ -105,8 +104,8 @@ export function clusterRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'A command sent to the cluster\'s agent (admin): state pending | delivered | done, and the agent\'s result once it arrives',
     params: CommandParams,
     responses: { 200: '{commandId, state, command, result}', 404: 'no such command' },
+    access: 'admin',
     handler: async ({ principal, params }) => {
-      requireAdmin(principal);
       const c = await getCommand(ctx.pool, params.id, Number(params.commandId));
       if (!c) throw notFound(`command ${params.commandId} of cluster ${params.id}`);
       const state = c.resultAt ? 'done' : c.ackedAt ? 'delivered' : 'pending';

@@ -5,7 +5,6 @@ import { tx } from '../../store/db.ts';
 import { audit } from '../../store/repos/audit.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
 import { deleteCache, getDataset, listDatasets, setCache, upsertDataset } from '../../store/repos/datasets.ts';
-import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
@@ -51,8 +50,8 @@ export function datasetRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Register or update a dataset (admin): name, sizeBytes, and its home (homeCluster and/or homeRegion)',
     body: DatasetCreate,
     responses: { 200: 'updated', 201: 'registered', 400: 'invalid field (named in details)', 403: 'not an admin' },
+    access: 'admin',
     handler: async ({ principal, body, reply }) => {
-      requireAdmin(principal);
       let homeRegion = body.homeRegion;
       if (body.homeCluster) {
         const c = await getCluster(ctx.pool, body.homeCluster);
@@ -108,8 +107,8 @@ export function datasetRoutes(r: Routes, ctx: ApiContext): void {
     params: CacheParams,
     body: CacheBody,
     responses: { 200: 'the dataset with its caches', 403: 'not an admin', 404: 'no such dataset or cluster' },
+    access: 'admin',
     handler: async ({ principal, params }) => {
-      requireAdmin(principal);
       if (!(await getDataset(ctx.pool, params.name))) throw notFound(`dataset ${params.name}`);
       if (!(await getCluster(ctx.pool, params.cluster))) throw notFound(`cluster ${params.cluster}`);
       await tx(ctx.pool, async (c) => {
@@ -128,8 +127,8 @@ export function datasetRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Forget a cache copy (admin), e.g. after it was evicted; a later placement there prewarms again',
     params: CacheParams,
     responses: { 200: 'the dataset with its caches', 403: 'not an admin', 404: 'no such dataset or cache' },
+    access: 'admin',
     handler: async ({ principal, params }) => {
-      requireAdmin(principal);
       const gone = await tx(ctx.pool, async (c) => {
         const ok = await deleteCache(c, params.name, params.cluster);
         if (ok) await audit(c, principal.name, 'dataset.uncache', params.name, { cluster: params.cluster });

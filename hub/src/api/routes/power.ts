@@ -10,7 +10,7 @@ import { listPowerEvents, poweredNodes } from '../../store/repos/power.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
-import { ApiError, forbidden, notFound } from '../errors.ts';
+import { forbidden, notFound, unauthenticated } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { Name } from '../schemas.ts';
 
@@ -37,18 +37,17 @@ const EventsQuery = z
   })
   .strict();
 
-/** The cluster's own credential (what its power programs carry), or a hub administrator. Returns who asked. */
-async function powerCaller(ctx: ApiContext, req: FastifyRequest, principal: Principal | undefined, clusterId: string): Promise<string> {
+/** The cluster's own credential (what its power programs carry), or a hub administrator. */
+async function powerCaller(ctx: ApiContext, req: FastifyRequest, principal: Principal | undefined, clusterId: string): Promise<void> {
   if (principal) {
     requireAdmin(principal);
-    return `user:${principal.name}`;
+    return;
   }
   const token = /^Bearer\s+(mrc_\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  if (!token) throw new ApiError(401, 'unauthenticated', `send Authorization: Bearer <credential of cluster ${clusterId}> (the agent credential), or an admin token`);
+  if (!token) throw unauthenticated(`send Authorization: Bearer <credential of cluster ${clusterId}> (the agent credential), or an admin token`);
   const cluster = await clusterForCredential(ctx.pool, token);
-  if (!cluster) throw new ApiError(401, 'unauthenticated', 'unknown or rotated cluster credential; use the one POST /api/v1/clusters or /credential returned');
+  if (!cluster) throw unauthenticated('unknown or rotated cluster credential; use the one POST /api/v1/clusters or /credential returned');
   if (cluster.id !== clusterId) throw forbidden(`this credential belongs to cluster ${cluster.id}, not ${clusterId}`);
-  return `cluster:${cluster.id}`;
 }
 
 export function powerRoutes(r: Routes, ctx: ApiContext): void {
@@ -63,10 +62,12 @@ export function powerRoutes(r: Routes, ctx: ApiContext): void {
     summary: "A power request from the cluster's power-save programs (cluster credential or admin): resume asks for capacity, suspend reports nodes powered down; 200 {approved, denied}",
     params: IdParams,
     body: PowerRequest,
-    auth: false, // checked in the handler: the cluster credential is not a user token
+    auth: false, // the cluster credential is not a user token: `access` checks either
+    access: ({ req, principal, params }) => powerCaller(ctx, req, principal, params.id),
     responses: { 200: '{action, approved: [node], denied: [{node, reason}]}', 401: 'no or unknown credential', 403: "another cluster's credential, or not an admin", 404: 'no such cluster' },
     handler: async ({ req, params, body }) => {
-      const by = await powerCaller(ctx, req, req.principal, params.id);
+      // access admitted an admin token, or this cluster's own credential
+      const by = req.principal ? `user:${req.principal.name}` : `cluster:${params.id}`;
       await cluster(params.id);
       const decision = await decidePowerRequest(ctx.pool, params.id, body.action, body.nodes, by);
       if (decision.denied.length) ctx.log.info({ cluster: params.id, action: body.action, denied: decision.denied }, 'power request partly refused');
@@ -95,8 +96,8 @@ export function powerRoutes(r: Routes, ctx: ApiContext): void {
     params: IdParams,
     body: PowerPolicyPatch,
     responses: { 200: 'the policy now in force', 403: 'not an admin', 404: 'no such cluster' },
+    access: 'admin',
     handler: async ({ principal, params, body }) => {
-      requireAdmin(principal);
       await cluster(params.id);
       const policy = await updatePowerPolicy(ctx.pool, params.id, body, principal.name);
       return { cluster: params.id, policy };

@@ -5,7 +5,7 @@ import { audit } from '../../store/repos/audit.ts';
 import { createProject, getProject, listProjects, updateProject } from '../../store/repos/projects.ts';
 import { listUsage, usageSummary } from '../../store/repos/usage.ts';
 import { getUser, listMembers, setMembership } from '../../store/repos/users.ts';
-import { requireAdmin, requireRole, visibleProjects } from '../auth.ts';
+import { requireRole, visibleProjects } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
@@ -21,8 +21,8 @@ export function projectRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Create a project (admin)',
     body: ProjectCreate,
     responses: { 201: 'created', 409: 'exists' },
+    access: 'admin',
     handler: async ({ principal, body, reply }) => {
-      requireAdmin(principal);
       const p = await tx(ctx.pool, async (c) => {
         const row = await createProject(c, body);
         await audit(c, principal.name, 'project.create', body.name, body);
@@ -57,8 +57,8 @@ export function projectRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Change weight, quota, budget, prices, policy (admin)',
     params: NameParams,
     body: ProjectPatch,
+    access: 'admin',
     handler: async ({ principal, params, body }) => {
-      requireAdmin(principal);
       const p = await updateProject(ctx.pool, params.name, body);
       if (!p) throw notFound(`project ${params.name}`);
       await audit(ctx.pool, principal.name, 'project.update', params.name, body);
@@ -83,8 +83,8 @@ export function projectRoutes(r: Routes, ctx: ApiContext): void {
     summary: "Set a user's role in the project (hub admin or project admin)",
     params: z.object({ name: Name, user: UserRef }).strict(),
     body: MemberSet,
+    access: ({ principal, params }) => requireRole(principal!, params.name, 'admin'),
     handler: async ({ principal, params, body }) => {
-      requireRole(principal, params.name, 'admin');
       if (!(await getProject(ctx.pool, params.name))) throw notFound(`project ${params.name}`);
       const u = await getUser(ctx.pool, params.user);
       if (!u) throw notFound(`user ${params.user}`);

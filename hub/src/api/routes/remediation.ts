@@ -5,7 +5,6 @@ import { audit } from '../../store/repos/audit.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
 import { listNodeEvents } from '../../store/repos/remediation.ts';
 import { breakerState, resetQuarantineBreaker } from '../../telemetry/remediation-breaker.ts';
-import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
@@ -66,8 +65,8 @@ export function remediationRoutes(r: Routes, ctx: ApiContext): void {
     params: NodeParams,
     body: Decision,
     responses: { 202: '{sent: true}', 400: 'invalid decision', 403: 'not an admin', 404: 'no remediation running for the node' },
+    access: 'admin',
     handler: async ({ principal, params, body, reply }) => {
-      requireAdmin(principal);
       await cluster(params.id);
       const sent = await temporal().operator(params.id, params.node, { decision: body.decision, ...(body.note ? { note: body.note } : {}) });
       if (!sent) throw notFound(`a running remediation for node ${params.node} of cluster ${params.id}`);
@@ -95,8 +94,8 @@ export function remediationRoutes(r: Routes, ctx: ApiContext): void {
     tag: 'clusters',
     summary: 'Close a tripped circuit breaker (admin); quarantined nodes stay quarantined',
     params: IdParams,
+    access: 'admin',
     handler: async ({ principal, params }) => {
-      requireAdmin(principal);
       await cluster(params.id);
       const s = await resetQuarantineBreaker(ctx.pool, params.id);
       await audit(ctx.pool, principal.name, 'cluster.breaker.reset', params.id);

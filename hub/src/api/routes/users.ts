@@ -4,7 +4,6 @@ import { tx } from '../../store/db.ts';
 import { audit, listAudit } from '../../store/repos/audit.ts';
 import { getProject } from '../../store/repos/projects.ts';
 import { createToken, createUser, getUser, listTokens, listUsers, revokeToken, setMembership } from '../../store/repos/users.ts';
-import { requireAdmin } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { badRequest, forbidden, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
@@ -20,8 +19,8 @@ export function userRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Create a user with project roles (admin)',
     body: UserCreate,
     responses: { 201: 'created', 409: 'exists' },
+    access: 'admin',
     handler: async ({ principal, body, reply }) => {
-      requireAdmin(principal);
       const u = await tx(ctx.pool, async (c) => {
         const user = await createUser(c, body);
         for (const [project, role] of Object.entries(body.projects)) {
@@ -41,8 +40,8 @@ export function userRoutes(r: Routes, ctx: ApiContext): void {
     tag: 'users',
     summary: 'List users (admin)',
     query: Page.strict(),
+    access: 'admin',
     handler: async ({ principal, query }) => {
-      requireAdmin(principal);
       const items = await listUsers(ctx.pool, query.limit, query.cursor ?? null);
       return { items, nextCursor: items.length === query.limit ? items[items.length - 1]!.id : null };
     },
@@ -68,6 +67,7 @@ export function userRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Create an API token (yours, or anyone’s as admin); the token is shown only in this answer',
     params: UserParams,
     body: TokenCreate,
+    access: async ({ principal, params }) => void (await self(principal!, params.user)),
     responses: { 201: '{id, token}' },
     handler: async ({ principal, params, body, reply }) => {
       const uid = await self(principal, params.user);
@@ -103,8 +103,8 @@ export function userRoutes(r: Routes, ctx: ApiContext): void {
     tag: 'users',
     summary: 'The audit log (admin)',
     query: Page.strict(),
+    access: 'admin',
     handler: async ({ principal, query }) => {
-      requireAdmin(principal);
       const items = (await listAudit(ctx.pool, query.limit, query.cursor ?? null)) as { id: string }[];
       return { items, nextCursor: items.length === query.limit ? items[items.length - 1]!.id : null };
     },
