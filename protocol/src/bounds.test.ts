@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BOUNDS, rangeText, unsafeStringReason, utf8Length } from './bounds.ts';
-import { arrayWithinBounds, parseJobSpec } from './job-spec.ts';
+import { parseJobSpec } from './job-spec.ts';
+import { arrayWithinBounds } from './slurm/array-spec.ts';
 
 const base = { name: 'b', workload: { image: 'busybox' } };
 

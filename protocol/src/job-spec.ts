@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { type Bound, BOUNDS, CHECKPOINT_SIGNALS, ENV_NAME_PATTERN, LABEL_KEY_NAME_PATTERN, LABEL_KEY_PREFIX_PATTERN, LABEL_VALUE_PATTERN, rangeText, utf8Length, within } from './bounds.ts';
 import { boundedBytes, boundedInt, boundedString, datasetName, nameString, safeString } from './fields.ts';
-import { parseArraySpec, validArraySpec } from './slurm/array-spec.ts';
+import { arrayWithinBounds } from './slurm/array-spec.ts';
 
 export const TIERS = ['realtime', 'batch', 'interruptible', 'filler'] as const;
 export const JOB_STATES = ['Queued', 'Placed', 'Dispatched', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
@@ -184,12 +184,6 @@ const annotations = z.record(qualifiedKey, safeString()).superRefine((a, ctx) =>
   if (spec !== undefined && !arrayWithinBounds(spec))
     ctx.addIssue({ code: 'custom', path: [ARRAY_KEY], message: `Invalid job array specification: write e.g. 0-15, 0,6,16-32 or 0-15:4%2 with indices 0..${BOUNDS.arraySize.max - 1}` });
 });
-
-/** Whether an --array expression is valid and names only indices below Slurm's MaxArraySize. */
-export function arrayWithinBounds(spec: string): boolean {
-  if (spec.length > BOUNDS.arraySpecLength.max || !validArraySpec(spec)) return false;
-  return parseArraySpec(spec).parts.every((p) => p.range !== undefined && p.range.hi < BOUNDS.arraySize.max && p.range.step < BOUNDS.arraySize.max);
-}
 
 const signalHint = `a signal a job can trap: one of ${CHECKPOINT_SIGNALS.join(', ')}`;
 

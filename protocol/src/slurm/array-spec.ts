@@ -1,5 +1,6 @@
 // Slurm's --array grammar, read the same way by the login node (validation, squeue rows), the Slurm driver
 // and the Kubernetes driver (one pod per index): `0-15`, `0,6,16-32`, `0-15:4`, with an optional `%N` limit.
+import { BOUNDS } from '../bounds.ts';
 
 export interface ArrayRange {
   lo: number;
@@ -45,6 +46,15 @@ export function emptyRange(r: ArrayRange): boolean {
 export function validArraySpec(spec: string): boolean {
   const s = parseArraySpec(spec);
   return !s.malformed && s.parts.every((p) => p.range !== undefined && !emptyRange(p.range));
+}
+
+/**
+ * Whether slurmctld with the default MaxArraySize would take the spec: valid, at most 4096 characters, every
+ * index and step below MaxArraySize (slurm_parse_array_tok). The hub holds API-submitted arrays to the same.
+ */
+export function arrayWithinBounds(spec: string, maxArraySize: number = BOUNDS.arraySize.max): boolean {
+  if (spec.length > BOUNDS.arraySpecLength.max || !validArraySpec(spec)) return false;
+  return parseArraySpec(spec).parts.every((p) => p.range !== undefined && p.range.hi < maxArraySize && p.range.step < maxArraySize);
 }
 
 /**

@@ -2,7 +2,8 @@
 // own error messages and exit codes (checked against Slurm 22.05's sbatch: option errors exit 255, submission
 // errors exit 1). Pure: no I/O; the caller reads the script.
 import { parseDurationSec, parseMemoryMiB } from '../parsers/common.ts';
-import { arraySpecIndices, validArraySpec } from '@meridian/protocol/slurm/array-spec';
+import { arraySpecIndices, arrayWithinBounds, validArraySpec } from '@meridian/protocol/slurm/array-spec';
+import { checkLimits, checkScript, SbatchError, submitError } from './sbatch-limits.ts';
 import { dependencySeparator, dependencyTerm, SBATCH_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
 
 export interface SbatchOptions {
@@ -65,19 +66,9 @@ export interface SbatchInvocation {
   action: 'submit' | 'help' | 'usage' | 'version';
 }
 
-/** sbatch's own failure: the exact stderr text and exit code. */
-export class SbatchError extends Error {
-  constructor(
-    readonly stderr: string,
-    readonly exitCode: number,
-  ) {
-    super(stderr.trim());
-    this.name = 'SbatchError';
-  }
-}
+export { checkScript, SbatchError };
 
 const optionError = (msg: string) => new SbatchError(`sbatch: error: ${msg}\n`, 255);
-const submitError = (msg: string) => new SbatchError(`sbatch: error: Batch job submission failed: ${msg}\n`, 1);
 
 type Arg = 'none' | 'required' | 'optional';
 interface OptDef {
@@ -87,9 +78,14 @@ interface OptDef {
   apply: (o: SbatchOptions, v: string | undefined, name: string) => void;
 }
 
+const INT_MAX = 2147483647n;
+const LONG_MAX = 9223372036854775807n;
+/** Slurm's parse_int: a positive int; strtol saturates at LONG_MAX, and anything from INT_MAX up is too large. */
 const posInt = (flag: string) => (v: string | undefined): number => {
-  if (!v || !/^\d+$/.test(v) || Number(v) <= 0) throw new SbatchError(`sbatch: error: Invalid numeric value "${v ?? ''}" for --${flag}.\n`, 1);
-  return Number(v);
+  if (!v || !/^\+?\d+$/.test(v) || BigInt(v) <= 0n) throw new SbatchError(`sbatch: error: Invalid numeric value "${v ?? ''}" for --${flag}.\n`, 1);
+  const n = BigInt(v);
+  if (n >= INT_MAX) throw new SbatchError(`sbatch: error: Numeric argument (${n > LONG_MAX ? LONG_MAX : n}) too large for --${flag}.\n`, 1);
+  return Number(n);
 };
 
 const mem = (flag: string) => (v: string | undefined): number => {
@@ -214,7 +210,8 @@ const OPTIONS: OptDef[] = [
     short: 'a',
     arg: 'required',
     apply: (o, v) => {
-      if (!v || !validArray(v)) throw submitError('Invalid job array specification');
+      // slurmctld refuses an index or step at or above MaxArraySize with the same words as a malformed spec.
+      if (!v || !arrayWithinBounds(v)) throw submitError('Invalid job array specification');
       o.array = v;
     },
   },
@@ -493,17 +490,6 @@ export function wrapScript(cmd: string): string {
   return `#!/bin/sh\n# This script was created by sbatch --wrap.\n\n${cmd}\n`;
 }
 
-/** Checks the script text the way sbatch does. */
-export function checkScript(script: string): void {
-  if (script.length === 0) throw new SbatchError('sbatch: error: Batch script is empty!\n', 1);
-  if (!script.startsWith('#!')) {
-    throw new SbatchError(
-      'sbatch: error: This does not look like a batch script.  The first\nsbatch: error: line must start with #! followed by the path to an interpreter.\nsbatch: error: For instance: #!/bin/sh\n',
-      1,
-    );
-  }
-}
-
 /**
  * The full option set: #SBATCH directives < SBATCH_* variables < command line (sbatch's precedence).
  * `script` is the text submitted (for --wrap, pass `wrapScript(wrap)`).
@@ -514,5 +500,6 @@ export function resolveOptions(argv: string[], script: string, env: Record<strin
   applyArgs(o, directives(script), 'directive');
   applyArgs(o, envArgs(env), 'directive');
   applyArgs(o, argv, 'cli');
+  checkLimits(o, script);
   return o;
 }
