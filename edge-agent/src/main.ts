@@ -18,6 +18,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import client from 'prom-client';
 import { checkNodeName, COLLECTOR_VERSION, CollectorAgent } from './collector-mode.ts';
+import { linkRevocations } from './hub-link/index.ts';
 import { AGENT_VERSION, KubernetesAgent } from './kubernetes/agent.ts';
 import { SLURM_AGENT_VERSION, SlurmModeAgent } from './slurm-mode.ts';
 import type { SlurmModeOptions } from './slurm-mode.ts';
@@ -72,6 +73,7 @@ export function program(): Command {
     // Slurm mode (--kind slurm)
     .addOption(new Option('--slurm-transport <t>', 'slurm: how to reach Slurm').choices(['local', 'rest', 'ssh']).env('MERIDIAN_SLURM_TRANSPORT').default('local'))
     .addOption(new Option('--slurm-conf <path>', 'slurm: slurm.conf for the CLI (local, ssh, rest node updates)').env('SLURM_CONF'))
+    .addOption(new Option('--slurm-bin-dir <dir>', 'slurm: absolute directory of sbatch, squeue, scontrol, scancel, sacct, sinfo (on the login node for ssh); never looked up on PATH').env('MERIDIAN_SLURM_BIN_DIR').default('/usr/bin'))
     .addOption(new Option('--slurmrestd-url <url>', 'slurm rest: slurmrestd base URL').env('SLURMRESTD_URL'))
     .addOption(new Option('--slurmrestd-user <name>', 'slurm rest: X-SLURM-USER-NAME').env('SLURMRESTD_USER').default('root'))
     .addOption(new Option('--slurm-jwt <token>', 'slurm rest: JWT').env('SLURM_JWT'))
@@ -169,13 +171,25 @@ function splitHostPort(v: string): [string, string] {
   return [v.slice(0, i) || '0.0.0.0', v.slice(i + 1)];
 }
 
-/** Parses argv, starts the agent, stops it cleanly on SIGTERM/SIGINT. */
+/** The exit status when the hub revoked the cluster credential (a supervisor should not just restart it). */
+export const EXIT_CREDENTIAL_REVOKED = 3;
+
+/** Parses argv, starts the agent, stops it cleanly on SIGTERM/SIGINT, exits 3 when the credential is revoked. */
 export function cli(argv: string[] = process.argv): void {
   const cmd = program();
   cmd.parse(argv);
   const opts = cmd.opts<MainOptions>();
+  let handle: Awaited<ReturnType<typeof run>> | null = null;
+  // A revoked credential is final (the hub link logged what to do): stop and exit non-zero rather than retry forever.
+  linkRevocations.once('revoked', () => {
+    const exit = (): never => process.exit(EXIT_CREDENTIAL_REVOKED);
+    if (!handle) exit();
+    void handle!.close().finally(exit);
+    setTimeout(exit, 5000).unref();
+  });
   run(opts).then(
     (h) => {
+      handle = h;
       process.stdout.write(`MERIDIAN_AGENT_LISTEN=${h.url}\n`);
       let stopping = false;
       const shutdown = (): void => {

@@ -17,6 +17,8 @@ export { SLURM_AGENT_VERSION };
 export interface SlurmModeOptions {
   slurmTransport: 'local' | 'rest' | 'ssh';
   slurmConf?: string;
+  /** Where sbatch, squeue, scontrol, ... are (absolute; default /usr/bin); on the login node for ssh. */
+  slurmBinDir?: string;
   slurmrestdUrl?: string;
   slurmrestdUser: string;
   slurmJwt?: string;
@@ -42,10 +44,21 @@ export interface SlurmModeInput {
 
 export type SlurmHealth = { ok: boolean; hub: string; slurm: 'up' | 'down' | 'unknown'; slurmError?: string; unackedEvents: number };
 
-/** Builds the transport the flags describe; errors name the missing flag. */
+/** Builds the transport the flags describe; errors name the missing or wrong flag. */
 export function slurmTransport(o: SlurmModeOptions): SlurmTransport {
+  try {
+    return buildTransport(o);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(msg.startsWith('slurmBinDir') ? `--slurm-bin-dir (MERIDIAN_SLURM_BIN_DIR): ${msg.replace(/^slurmBinDir /, '')}` : msg);
+  }
+}
+
+function buildTransport(o: SlurmModeOptions): SlurmTransport {
+  // The commands' whole environment: a system PATH plus SLURM_CONF; their paths: --slurm-bin-dir.
   const env = o.slurmConf ? { SLURM_CONF: o.slurmConf } : undefined;
-  const local = (): SlurmTransport => new LocalTransport(env ? { env } : {});
+  const paths = o.slurmBinDir ? { slurmBinDir: o.slurmBinDir } : {};
+  const local = (): SlurmTransport => new LocalTransport({ ...(env ? { env } : {}), ...paths });
   switch (o.slurmTransport) {
     case 'local':
       return local();
@@ -67,6 +80,7 @@ export function slurmTransport(o: SlurmModeOptions): SlurmTransport {
         username: o.sshUser,
         privateKey: readFileSync(o.sshKeyFile),
         ...(env ? { env } : {}),
+        ...paths,
         ...(o.sshHostKey ? { hostKeySha256: o.sshHostKey } : {}),
       });
     }

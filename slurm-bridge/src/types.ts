@@ -140,7 +140,7 @@ export interface SubmitRequest {
   stdout?: string;
   stderr?: string;
   workDir?: string;
-  /** Environment for the job (added to the submitting environment on the CLI, the whole environment over REST). */
+  /** Environment for the job: over the CLI added to the agent's fixed environment (never sbatch's own); the whole environment over REST. */
   env?: Record<string, string>;
   array?: string;
   dependency?: string;
@@ -167,8 +167,22 @@ export type NodeUpdate =
   | { state: 'power_up' }
   | { state: 'power_down' };
 
+/** Files only the account that submits the jobs can read, on the cluster (job secrets). */
+export interface PrivateFiles {
+  /** Makes `dir` and its parent mode 0700, owned by the submitting account. */
+  makePrivateDir(dir: string): Promise<void>;
+  /** Writes `path` mode 0600 (a new file renamed into place). */
+  writePrivateFile(path: string, content: string | Buffer): Promise<void>;
+  /** Removes a directory and the files in it; nothing when it is gone. */
+  removeDir(dir: string): Promise<void>;
+  /** Names in a directory; [] when it does not exist. */
+  listDir(dir: string): Promise<string[]>;
+}
+
 export interface SlurmTransport {
   readonly kind: 'rest' | 'ssh' | 'local';
+  /** Private files on the cluster; undefined when the transport cannot write files (REST without a CLI fallback). */
+  readonly files?: PrivateFiles;
   ping(): Promise<void>;
   submit(req: SubmitRequest): Promise<SubmitResult>;
   /** One job by Slurm id; undefined when Slurm no longer knows it. */

@@ -17,6 +17,7 @@ import { taskLogs } from './logs.ts';
 import { NodeOps } from './node-ops.ts';
 import type { Outcome } from './node-ops.ts';
 import { startPrewarm } from './prewarm.ts';
+import { deleteJobSecret, ensureJobSecret, hasSecrets, ownJobSecret } from './secrets.ts';
 import { JobTracker } from './status.ts';
 
 export interface DriverOptions {
@@ -212,7 +213,12 @@ export class KubernetesDriver {
         for (let i = 0; ; i++) {
           try {
             const hold = this.o.holdMs ?? 50;
-            const r = await ensureJob(this.batch, cmd, this.jobOptions, hold > 0);
+            const secret = hasSecrets(cmd) ? await ensureJobSecret(this.core, cmd, this.o.namespace) : undefined;
+            const r = await ensureJob(this.batch, cmd, this.jobOptions, hold > 0).catch(async (err: unknown) => {
+              if (secret) await deleteJobSecret(this.core, secret, this.o.namespace).catch(() => undefined);
+              throw err;
+            });
+            if (secret) await ownJobSecret(this.core, secret, r.job);
             if (r.job.spec?.suspend) this.holdThenRelease(r.name, hold);
             this.o.log?.info({ jobId: cmd.jobId, attempt: cmd.attempt, job: r.name, adopted: !r.created }, r.created ? 'job created' : 'job adopted');
             this.tracker.resend(ref);

@@ -66,6 +66,11 @@ export function jobName(jobId: string, attempt: number): string {
   return `${base.slice(0, 63 - suffix.length - 9).replace(/-+$/, '')}-${hash}${suffix}`;
 }
 
+/** The attempt's Secret (./secrets.ts), which its container reads with envFrom. */
+export function secretName(jobId: string, attempt: number): string {
+  return `${jobName(jobId, attempt)}-secrets`;
+}
+
 /** The labels every object of a dispatched attempt carries. */
 export function jobLabels(cmd: Pick<DispatchCommand, 'jobId' | 'attempt' | 'project'>): Record<string, string> {
   return {
@@ -176,6 +181,8 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
               ...(command ? { command } : {}),
               ...(args ? { args } : {}),
               env,
+              // secrets come from the attempt's Secret by reference: their values are never in this spec
+              ...(Object.keys(cmd.secrets ?? {}).length ? { envFrom: [{ secretRef: { name: secretName(cmd.jobId, cmd.attempt) } }] } : {}),
               resources: { requests, limits },
               ...(slurm?.volumeMounts.length ? { volumeMounts: slurm.volumeMounts } : {}),
             },

@@ -4,6 +4,7 @@
 import type { AgentEvent, DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
 import type { SlurmJob, SlurmNode, SlurmTransport } from '@meridian/slurm-bridge/types';
 import { SlurmPrewarmer, type PrewarmInput } from './prewarm.ts';
+import { attemptKey, SlurmSecrets } from './secrets.ts';
 import {
   COMMENT_PREFIX,
   REASON_PREFIX,
@@ -63,9 +64,11 @@ export class SlurmDriver {
   private polling: Promise<void> | undefined;
   private stopped = false;
   private readonly prewarmer: SlurmPrewarmer;
+  private readonly secrets: SlurmSecrets;
 
   constructor(private readonly opts: SlurmDriverOptions) {
     this.prewarmer = new SlurmPrewarmer({ transport: opts.transport, workDir: opts.workDir, emit: (ev) => this.emit(ev), ...(opts.log ? { log: opts.log } : {}) });
+    this.secrets = new SlurmSecrets({ files: () => opts.transport.files, workDir: opts.workDir, ...(opts.log ? { log: opts.log } : {}) });
   }
 
   get transport(): SlurmTransport {
@@ -157,8 +160,16 @@ export class SlurmDriver {
           return latest ? (latest.arrayJobId ?? latest.jobId) : undefined;
         })
       : undefined;
-    const req = submitRequestFor(cmd, { runtime: this.opts.runtime ?? 'host', gpuTypes: this.opts.gpuTypes, defaultWorkDir: this.opts.workDir, defaultPartition: this.opts.defaultPartition }, dependency);
-    const { jobId } = await this.opts.transport.submit(req);
+    const hasSecrets = Object.keys(cmd.secrets ?? {}).length > 0;
+    const secretsFile = hasSecrets ? await this.secrets.write(cmd.jobId, cmd.attempt, cmd.secrets!) : undefined;
+    let jobId: string;
+    try {
+      const req = submitRequestFor(cmd, { runtime: this.opts.runtime ?? 'host', gpuTypes: this.opts.gpuTypes, defaultWorkDir: this.opts.workDir, defaultPartition: this.opts.defaultPartition, secretsFile }, dependency);
+      ({ jobId } = await this.opts.transport.submit(req));
+    } catch (err) {
+      if (hasSecrets) await this.secrets.remove(attemptKey(cmd.jobId, cmd.attempt));
+      throw err;
+    }
     this.opts.log?.info({ jobId: cmd.jobId, attempt: cmd.attempt, slurmJobId: jobId }, 'submitted to Slurm');
     return { clusterJobId: jobId, existing: false };
   }
@@ -176,6 +187,7 @@ export class SlurmDriver {
       await sleep(cmd.graceSeconds * 1000);
     }
     await Promise.all(ids.map((id) => this.opts.transport.cancel(id)));
+    await this.secrets.removeJob(cmd.jobId, cmd.attempt);
     return { cancelled: ids };
   }
 
@@ -287,14 +299,19 @@ export class SlurmDriver {
       groups.set(key, g);
     }
     const sent: JobStatusEvent[] = [];
+    const live = new Set<string>();
+    const ended = new Set<string>();
     for (const [key, g] of groups) {
       const ev = statusEvent(g.jobId, g.attempt, g.jobs);
+      (ev.phase === 'Succeeded' || ev.phase === 'Failed' || ev.phase === 'Cancelled' ? ended : live).add(attemptKey(g.jobId, g.attempt));
       const fp = JSON.stringify(ev);
       if (this.lastStatus.get(key) === fp) continue;
       this.lastStatus.set(key, fp);
       this.emit(ev);
       sent.push(ev);
     }
+    // secrets of attempts that ended (or that Slurm forgot) are removed
+    await this.secrets.sweep(live, ended);
     return sent;
   }
 

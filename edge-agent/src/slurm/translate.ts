@@ -89,7 +89,10 @@ export function containerScript(cmd: DispatchCommand, runtime: ContainerRuntime)
   if (!cmd.image) throw new Error(`dispatch ${cmd.jobId}: neither a script nor an image`);
   const argv = [...(cmd.command ?? []), ...(cmd.args ?? [])];
   const lines = ['#!/bin/bash', `# Meridian container job ${cmd.jobId} (attempt ${cmd.attempt}), image ${cmd.image}`, 'set -euo pipefail'];
-  const envFlags = (flag: string) => Object.keys(cmd.env).map((k) => `${flag} ${k}`).join(' ');
+  const secretNames = Object.keys(cmd.secrets ?? {});
+  // the secrets file (only the job's user reads it) sets the secret variables for the command
+  if (secretNames.length) lines.push('set -a; . "$MERIDIAN_SECRETS_FILE"; set +a');
+  const envFlags = (flag: string) => [...Object.keys(cmd.env), ...secretNames].map((k) => `${flag} ${k}`).join(' ');
   const cmdline = argv.map(q).join(' ');
   switch (runtime) {
     case 'pyxis':
@@ -118,6 +121,8 @@ export interface TranslateOptions {
   /** Output directory when the dispatch names none. */
   defaultWorkDir: string;
   defaultPartition?: string;
+  /** The attempt's secrets file on the cluster (./secrets.ts); the job gets its path, never the values. */
+  secretsFile?: string;
 }
 
 /** A dispatch → the request the transport submits. `dependency` must already use Slurm ids. */
@@ -145,7 +150,7 @@ export function submitRequestFor(cmd: DispatchCommand, opts: TranslateOptions, s
     stdout: x.output,
     stderr: x.error,
     workDir: x.workDir ?? opts.defaultWorkDir,
-    env: { ...cmd.env, MERIDIAN_JOB_ID: cmd.jobId, MERIDIAN_ATTEMPT: String(cmd.attempt) },
+    env: { ...cmd.env, MERIDIAN_JOB_ID: cmd.jobId, MERIDIAN_ATTEMPT: String(cmd.attempt), ...(opts.secretsFile ? { MERIDIAN_SECRETS_FILE: opts.secretsFile } : {}) },
     array: x.array,
     dependency: slurmDependency,
     hold: x.hold,

@@ -12,8 +12,8 @@ import type { AllocationLogger } from './pod-resources.ts';
 export interface SlurmAllocationOptions {
   /** this node's Slurm NodeName (the collector's --node-name) */
   nodeName: string;
-  /** how Slurm's CLI is run (default: locally, with SLURM_CONF from the environment) */
-  runner?: CommandRunner;
+  /** how Slurm's CLI is run (default: locally, SLURM_CONF and MERIDIAN_SLURM_BIN_DIR from the agent's own environment) */
+  runner?: Pick<CommandRunner, 'exec'>;
   /** re-ask Slurm at most this often (default 5000 ms); scrapes in between reuse the last answer */
   refreshMs?: number;
   /** per command (default 5000 ms) */
@@ -25,14 +25,15 @@ export interface SlurmAllocationOptions {
 }
 
 export class SlurmAllocationSource implements AllocationSource {
-  private readonly runner: CommandRunner;
+  private readonly runner: Pick<CommandRunner, 'exec'>;
   private cached: { at: number; map: Map<string, GpuAllocation> } | null = null;
   private inflight: Promise<Map<string, GpuAllocation>> | null = null;
   private failing: string | null = null;
 
   constructor(private readonly opts: SlurmAllocationOptions) {
     if (!opts.nodeName) throw new Error('SlurmAllocationSource: nodeName is required (the Slurm NodeName of this node, as given to --node-name)');
-    this.runner = opts.runner ?? new LocalRunner();
+    const own = process.env;
+    this.runner = opts.runner ?? new LocalRunner({ ...(own.SLURM_CONF ? { env: { SLURM_CONF: own.SLURM_CONF } } : {}), ...(own.MERIDIAN_SLURM_BIN_DIR ? { slurmBinDir: own.MERIDIAN_SLURM_BIN_DIR } : {}) });
   }
 
   async allocations(): Promise<Map<string, GpuAllocation>> {

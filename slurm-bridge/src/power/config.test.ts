@@ -9,7 +9,7 @@ describe('parsePowerConfig', () => {
     expect(parsePowerConfig(good, 'p.json')).toMatchObject({ cluster: 'hpc', approval: 'hub', hubUrl: 'http://hub:8080', token: 'mrc_x' });
     const { hubUrl: _u, token: _t, ...bare } = good;
     expect(parsePowerConfig(bare, 'p.json', { MERIDIAN_URL: 'https://h', MERIDIAN_TOKEN: 'mrc_y' })).toMatchObject({ hubUrl: 'https://h', token: 'mrc_y' });
-    expect(parsePowerConfig({ cluster: 'c', approval: 'always', start: ['x'], stop: ['kill', '{node}'] }, 'p.json').approval).toBe('always');
+    expect(parsePowerConfig({ cluster: 'c', approval: 'always', start: ['/usr/bin/x'], stop: ['/usr/bin/kill', '{node}'] }, 'p.json').approval).toBe('always');
   });
 
   it.each([
@@ -21,6 +21,8 @@ describe('parsePowerConfig', () => {
     [{ ...good, hubUrl: 'hub:8080' }, /"hubUrl" must be the hub's http\(s\) URL/],
     [{ ...good, start: 'slurmd -N {node}' }, /"start" must be a non-empty argv list/],
     [{ ...good, start: [] }, /"start" must be a non-empty argv list/],
+    [{ ...good, start: ['slurmd', '-N', '{node}'] }, /"start" must start with the program's absolute path, e.g. "\/usr\/sbin\/slurmd" \(got "slurmd"\)/],
+    [{ ...good, stop: ['pkill', '-f', '{node}'] }, /"stop" must start with the program's absolute path/],
     [{ ...good, stop: { pid: 'x' } }, /"stop" must be an argv list or \{"pidFile"/],
     [{ ...good, timeoutMs: -1 }, /"timeoutMs" must be a positive number/],
     [{ ...good, startCmd: ['x'] }, /"startCmd" is not a power config field/],

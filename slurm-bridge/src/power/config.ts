@@ -41,9 +41,12 @@ export function parsePowerConfig(raw: unknown, source: string, env: NodeJS.Proce
   if (c.approval === 'hub' && (hubUrl === undefined || token === undefined))
     fail(hubUrl === undefined ? 'hubUrl' : 'token', 'is required with approval "hub" (or set MERIDIAN_URL / MERIDIAN_TOKEN)');
   if (!isArgv(c.start)) fail('start', 'must be a non-empty argv list, e.g. ["/usr/sbin/slurmd", "-N", "{node}", "-f", "{conf}"]');
+  // the program is never looked up on a PATH
+  if (!(c.start as string[])[0]!.startsWith('/')) fail('start', `must start with the program's absolute path, e.g. "/usr/sbin/slurmd" (got ${JSON.stringify((c.start as string[])[0])})`);
   const stop = c.stop as unknown;
   const pidFileStop = typeof stop === 'object' && stop !== null && !Array.isArray(stop) && typeof (stop as { pidFile?: unknown }).pidFile === 'string';
   if (!isArgv(stop) && !pidFileStop) fail('stop', 'must be an argv list or {"pidFile": "/run/slurmd-{node}.pid"}');
+  if (isArgv(stop) && !stop[0]!.startsWith('/')) fail('stop', `must start with the program's absolute path, e.g. "/usr/bin/pkill" (got ${JSON.stringify(stop[0])})`);
   for (const k of ['slurmConf', 'logFile'] as const) if (c[k] !== undefined && (typeof c[k] !== 'string' || !c[k])) fail(k, 'must be a file path');
   if (c.timeoutMs !== undefined && (typeof c.timeoutMs !== 'number' || !Number.isFinite(c.timeoutMs) || c.timeoutMs <= 0)) fail('timeoutMs', 'must be a positive number of milliseconds');
   return {

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { expandHostlist } from '../parsers/common.ts';
+import { agentEnv } from '../transports/exec-env.ts';
 import { parsePowerConfig } from './config.ts';
 import type { PowerConfig } from './config.ts';
 
@@ -28,7 +29,14 @@ export function subst(argv: string[], node: string, cfg: Pick<PowerConfig, 'slur
   return argv.map((a) => a.replaceAll('{node}', node).replaceAll('{conf}', conf));
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+/** The start/stop commands' environment: the fixed agent environment with SLURM_CONF, nothing of slurmctld's own. */
+function commandEnv(cfg: Pick<PowerConfig, 'slurmConf'>): Record<string, string> {
+  const conf = cfg.slurmConf ?? process.env.SLURM_CONF;
+  return agentEnv(conf ? { SLURM_CONF: conf } : {});
+}
+
+/** argv[0] is an absolute path (checked with the config). */
+function run(argv: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const [cmd, ...args] = argv;
     const child = spawn(cmd!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,7 +78,7 @@ export async function approve(cfg: PowerConfig, action: PowerAction, nodes: stri
 
 async function stopNode(cfg: PowerConfig, node: string): Promise<boolean> {
   if (Array.isArray(cfg.stop)) {
-    const r = await run(subst(cfg.stop, node, cfg), process.env);
+    const r = await run(subst(cfg.stop, node, cfg), commandEnv(cfg));
     if (r.code !== 0) log(cfg, `suspend ${node}: stop command failed (${r.code}): ${r.out.trim()}`);
     return r.code === 0;
   }
@@ -119,7 +127,7 @@ export async function powerAction(cfg: PowerConfig, action: PowerAction, hostlis
     for (const d of denied) log(cfg, `resume ${d.node}: hub refused (${d.reason}); Slurm marks it DOWN after ResumeTimeout and requeues its jobs`);
     const results = await Promise.all(
       approved.map(async (n) => {
-        const r = await run(subst(cfg.start, n, cfg), { ...process.env, ...(cfg.slurmConf ? { SLURM_CONF: cfg.slurmConf } : {}) });
+        const r = await run(subst(cfg.start, n, cfg), commandEnv(cfg));
         log(cfg, `resume ${n}: ${r.code === 0 ? 'started' : `start failed (${r.code}): ${r.out.trim()}`}`);
         return r.code === 0;
       }),

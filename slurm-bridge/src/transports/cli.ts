@@ -2,7 +2,8 @@
 // their machine-readable forms (`--parsable`, `scontrol show -o`, `sacct -P`). Runs locally or over SSH.
 import { jobsFromSacct, parseSacctParsable, SACCT_FIELDS } from '../parsers/sacct.ts';
 import { parseParsableSubmit, parseScontrolJobs, parseScontrolNodes, parseScontrolPartitions } from '../parsers/scontrol.ts';
-import { SlurmError, type NodeUpdate, type SlurmJob, type SlurmNode, type SlurmPartition, type SlurmTransport, type SubmitRequest, type SubmitResult } from '../types.ts';
+import { SlurmError, type NodeUpdate, type PrivateFiles, type SlurmJob, type SlurmNode, type SlurmPartition, type SlurmTransport, type SubmitRequest, type SubmitResult } from '../types.ts';
+import { exportFileBody } from './exec-env.ts';
 import type { CommandRunner, RunResult } from './runner.ts';
 
 export interface CliTransportOptions {
@@ -11,8 +12,13 @@ export interface CliTransportOptions {
   timeoutMs?: number;
 }
 
-/** sbatch options for a submit request (without the script). */
-export function sbatchArgs(req: SubmitRequest): string[] {
+/**
+ * sbatch options for a submit request (without the script). The job's environment goes in `exportFile`
+ * (`--export-file`, NUL-separated NAME=value), never in sbatch's own environment: sbatch then drops the
+ * environment it was started with and the job gets exactly the file plus Slurm's SLURM_* variables, so a
+ * user's PATH, LD_PRELOAD or BASH_ENV reaches the job (theirs to use) but never the agent's sbatch process.
+ */
+export function sbatchArgs(req: SubmitRequest, exportFile?: string): string[] {
   const a: string[] = ['--parsable'];
   const opt = (flag: string, v: string | number | undefined) => {
     if (v !== undefined && v !== '') a.push(`--${flag}=${v}`);
@@ -44,6 +50,7 @@ export function sbatchArgs(req: SubmitRequest): string[] {
   if (req.requeue === true) a.push('--requeue');
   if (req.requeue === false) a.push('--no-requeue');
   a.push('--export=ALL');
+  if (exportFile) a.push(`--export-file=${exportFile}`);
   return a;
 }
 
@@ -88,8 +95,8 @@ export class CliTransport implements SlurmTransport {
     this.useSacct = opts.useSacct ?? true;
   }
 
-  private run(argv: string[], stdin?: string, env?: Record<string, string>): Promise<RunResult> {
-    return this.runner.exec(argv, { stdin, env, timeoutMs: this.opts.timeoutMs ?? 60_000 });
+  private run(argv: string[], stdin?: string): Promise<RunResult> {
+    return this.runner.exec(argv, { stdin, timeoutMs: this.opts.timeoutMs ?? 60_000 });
   }
 
   async ping(): Promise<void> {
@@ -98,9 +105,29 @@ export class CliTransport implements SlurmTransport {
   }
 
   async submit(req: SubmitRequest): Promise<SubmitResult> {
-    const r = await this.run(['sbatch', ...sbatchArgs(req)], req.script, req.env);
-    if (r.code !== 0) throw slurmFailure('sbatch', r);
-    return { jobId: parseParsableSubmit(r.stdout).jobId };
+    // The job starts from the agent's fixed environment (system PATH, SLURM_CONF, ...) with its own on top.
+    let body: Buffer;
+    try {
+      body = exportFileBody({ ...this.runner.env, ...req.env });
+    } catch (err) {
+      throw new SlurmError(`sbatch: ${(err as Error).message}`);
+    }
+    // A fresh 0700 directory holds the 0600 export file only while sbatch reads it.
+    const dir = await this.runner.makeTempDir();
+    try {
+      const file = `${dir}/export.env`;
+      await this.runner.writePrivateFile(file, body);
+      const r = await this.run(['sbatch', ...sbatchArgs(req, file)], req.script);
+      if (r.code !== 0) throw slurmFailure('sbatch', r);
+      return { jobId: parseParsableSubmit(r.stdout).jobId };
+    } finally {
+      await this.runner.removeDir(dir).catch(() => undefined);
+    }
+  }
+
+  /** Private files on the cluster (job secrets), kept by the account that runs the commands. */
+  get files(): PrivateFiles {
+    return this.runner;
   }
 
   async getJob(jobId: string): Promise<SlurmJob | undefined> {

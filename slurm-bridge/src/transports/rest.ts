@@ -213,6 +213,11 @@ export class RestTransport implements SlurmTransport {
     this.base = `${opts.url.replace(/\/$/, '')}/slurm/${opts.apiVersion ?? 'v0.0.38'}`;
   }
 
+  /** slurmrestd writes no files: the CLI fallback's, when there is one. */
+  get files(): SlurmTransport['files'] {
+    return this.opts.fallback?.files;
+  }
+
   private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T & { errors?: RestError[] } }> {
     const token = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token;
     const headers: Record<string, string> = { 'X-SLURM-USER-NAME': this.opts.userName, 'X-SLURM-USER-TOKEN': token };

@@ -1,17 +1,23 @@
 // SSH transport: the Slurm CLI on a login node over one persistent ssh2 connection (key auth).
-// Each command is one exec channel; channels are capped below sshd's MaxSessions (10).
-import { Client, type ConnectConfig } from 'ssh2';
+// Each command is one exec channel; channels are capped below sshd's MaxSessions (10). Every command line is
+// `/usr/bin/env -i <fixed env> /abs/path/cmd args`; private files (sbatch's export file, job secrets) go
+// over SFTP on the same connection.
+import { randomBytes } from 'node:crypto';
+import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { CliTransport, type CliTransportOptions } from './cli.ts';
-import { commandLine, type CommandRunner, type RunOptions, type RunResult } from './runner.ts';
+import { agentEnv, resolveArgv, resolveCommands, type AgentCommand, type CommandPaths } from './exec-env.ts';
+import { fixedEnvCommandLine, type CommandRunner, type RunOptions, type RunResult } from './runner.ts';
 
-export interface SshOptions {
+export interface SshOptions extends CommandPaths {
   host: string;
   port?: number;
   username: string;
   privateKey: Buffer | string;
   passphrase?: string;
-  /** Environment for every remote command (e.g. SLURM_CONF); sent inline (`env K=V cmd`), not via AcceptEnv. */
+  /** Keys of the agent's configuration for every remote command (e.g. SLURM_CONF); sent inline (`env -i K=V cmd`). PATH, LD_*, BASH_ENV, proxies refused. */
   env?: Record<string, string>;
+  /** Directory on the login node for temporary private files (default /tmp). */
+  tmpDir?: string;
   readyTimeoutMs?: number;
   /** Most exec channels at once on the connection. */
   maxChannels?: number;
@@ -19,14 +25,25 @@ export interface SshOptions {
   hostKeySha256?: string;
 }
 
+const NO_SUCH_FILE = 2;
+const sftpCode = (err: unknown): number | undefined => (err as { code?: number }).code;
+
 export class SshRunner implements CommandRunner {
   readonly kind = 'ssh' as const;
+  readonly env: Readonly<Record<string, string>>;
+  readonly commands: Record<AgentCommand, string>;
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
+  private sftpSession: Promise<SFTPWrapper> | undefined;
   private active = 0;
   private readonly waiters: (() => void)[] = [];
 
-  constructor(private readonly opts: SshOptions) {}
+  constructor(private readonly opts: SshOptions) {
+    // The remote account's HOME/LANG are its own: only the configured keys go, the rest is the fixed PATH.
+    this.env = Object.freeze(agentEnv(opts.env ?? {}, {}));
+    this.commands = resolveCommands(opts);
+    if (opts.tmpDir !== undefined && !/^\/[^\0]*$/.test(opts.tmpDir)) throw new Error(`tmpDir must be an absolute path on the login node, e.g. /tmp (got ${JSON.stringify(opts.tmpDir)})`);
+  }
 
   private connect(): Promise<Client> {
     if (this.client) return Promise.resolve(this.client);
@@ -58,7 +75,10 @@ export class SshRunner implements CommandRunner {
         reject(new Error(`ssh ${this.opts.username}@${this.opts.host}:${this.opts.port ?? 22}: ${err.message}`));
       });
       c.on('close', () => {
-        if (this.client === c) this.client = undefined;
+        if (this.client === c) {
+          this.client = undefined;
+          this.sftpSession = undefined;
+        }
       });
       c.connect(cfg);
     });
@@ -77,7 +97,7 @@ export class SshRunner implements CommandRunner {
   }
 
   async exec(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    const line = commandLine(argv, { ...this.opts.env, ...opts.env });
+    const line = fixedEnvCommandLine(this.commands.env, this.env, resolveArgv(argv, this.commands));
     await this.acquire();
     try {
       try {
@@ -119,9 +139,89 @@ export class SshRunner implements CommandRunner {
     });
   }
 
+  // ---------- private files over SFTP ----------
+
+  private sftp(): Promise<SFTPWrapper> {
+    if (this.sftpSession) return this.sftpSession;
+    const session = this.connect().then(
+      (c) =>
+        new Promise<SFTPWrapper>((resolve, reject) => {
+          c.sftp((err, sftp) => {
+            if (err) return reject(new Error(`sftp to ${this.opts.host}: ${err.message}`));
+            sftp.on('close', () => {
+              if (this.sftpSession === session) this.sftpSession = undefined;
+            });
+            resolve(sftp);
+          });
+        }),
+    );
+    this.sftpSession = session;
+    session.catch(() => {
+      if (this.sftpSession === session) this.sftpSession = undefined;
+    });
+    return session;
+  }
+
+  private async call<T>(what: string, fn: (sftp: SFTPWrapper, cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> {
+    const sftp = await this.sftp();
+    return new Promise<T>((resolve, reject) =>
+      fn(sftp, (err, v) => (err ? reject(Object.assign(new Error(`${what}: ${err.message}`), { code: sftpCode(err) })) : resolve(v as T))),
+    );
+  }
+
+  async makeTempDir(): Promise<string> {
+    const dir = `${(this.opts.tmpDir ?? '/tmp').replace(/\/+$/, '')}/meridian-${randomBytes(12).toString('hex')}`;
+    // mkdir fails when the name exists, so the directory is new and ours.
+    await this.call(`mkdir ${dir}`, (s, cb) => s.mkdir(dir, { mode: 0o700 }, cb));
+    return dir;
+  }
+
+  async makePrivateDir(dir: string): Promise<void> {
+    for (const d of [dir.replace(/\/[^/]+\/?$/, ''), dir]) {
+      await this.call<void>(`mkdir ${d}`, (s, cb) => s.mkdir(d, { mode: 0o700 }, cb)).catch(() => undefined);
+      const st = await this.call<{ isDirectory(): boolean }>(`lstat ${d}`, (s, cb) => s.lstat(d, cb));
+      if (!st.isDirectory()) throw new Error(`${d} is not a directory; refusing to keep private files there`);
+      // chmod succeeds only on a directory of this account
+      await this.call(`chmod ${d}`, (s, cb) => s.chmod(d, 0o700, cb));
+    }
+  }
+
+  async writePrivateFile(path: string, content: string | Buffer): Promise<void> {
+    const tmp = `${path.replace(/\/[^/]+$/, '')}/.tmp-${randomBytes(8).toString('hex')}`;
+    await this.call(`write ${tmp}`, (s, cb) => s.writeFile(tmp, content, { mode: 0o600, flag: 'wx' }, cb));
+    try {
+      await this.call(`rename ${tmp}`, (s, cb) => s.ext_openssh_rename(tmp, path, cb));
+    } catch (err) {
+      await this.call(`unlink ${tmp}`, (s, cb) => s.unlink(tmp, cb)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async removeDir(dir: string): Promise<void> {
+    for (const name of await this.listDir(dir)) {
+      await this.call(`unlink ${dir}/${name}`, (s, cb) => s.unlink(`${dir}/${name}`, cb)).catch((err: unknown) => {
+        if (sftpCode(err) !== NO_SUCH_FILE) throw err;
+      });
+    }
+    await this.call(`rmdir ${dir}`, (s, cb) => s.rmdir(dir, cb)).catch((err: unknown) => {
+      if (sftpCode(err) !== NO_SUCH_FILE) throw err;
+    });
+  }
+
+  async listDir(dir: string): Promise<string[]> {
+    try {
+      const list = await this.call<{ filename: string }[]>(`readdir ${dir}`, (s, cb) => s.readdir(dir, cb));
+      return list.map((e) => e.filename).filter((n) => n !== '.' && n !== '..');
+    } catch (err) {
+      if (sftpCode(err) === NO_SUCH_FILE) return [];
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     this.client?.end();
     this.client = undefined;
+    this.sftpSession = undefined;
   }
 }
 

@@ -54,7 +54,7 @@ describe('SlurmAllocationSource', () => {
     const plain = sbatch(['--ntasks=1']); // no GPU
     await waitRunning([a, b, plain]);
 
-    const source = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: new LocalRunner({ SLURM_CONF: slurm.confPath }), refreshMs: 0 });
+    const source = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: new LocalRunner({ env: { SLURM_CONF: slurm.confPath } }), refreshMs: 0 });
     const c = new TelemetryCollector({ gpus: new StaticGpuSource([0, 1, 2, 3].map(gpu)), allocations: source, hostname: 'gpu-0', cluster: 'hpc' });
     const scrape = await c.collect();
     expect(scrape.errors).toEqual([]);
@@ -84,7 +84,7 @@ describe('SlurmAllocationSource', () => {
 
   it('reuses its answer for refreshMs instead of asking Slurm every scrape', async () => {
     let calls = 0;
-    const runner = new LocalRunner({ SLURM_CONF: slurm.confPath });
+    const runner = new LocalRunner({ env: { SLURM_CONF: slurm.confPath } });
     const counting = { kind: 'local' as const, exec: (argv: string[], o?: Parameters<LocalRunner['exec']>[1]) => (argv[0] === 'squeue' && calls++, runner.exec(argv, o)), close: async () => {} };
     const s = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: counting, refreshMs: 60_000 });
     await Promise.all([s.allocations(), s.allocations(), s.allocations()]);
@@ -97,7 +97,7 @@ describe('SlurmAllocationSource', () => {
       const lines: string[] = [];
       return { lines, log: { info: (_o: object, m: string) => lines.push(m), warn: (_o: object, m: string) => lines.push(m) } };
     })();
-    const wrongConf = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: new LocalRunner({ SLURM_CONF: '/nonexistent/slurm.conf' }), refreshMs: 0, timeoutMs: 1500, log });
+    const wrongConf = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: new LocalRunner({ env: { SLURM_CONF: '/nonexistent/slurm.conf' } }), refreshMs: 0, timeoutMs: 1500, log });
     const c = new TelemetryCollector({ gpus: new StaticGpuSource([gpu(0)]), allocations: wrongConf, hostname: 'gpu-0', cluster: 'hpc' });
     const scrape = await c.collect();
     expect(scrape.errors).toEqual([expect.stringMatching(/^allocations: Slurm GPU job mapping: squeue .* gave no answer within 1500 ms: .*cannot stat file \/nonexistent\/slurm\.conf/)]);
@@ -105,7 +105,7 @@ describe('SlurmAllocationSource', () => {
     await c.collect();
     expect(lines).toHaveLength(1); // logged once while the failure lasts
 
-    const noSlurm = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: new LocalRunner({ PATH: '/nonexistent' }), refreshMs: 0 });
+    const noSlurm = new SlurmAllocationSource({ nodeName: 'gpu-0', runner: new LocalRunner({ slurmBinDir: '/nonexistent' }), refreshMs: 0 });
     await expect(noSlurm.allocations()).rejects.toThrow(/Slurm GPU job mapping: cannot run squeue: .*ENOENT/);
     expect(() => new SlurmAllocationSource({ nodeName: '' })).toThrow(/nodeName is required/);
   });
