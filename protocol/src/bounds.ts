@@ -64,15 +64,17 @@ export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const NAME_HINT = 'use lowercase letters, digits and "-", starting and ending with a letter or digit';
 
 /**
- * Dataset names: DNS-label parts joined by ".", as a DNS subdomain. Path-safe by construction: no "/", no "..",
- * no leading "." — a dataset name becomes a directory on every cluster that caches it.
+ * Dataset names, as the dataset registry takes them: letters, digits, "-", "_" and ".", starting and ending with
+ * a letter or digit. Path-safe by construction — one path component, never "/", never "." or ".." alone, never a
+ * leading "." — because a dataset name becomes a directory on every cluster that caches it.
  */
-export const DATASET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const DATASET_NAME_HINT = 'use lowercase letters, digits, "-" and "." (as in imagenet-1k or coco.2017); no "/" and no ".."';
+export const DATASET_NAME_PATTERN = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+export const DATASET_NAME_HINT = 'use letters, digits, "-", "_" and ".", starting and ending with a letter or digit (e.g. imagenet-1k); no "/" and no ".."';
 
 /** Kubernetes qualified names: label and annotation keys (`[prefix/]name`), and label values. */
 export const LABEL_KEY_NAME_PATTERN = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-export const LABEL_KEY_PREFIX_PATTERN = DATASET_NAME_PATTERN;
+/** A DNS subdomain: dot-separated DNS labels. */
+export const LABEL_KEY_PREFIX_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const LABEL_VALUE_PATTERN = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Environment variable names. */

@@ -1,11 +1,14 @@
-// Request schemas of the REST API (the job spec itself lives in protocol/src/job-spec.ts).
+// Request schemas of the REST API (the job spec itself lives in protocol/src/job-spec.ts). Every string is a
+// safeString (no NUL, no lone surrogate: Postgres cannot store them) and every field is bounded by the table in
+// protocol/src/bounds.ts, so the OpenAPI document shows the same limits.
 import { z } from 'zod';
+import { BOUNDS } from '@meridian/protocol/bounds';
+import { boundedNumber, boundedString, nameString, safeString } from '@meridian/protocol/fields';
 import { JOB_STATES, TIERS } from '@meridian/protocol/job-spec';
 
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const Name = z.string().min(1).max(63).regex(NAME, 'use lowercase letters, digits and "-", starting and ending with a letter or digit');
+export const Name = nameString();
 export const JobId = z.string().regex(/^\d{1,18}$/, 'job ids are decimal numbers');
-export const UserRef = z.string().min(1).max(63);
+export const UserRef = boundedString(BOUNDS.nameLength);
 
 export const Page = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -23,23 +26,27 @@ export const JobListQuery = Page.extend({
     .optional()
     .describe('comma-separated states'),
   tier: z.enum(TIERS).optional(),
-  cluster: z.string().min(1).max(63).optional(),
-  name: z.string().min(1).max(63).optional(),
+  cluster: boundedString(BOUNDS.nameLength).optional(),
+  name: boundedString(BOUNDS.nameLength).optional(),
   user: UserRef.optional(),
 }).strict();
 
-const Price = z.object({ onDemand: z.number().nonnegative(), spot: z.number().nonnegative().optional() }).strict();
-const Link = z.object({ region: z.string().min(1), bandwidthBytesPerSec: z.number().positive(), egressUsdPerGB: z.number().nonnegative() }).strict();
+const usd = boundedNumber(BOUNDS.priceUsd);
+const Price = z.object({ onDemand: usd, spot: usd.optional() }).strict();
+const Link = z.object({ region: Name, bandwidthBytesPerSec: z.number().positive().max(1e15, 'at most 1e15 bytes per second (8 Pbit/s)'), egressUsdPerGB: usd }).strict();
+/** GPU model → value: the key is a GPU model name as nodes report it. */
+const byModel = <V extends z.ZodType>(v: V) =>
+  z.record(boundedString(BOUNDS.gpuModelLength), v).refine((r) => Object.keys(r).length <= BOUNDS.prices.max, { message: `at most ${BOUNDS.prices.max} GPU models` });
 
 export const ProjectCreate = z
   .object({
     name: Name,
     weight: z.number().positive().max(1e6).default(1),
-    quota: z.object({ totalGpus: z.number().int().nonnegative().optional(), perModel: z.record(z.string(), z.number().int().nonnegative()).optional() }).strict().optional(),
-    budget: z.object({ gpuHours: z.number().nonnegative().optional(), usd: z.number().nonnegative().optional() }).strict().optional(),
-    priceOverrides: z.record(z.string(), Price).optional(),
+    quota: z.object({ totalGpus: z.number().int().nonnegative().max(10_000_000).optional(), perModel: byModel(z.number().int().nonnegative().max(10_000_000)).optional() }).strict().optional(),
+    budget: z.object({ gpuHours: z.number().nonnegative().max(1e12).optional(), usd: z.number().nonnegative().max(1e12).optional() }).strict().optional(),
+    priceOverrides: byModel(Price).optional(),
     policy: z.enum(['inventory-first', 'cost-first', 'locality-first', 'balanced']).optional(),
-    weights: z.object({ cost: z.number().nonnegative(), locality: z.number().nonnegative(), inventory: z.number().nonnegative() }).strict().optional(),
+    weights: z.object({ cost: z.number().nonnegative().max(1e6), locality: z.number().nonnegative().max(1e6), inventory: z.number().nonnegative().max(1e6) }).strict().optional(),
     maxPending: z.number().int().positive().max(10_000_000).optional(),
   })
   .strict();
@@ -52,20 +59,20 @@ export const UserCreate = z
   .object({
     name: UserRef.regex(/^[a-zA-Z0-9._@-]+$/, 'letters, digits and . _ @ -'),
     // one explicit pattern (not the `email` format, whose checkers disagree at the edges)
-    email: z.string().max(254).regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an email address, e.g. mia@example.com').optional(),
+    email: safeString().max(254).regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an email address, e.g. mia@example.com').optional(),
     isAdmin: z.boolean().default(false),
     projects: z.record(Name, Role).default({}).describe('project → role'),
   })
   .strict();
 
-export const TokenCreate = z.object({ name: z.string().max(100).default('') }).strict();
+export const TokenCreate = z.object({ name: safeString().max(BOUNDS.tokenNameLength.max).default('') }).strict();
 
 export const ClusterCreate = z
   .object({
     id: Name,
-    region: z.string().min(1).max(63),
+    region: Name,
     kind: z.enum(['kubernetes', 'slurm']),
-    prices: z.record(z.string(), Price).default({}).describe('GPU model → $ per GPU-hour'),
+    prices: byModel(Price).default({}).describe('GPU model → $ per GPU-hour'),
     links: z.array(Link).max(256).default([]),
   })
   .strict();

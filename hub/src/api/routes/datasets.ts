@@ -1,6 +1,7 @@
 // The dataset registry: what jobs' `datasets` refer to (size, home) and where each one is cached. The scheduler
 // uses it for data locality, and the hub prewarms caches where a job is placed away from its data.
 import { z } from 'zod';
+import { BOUNDS, DATASET_NAME_PATTERN } from '@meridian/protocol/bounds';
 import { tx } from '../../store/db.ts';
 import { audit } from '../../store/repos/audit.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
@@ -13,8 +14,8 @@ import { Name } from '../schemas.ts';
 export const DatasetName = z
   .string({ message: 'name must be a string, e.g. "imagenet-1k"' })
   .min(1, 'name must not be empty')
-  .max(253, 'name is at most 253 characters')
-  .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'name: use letters, digits, "-", "_" and ".", starting and ending with a letter or digit (the name jobs list under datasets)');
+  .max(BOUNDS.datasetNameLength.max, `name is at most ${BOUNDS.datasetNameLength.max} characters`)
+  .regex(DATASET_NAME_PATTERN, 'name: use letters, digits, "-", "_" and ".", starting and ending with a letter or digit (the name jobs list under datasets)');
 
 export const DatasetCreate = z
   .object({
@@ -24,7 +25,7 @@ export const DatasetCreate = z
       .int('sizeBytes must be a whole number of bytes')
       .min(0, 'sizeBytes must be ≥ 0')
       .max(Number.MAX_SAFE_INTEGER, 'sizeBytes is too large'),
-    homeRegion: z.string().min(1, 'homeRegion must not be empty').max(63).optional().describe('region of the original copy; defaults to the region of homeCluster'),
+    homeRegion: Name.optional().describe('region of the original copy; defaults to the region of homeCluster'),
     homeCluster: Name.optional().describe('cluster holding the original copy (counts as a warm cache there)'),
   })
   .strict();

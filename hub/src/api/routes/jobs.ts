@@ -12,6 +12,7 @@ import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.t
 import type { Routes } from '../route.ts';
 import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
 import { jobView, page } from '../views.ts';
+import { checkPlacement } from './jobs-placement.ts';
 import { clusterHold, slurmSubmit } from './jobs-slurm.ts';
 
 const IdParams = z.object({ id: JobId }).strict();
@@ -37,6 +38,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
           { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
         ]);
       const { spec, held } = await slurmSubmit(ctx, principal, body);
+      await checkPlacement(ctx, spec);
       // The project and the queue counts in one query; the insert, its event and the scheduler's wake-up in one
       // statement (insertJob): two round trips on top of authentication.
       const q = await admissionState(ctx.pool, spec.tier, spec.project);
