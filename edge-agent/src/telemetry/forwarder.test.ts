@@ -168,14 +168,22 @@ describe('Forwarder', () => {
     expect(f.stats).toMatchObject({ droppedSamples: 2, sentSamples: 3, retries: 0 });
   });
 
-  it('retries 401 (a rotated credential must not lose data)', async () => {
-    const { url } = await server((_h, n, res) => (n === 1 ? end(res, 401) : end(res, 204)));
-    const w = wal();
-    appendSamples(w, 2);
-    const f = forwarder(w, url);
-    f.start();
-    await f.drain(5000);
-    expect(f.stats).toMatchObject({ sentSamples: 2, droppedSamples: 0, retries: 1 });
+  it('stops on 401 and 403 (a revoked credential is final) and keeps the records for the next start', async () => {
+    for (const status of [401, 403]) {
+      const { url, hits } = await server((_h, _n, res) => end(res, status));
+      const w = wal();
+      appendSamples(w, 2);
+      const f = forwarder(w, url);
+      const fatal = new Promise<{ status: number }>((resolve) => f.once('fatal', resolve));
+      f.start();
+      expect((await fatal).status).toBe(status);
+      appendSamples(w, 1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(hits).toHaveLength(1); // no retry loop
+      expect(f.stats).toMatchObject({ sentSamples: 0, droppedSamples: 0, retries: 0, lastStatus: status });
+      expect(w.pendingBytes).toBeGreaterThan(0);
+      await f.stop();
+    }
   });
 
   it('splits a batch on 413', async () => {

@@ -6,7 +6,9 @@
 //   2xx                      → ack, next batch
 //   429, 5xx, 408, network   → retry the same batch: honour Retry-After (seconds or HTTP date, capped),
 //                              else exponential backoff with jitter
-//   401, 403                 → retry with backoff (a rotated credential must not lose data), logged as errors
+//   401, 403                 → fatal: the credential was rotated or revoked and will never work again; the
+//                              forwarder stops with one error line and a 'fatal' event, and the records stay
+//                              in the buffer for a restart with the current credential (nothing is lost)
 //   413                      → split the batch (halve it) and retry; a single record still too large is dropped
 //   other 4xx (400 …)        → drop the batch (it will never be accepted), counted in droppedSamples
 // Every request carries X-Meridian-Batch: <agent>:<first seq>-<last seq> (WAL sequence numbers are stable
@@ -72,7 +74,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.max(0, date - now);
 }
 
-type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs: number; reason: string } | { kind: 'split' } | { kind: 'drop'; reason: string };
+type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs: number; reason: string } | { kind: 'split' } | { kind: 'drop'; reason: string } | { kind: 'fatal'; status: number; reason: string };
 
 export class Forwarder extends EventEmitter {
   private running = false;
@@ -167,6 +169,15 @@ export class Forwarder extends EventEmitter {
           this.splitTo = Infinity;
           break;
         }
+        case 'fatal':
+          this.log.error(
+            { status: outcome.status, reason: outcome.reason, pendingBytes: wal.pendingBytes },
+            'the hub refused the telemetry credential (rotated or revoked): forwarding stops; buffered samples are kept for a restart with the current credential',
+          );
+          this.running = false;
+          wal.off('append', this.onAppend);
+          this.emit('fatal', { status: outcome.status, reason: outcome.reason });
+          return;
         case 'retry':
           this.s.retries++;
           this.s.retryDelays.push(outcome.delayMs);
@@ -245,7 +256,7 @@ export class Forwarder extends EventEmitter {
       }
       return { kind: 'retry', delayMs: this.backoff(), reason };
     }
-    if (res.status === 401 || res.status === 403) return { kind: 'retry', delayMs: this.backoff(), reason };
+    if (res.status === 401 || res.status === 403) return { kind: 'fatal', status: res.status, reason };
     if (res.status === 413 && batch.length > 1) return { kind: 'split' };
     return { kind: 'drop', reason };
   }

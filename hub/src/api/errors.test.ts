@@ -77,6 +77,8 @@ describe('routes: order of checks and error shapes', () => {
     routes.add({ method: 'PUT', url: '/patch/:id', tag: 't', summary: 's', params: z.object({ id: z.string() }), body: z.object({ a: z.boolean().optional() }).strict(), handler: async ({ body }) => body });
     routes.add({ method: 'GET', url: '/boom', tag: 't', summary: 's', auth: false, handler: async () => Promise.reject(new Error('bug')) });
     routes.add({ method: 'GET', url: '/pg', tag: 't', summary: 's', auth: false, handler: async () => Promise.reject(Object.assign(new Error('invalid byte sequence'), { code: '22021' })) });
+    routes.add({ method: 'POST', url: '/n/:op(^a$|^b$)', tag: 't', summary: 's', auth: false, params: z.object({ op: z.enum(['a', 'b']) }), handler: async ({ params }) => params });
+    routes.add({ method: 'GET', url: '/n/events', tag: 't', summary: 's', auth: false, handler: async () => ({ items: [] }) });
     await app.ready();
   });
   afterAll(() => app.close());
@@ -131,6 +133,12 @@ describe('routes: order of checks and error shapes', () => {
     expect(method.statusCode).toBe(405);
     expect(method.headers.allow).toBe('PUT');
     expect(method.json()).toMatchObject({ ...shape, code: 'method_not_allowed' });
+    // a path parameter with its own pattern: a sibling path under another method is 405 with that method
+    expect((await app.inject({ method: 'POST', url: '/n/a' })).statusCode).toBe(200);
+    const sibling = await app.inject({ method: 'POST', url: '/n/events' });
+    expect([sibling.statusCode, sibling.headers.allow]).toEqual([405, 'GET, HEAD']);
+    const unknownMethod = await app.inject({ method: 'QUERY' as 'GET', url: '/n/events', headers: { 'content-type': 'application/json' }, payload: '{' });
+    expect([unknownMethod.statusCode, unknownMethod.headers.allow]).toEqual([405, 'GET, HEAD']);
   });
 
   it('answers a store refusal of a value as 400, and the hub’s own bug as 500 without its text', async () => {

@@ -115,6 +115,13 @@ export function replyWithError(err: unknown, req: FastifyRequest, reply: Fastify
   return sendApiError(reply, new ApiError(500, 'internal', `the hub failed to handle this request (request id ${String(req.id)}); the failure is logged`));
 }
 
+/** A route path segment as a regular expression: `:name` any segment, `:name(^a$|^b$)` its own pattern. */
+function segment(s: string): string {
+  const param = /^:[A-Za-z0-9_]+(?:\((.*)\))?$/.exec(s);
+  if (param) return param[1] ? `(?:${param[1].replace(/[\^$]/g, '')})` : '[^/]+';
+  return s === '*' ? '.*' : s.replace(/[.+?^${}()|[\]\\*]/g, '\\$&');
+}
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
@@ -125,7 +132,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
 export function installErrorHandler(app: FastifyInstance): void {
   const known: { re: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (r) => {
-    const re = new RegExp(`^${r.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`);
+    const re = new RegExp(`^${r.url.split('/').map(segment).join('/')}/?$`);
     let row = known.find((k) => k.re.source === re.source);
     if (!row) known.push((row = { re, methods: new Set() }));
     for (const m of [r.method].flat()) row.methods.add(String(m).toUpperCase());

@@ -33,6 +33,13 @@ const ERROR = {
   },
 };
 
+/** One Server-Sent Event (the schema each event of a text/event-stream answer follows); data is JSON text. */
+const SSE_EVENT = {
+  type: 'object',
+  required: ['data'],
+  properties: { event: { type: 'string' }, id: { type: 'string' }, data: { type: 'string', contentMediaType: 'application/json' }, retry: { type: 'integer' } },
+};
+
 const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
 
 /**
@@ -46,7 +53,7 @@ function responsesOf(r: AnyRoute): Record<string, Json> {
   const declared = r.responses ?? {};
   const okCodes = Object.keys(declared).filter((c) => c.startsWith('2'));
   const produces = r.produces ?? 'application/json';
-  const okSchema = produces === 'application/json' ? { type: 'object' } : { type: 'string' };
+  const okSchema = produces === 'application/json' ? { type: 'object' } : produces === 'text/event-stream' ? SSE_EVENT : { type: 'string' };
   for (const code of okCodes.length ? okCodes : ['200']) responses[code] = { description: declared[Number(code)] ?? 'OK', content: { [produces]: { schema: okSchema } } };
   for (const [code, description] of Object.entries(declared)) if (!code.startsWith('2')) responses[code] = { description, content: errorContent };
   const common: Record<number, string> = { 400: 'invalid request (details name the fields)', 404: 'not found, or not visible to the caller', 503: 'the store is unreachable; retry after Retry-After seconds' };
@@ -60,7 +67,7 @@ function responsesOf(r: AnyRoute): Record<string, Json> {
 export function openApiDocument(routes: AnyRoute[], version: string): Json {
   const paths: Record<string, Record<string, Json>> = {};
   for (const r of routes) {
-    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
+    const path = r.url.replace(/:([A-Za-z]+)(\([^/]*\))?/g, '{$1}');
     const responses = responsesOf(r);
     const op: Json = {
       operationId: `${r.method.toLowerCase()}${path.replace(/\/api\/v1/, '').replace(/[{}]/g, '').replace(/[/-]([a-z])/g, (_m, c: string) => c.toUpperCase())}`,

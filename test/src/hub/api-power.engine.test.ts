@@ -47,6 +47,9 @@ describe('POST /api/v1/clusters/{id}/power', () => {
     expect(wrong.status).toBe(403);
     expect(wrong.body.message).toBe('this credential belongs to cluster other, not hpc');
     expect((await power(admin, { action: 'suspend', nodes: ['n1'] }, 'nope')).status).toBe(404);
+    // who may call is settled before the body is read: a broken body does not turn a refusal into a 400
+    expect((await power(admin.as(null), { action: 'boot' })).status).toBe(401);
+    expect((await power(other, { action: 'boot' })).status).toBe(403);
   });
 
   it('rejects broken requests with the field and the fix', async () => {
@@ -135,6 +138,9 @@ describe('POST /api/v1/clusters/{id}/power', () => {
       expect(r.body.details.map((x) => x.path)).toContain(path);
     }
     expect((await setPolicy({ maxPoweredNodes: 1 }, hpc)).status).toBe(401);
+    const noBody = await admin.req<Err>('PUT', '/api/v1/clusters/hpc/power/policy');
+    expect(noBody.status).toBe(400);
+    expect(noBody.body.details).toContainEqual({ path: '(body)', message: expect.stringMatching(/JSON/) });
   });
 
   it('is in the OpenAPI document', async () => {

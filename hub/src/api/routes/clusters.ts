@@ -76,7 +76,8 @@ export function clusterRoutes(r: Routes, ctx: ApiContext): void {
   });
   r.add({
     method: 'POST',
-    url: '/api/v1/clusters/:id/nodes/:node/:op',
+    // the ops in the path itself, so another method on a sibling path (…/events) is a 405, not a bad op
+    url: `/api/v1/clusters/:id/nodes/:node/:op(${NODE_OPS.map((o) => `^${o}$`).join('|')})`,
     tag: 'clusters',
     summary: 'Send a node command (cordon, uncordon, drain, taint, untaint, label) to the cluster\'s agent (admin); 202 {commandId}',
     params: NodeCommandParams,

@@ -12,7 +12,6 @@ import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.t
 import type { Routes } from '../route.ts';
 import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
 import { jobView, page } from '../views.ts';
-import { checkPlacement } from './jobs-placement.ts';
 import { clusterHold, slurmSubmit } from './jobs-slurm.ts';
 
 const IdParams = z.object({ id: JobId }).strict();
@@ -38,7 +37,6 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
           { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
         ]);
       const { spec, held } = await slurmSubmit(ctx, principal, body);
-      await checkPlacement(ctx, spec);
       // The project and the queue counts in one query; the insert, its event and the scheduler's wake-up in one
       // statement (insertJob): two round trips on top of authentication.
       const q = await admissionState(ctx.pool, spec.tier, spec.project);
@@ -170,7 +168,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     params: IdParams,
     query: LogsQuery,
     produces: 'text/plain',
-    responses: { 200: 'log text', 409: 'the job has not been dispatched', 504: 'the agent did not answer in time' },
+    responses: { 200: 'log text', 404: 'no such job, or the cluster has no such task (no pod or output file: not started, or already cleaned up)', 409: 'the job has not been dispatched', 502: 'the cluster failed to read the logs', 504: 'the agent did not answer in time' },
     handler: async ({ principal, params, query, reply }) => {
       const j = await visibleJob(ctx, principal, params.id);
       if (!j.cluster || !j.dispatchedAt) throw conflict(`job ${j.id} has not been dispatched to a cluster yet (${j.state})`);
@@ -180,7 +178,12 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
       while (Date.now() < deadline) {
         const res = (await commandResult(ctx.pool, cluster, seq)) as { ok: boolean; error?: string; detail?: unknown } | null;
         if (res) {
-          if (!res.ok) throw new ApiError(502, 'agent_error', `cluster ${cluster}: ${res.error ?? 'logs unavailable'}`);
+          if (!res.ok) {
+            const msg = `cluster ${cluster}: ${res.error ?? 'logs unavailable'}`;
+            // the agent found nothing to read (no pod, no task, no output file yet): the client's ask, not a failure
+            if (/\bno (pod|task|job)\b|has no|does not exist/i.test(res.error ?? '')) throw new ApiError(404, 'logs_not_found', msg, [{ path: 'query.task', message: res.error ?? 'no such task' }]);
+            throw new ApiError(502, 'agent_error', msg);
+          }
           const d = res.detail as { text?: string } | string | undefined;
           return void reply.type('text/plain').send(typeof d === 'string' ? d : (d?.text ?? ''));
         }
