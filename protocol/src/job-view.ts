@@ -56,5 +56,13 @@ export interface JobView {
   finishedAt: string | null;
   placement: unknown;
   slurm: SlurmJobView;
+  /**
+   * The job as submitted. `spec.workload.env` is there only for the job's owner and hub administrators (as Slurm
+   * shows a job's environment only to its owner); `spec.workload.secrets` is never returned to anyone.
+   */
   spec: JobSpec;
+  /** true when `spec.workload.env` was left out because the caller is neither the job's owner nor a hub admin */
+  envHidden: boolean;
+  /** the names of the job's secrets (never their values); empty when `envHidden` */
+  secretNames: string[];
 }

@@ -11,6 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import pino from 'pino';
 import { startHub } from '@meridian/hub/main';
 import { createPool } from '@meridian/hub/store/db';
+import { generateSecretsKey } from '@meridian/hub/store/sealed';
 import { KubeAgentProcess } from '../src/e2e/kubernetes-agents.ts';
 import { KubeCluster } from '../src/harness/kube/cluster.ts';
 import { gpuNodeManifest, gpuPool } from '../src/harness/kube/nodes.ts';
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
     }
     log(`  ${PODS - notRunning} of ${PODS} pods Running ${((Date.now() - tp) / 1000).toFixed(1)} s after the first create`);
 
-    hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, port: 0, bootstrapToken: TOKEN, logLevel: 'warn' }, pino({ level: 'warn' }));
+    hub = await startHub({ databaseUrl: pg.url, temporalAddress: temporal.address, port: 0, bootstrapToken: TOKEN, secretsKey: generateSecretsKey(), logLevel: 'warn' }, pino({ level: 'warn' }));
     const res = await fetch(`${hub.url}/api/v1/clusters`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { PostgresEngine } from '../src/harness/postgres.ts';
 import { TemporalEngine } from '../src/harness/temporal.ts';
 import { startHub } from '@meridian/hub/main';
+import { generateSecretsKey } from '@meridian/hub/store/sealed';
 import { TestAgent } from '../src/doubles/test-agent.ts';
 
 const arg = (name: string, d: number): number => {
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     port: 0,
     logLevel: 'error',
     bootstrapToken: TOKEN,
+    secretsKey: generateSecretsKey(),
     schedulerIntervalMs: 1000,
     heartbeatIntervalMs: 5000,
     admission: { maxQueuedPerTier: {}, maxQueuedPerProject: 1_000_000, retryAfterSec: 5, maxSpecBytes: 256 * 1024 },

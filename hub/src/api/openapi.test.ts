@@ -4,6 +4,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { AgentGateway } from '../gateway/gateway.ts';
 import { HubMetrics } from '../metrics.ts';
+import { generateSecretsKey, Keyring } from '../store/sealed.ts';
 import type { ApiContext } from './context.ts';
 import { buildServer } from './server.ts';
 
@@ -18,6 +19,7 @@ const ctx: ApiContext = {
   admission: { maxQueuedPerTier: {}, maxQueuedPerProject: 10, retryAfterSec: 5, maxSpecBytes: 1024 },
   version: 'test',
   triggerSchedule: () => undefined,
+  keyring: new Keyring(generateSecretsKey()),
 };
 
 describe('REST API surface', () => {

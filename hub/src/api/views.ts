@@ -1,5 +1,6 @@
 // API views of store rows (what clients see).
 import { defaultOutputPattern, expandSlurmPattern, inWorkDir } from '@meridian/protocol/slurm/patterns';
+import type { JobEnv } from '../store/repos/job-env.ts';
 import type { AgentTask, JobRow } from '../store/repos/jobs.ts';
 import type { JobView, SlurmJobView } from '@meridian/protocol/job-view';
 import { slurmAnnotation, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
@@ -39,7 +40,14 @@ export function slurmView(j: JobRow, tasks: AgentTask[] = []): SlurmJobView {
   };
 }
 
-export function jobView(j: JobRow, tasks: AgentTask[] = []): JobView {
+/**
+ * `env`: the job's opened environment when the caller may read it (its owner, hub admins: api/job-views.ts);
+ * absent, the view hides it. Secret values never enter a view, only their names.
+ */
+export function jobView(j: JobRow, tasks: AgentTask[] = [], env?: JobEnv): JobView {
+  // The stored spec holds neither (job-env.ts); taken out again so no row can carry them into an answer.
+  const { env: _env, secrets: _secrets, ...workload } = j.spec.workload;
+  const spec = { ...j.spec, workload: env && Object.keys(env.env).length ? { ...workload, env: env.env } : workload };
   return {
     id: j.id,
     name: j.name,
@@ -66,7 +74,9 @@ export function jobView(j: JobRow, tasks: AgentTask[] = []): JobView {
     finishedAt: j.finishedAt,
     placement: j.placement,
     slurm: slurmView(j, tasks),
-    spec: j.spec,
+    spec,
+    envHidden: env === undefined,
+    secretNames: env ? Object.keys(env.secrets).sort() : [],
   };
 }
 

@@ -4,12 +4,14 @@ import { adminCommands } from './admin.ts';
 import { CliError } from './client.ts';
 import { jobCommands } from './jobs.ts';
 import { nodeCommands } from './node.ts';
+import { secretsCommands } from './secrets.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meridian').description('one queue for every GPU: the Meridian hub CLI').version('0.1.0');
   jobCommands(program);
   nodeCommands(program);
   adminCommands(program);
+  secretsCommands(program);
   return program;
 }
 

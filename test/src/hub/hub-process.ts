@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { generateSecretsKey } from '@meridian/hub/store/sealed';
 import { packagePath } from '../packages.ts';
 
 const MAIN = packagePath('hub', 'src/main.ts');
@@ -11,6 +12,9 @@ export class HubProcess {
   private child: ChildProcess | null = null;
   url = '';
 
+  /** One key for every start of this hub, so a restarted hub opens what it sealed before. */
+  readonly secretsKey = generateSecretsKey();
+
   constructor(
     private readonly env: Record<string, string>,
     private readonly logFile: string,
@@ -18,7 +22,7 @@ export class HubProcess {
 
   async start(timeoutMs = 120_000): Promise<string> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, MERIDIAN_SECRETS_KEY: this.secretsKey, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.pipe(log);
     this.url = await new Promise<string>((resolve, reject) => {

@@ -11,8 +11,10 @@ import { audit, listAudit } from '@meridian/hub/store/repos/audit';
 import { createCluster } from '@meridian/hub/store/repos/clusters';
 import { addEvent, insertJob, listEvents } from '@meridian/hub/store/repos/jobs';
 import { createProject } from '@meridian/hub/store/repos/projects';
+import { generateSecretsKey, Keyring } from '@meridian/hub/store/sealed';
 
 describe('store lists come back in numeric id order past 9', () => {
+  const keyring = new Keyring(generateSecretsKey());
   let engine: PostgresEngine;
   let db: pg.Pool;
 
@@ -29,9 +31,9 @@ describe('store lists come back in numeric id order past 9', () => {
   it('the agent outbox hands out commands by seq, 1..25, in pages', async () => {
     await createCluster(db, { id: 'east', region: 'us-east', kind: 'kubernetes' });
     for (let i = 0; i < 25; i++) await enqueueCommand(db, 'east', { kind: 'node', node: `n-${i}`, op: 'cordon', reason: '', timeoutSeconds: 120 });
-    const all = await pendingCommands(db, 'east', 0);
+    const all = await pendingCommands(db, 'east', 0, keyring);
     expect(all.map((c) => c.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
-    const page = await pendingCommands(db, 'east', 5, 5);
+    const page = await pendingCommands(db, 'east', 5, keyring, 5);
     expect(page.map((c) => c.seq)).toEqual([6, 7, 8, 9, 10]);
   });
 

@@ -2,6 +2,8 @@
 // (numbered per cluster, acked by the agent, resent after a reconnect until acked).
 import type { Command } from '@meridian/protocol/agent-protocol';
 import type { Queryable } from '../db.ts';
+import type { Keyring } from '../sealed.ts';
+import { openJobEnv } from './job-env.ts';
 
 export const OUTBOX_CHANNEL = 'meridian_outbox';
 
@@ -49,13 +51,22 @@ export async function hasCommand(db: Queryable, jobId: string, attempt: number, 
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Commands past `afterSeq`, in order. */
-export async function pendingCommands(db: Queryable, clusterId: string, afterSeq: number, limit = 500): Promise<OutboxCommand[]> {
-  const r = await db.query<{ seq: string; command: Command }>(
-    'SELECT seq::text AS seq, command FROM agent_commands WHERE cluster_id = $1 AND seq > $2 ORDER BY agent_commands.seq LIMIT $3',
+/**
+ * Commands past `afterSeq`, in order, as the agent receives them: a dispatch gets its job's environment and
+ * secrets, opened from their sealed row (job-env.ts) only here, on the way to the agent's connection.
+ */
+export async function pendingCommands(db: Queryable, clusterId: string, afterSeq: number, keyring: Keyring, limit = 500): Promise<OutboxCommand[]> {
+  const r = await db.query<{ seq: string; command: Command; job_id: string | null; key_id: string | null; sealed: Buffer | null }>(
+    `SELECT c.seq::text AS seq, c.command, c.job_id::text AS job_id, e.key_id, e.sealed FROM agent_commands c
+     LEFT JOIN job_env e ON c.kind = 'dispatch' AND e.job_id = c.job_id
+     WHERE c.cluster_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
     [clusterId, afterSeq, limit],
   );
-  return r.rows.map((x) => ({ seq: Number(x.seq), command: x.command }));
+  return r.rows.map((x) => {
+    if (x.command.kind !== 'dispatch' || !x.sealed || !x.key_id || !x.job_id) return { seq: Number(x.seq), command: x.command };
+    const { env, secrets } = openJobEnv(keyring, x.job_id, { keyId: x.key_id, blob: x.sealed });
+    return { seq: Number(x.seq), command: { ...x.command, env: { ...x.command.env, ...env }, ...(Object.keys(secrets).length ? { secrets } : {}) } };
+  });
 }
 
 export async function ackCommands(db: Queryable, clusterId: string, upTo: number): Promise<void> {

@@ -85,7 +85,9 @@ export function dispatchCommand(job: JobRow): DispatchCommand {
     ...(s.workload.image ? { image: s.workload.image } : {}),
     ...(s.workload.command ? { command: s.workload.command } : {}),
     ...(s.workload.args ? { args: s.workload.args } : {}),
-    env: s.workload.env ?? {},
+    // The stored command holds no environment: the gateway adds the job's sealed env and secrets (job-env.ts)
+    // as it sends the command to the agent (agent-stream.ts pendingCommands).
+    env: {},
     ...(s.workload.script ? { script: s.workload.script } : {}),
     maxRuntimeSec: s.maxRuntime,
     ...(s.checkpoint ? { checkpointSignal: s.checkpoint.signal } : {}),
