@@ -34,6 +34,12 @@ export interface HubConfig {
   prometheusRemoteWriteUrl?: string;
   /** GPU-fault self-healing: health change → gpu-remediation workflow, circuit breaker (docs/telemetry.md). */
   remediation: RemediationSettings;
+  /** Bearer token Prometheus sends to GET /metrics (MERIDIAN_METRICS_TOKEN); unset: /metrics answers 401. */
+  metricsToken?: string;
+  /** Label job series with project names (MERIDIAN_METRICS_PROJECT_LABELS=true); off by default. */
+  metricsProjectLabels: boolean;
+  /** How often open event streams and agent sessions re-check their credential, besides the NOTIFY on revoke. */
+  revocationRecheckMs: number;
 }
 
 const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
@@ -72,6 +78,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     runScheduler: env.MERIDIAN_RUN_SCHEDULER !== 'false',
     ...(env.PROMETHEUS_REMOTE_WRITE_URL ? { prometheusRemoteWriteUrl: env.PROMETHEUS_REMOTE_WRITE_URL } : {}),
     remediation: remediationSettingsFromEnv(env),
+    ...(env.MERIDIAN_METRICS_TOKEN ? { metricsToken: env.MERIDIAN_METRICS_TOKEN } : {}),
+    metricsProjectLabels: env.MERIDIAN_METRICS_PROJECT_LABELS === 'true',
+    revocationRecheckMs: num(env.MERIDIAN_REVOCATION_RECHECK_MS, 2000),
   };
   return { ...base, ...overrides, admission: { ...base.admission, ...overrides.admission } };
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { buildServer } from './api/server.ts';
+import { StreamRegistry } from './api/streams.ts';
 import { bootstrapAdmin } from './bootstrap.ts';
 import { configFromEnv } from './config.ts';
 import type { HubConfig } from './config.ts';
@@ -78,14 +79,20 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   if (config.bootstrapToken) await bootstrapAdmin(pool, config.bootstrapAdmin, config.bootstrapToken);
   else await ensureDefaultProject(pool);
 
-  const metrics = new HubMetrics(pool, { defaultMetrics: true });
+  const metrics = new HubMetrics(pool, { defaultMetrics: true, projectLabels: config.metricsProjectLabels });
+  const streams = new StreamRegistry(pool, log, { databaseUrl: config.databaseUrl, recheckMs: config.revocationRecheckMs });
   let workflows: JobWorkflows | null = null;
   let worker: WorkerHandle | null = null;
   let scheduler: SchedulingLoop | null = null;
   const gateway = new AgentGateway(
     pool,
     log,
-    { databaseUrl: config.databaseUrl, heartbeatIntervalMs: config.heartbeatIntervalMs, idleTimeoutMs: Math.max(3 * config.heartbeatIntervalMs, 5000) },
+    {
+      databaseUrl: config.databaseUrl,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      idleTimeoutMs: Math.max(3 * config.heartbeatIntervalMs, 5000),
+      revocationRecheckMs: config.revocationRecheckMs,
+    },
     {
       afterCommit: (fx) => {
         if (fx.wake.length) void workflows?.wake(fx.wake);
@@ -106,6 +113,8 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
     admission: config.admission,
     version: HUB_VERSION,
     triggerSchedule: () => scheduler?.trigger(),
+    streams,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
   };
   // GPU health changes start the node's gpu-remediation workflow (docs/telemetry.md#self-healing)
   let remediation: RemediationWorkflows | null = null;
@@ -125,6 +134,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
   await gateway.start(app.server);
+  await streams.start();
 
   // Temporal may be down or restarting: connect in the background; submissions still commit and the
   // reconciler starts their workflows once it is back.
@@ -166,6 +176,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       stopped = true;
       await scheduler?.stop();
       await gateway.stop();
+      await streams.stop();
       await app.close();
       await ingest.stop();
       await trigger.stop();

@@ -1,4 +1,4 @@
-// Hub metrics (prom-client), one registry per hub instance: jobs by state/tier/project, queue wait,
+// Hub metrics (prom-client), one registry per hub instance: jobs by state/tier (and project, when enabled), queue wait,
 // cycle duration, placements, GPUs free/used per cluster and model, agent connection state.
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -13,17 +13,22 @@ export class HubMetrics {
   readonly submissions: Counter<'outcome'>;
   readonly agentConnected: Gauge<'cluster'>;
 
-  constructor(pool: pg.Pool, opts: { defaultMetrics?: boolean } = {}) {
+  /** `projectLabels`: label job series with project names (MERIDIAN_METRICS_PROJECT_LABELS); off, they are summed over projects. */
+  constructor(pool: pg.Pool, opts: { defaultMetrics?: boolean; projectLabels?: boolean } = {}) {
     const registers = [this.registry];
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'meridian_hub_' });
-    new Gauge({
+    const byProject = opts.projectLabels === true;
+    const jobs = new Gauge({
       name: 'meridian_jobs',
-      help: 'Jobs by state, tier and project',
-      labelNames: ['state', 'tier', 'project'],
+      help: byProject ? 'Jobs by state, tier and project' : 'Jobs by state and tier (all projects)',
+      labelNames: byProject ? ['state', 'tier', 'project'] : ['state', 'tier'],
       registers,
       async collect() {
-        this.reset();
-        for (const r of await stateCounts(pool)) this.set({ state: r.state, tier: r.tier, project: r.project }, r.n);
+        jobs.reset();
+        for (const r of await stateCounts(pool)) {
+          if (byProject) jobs.set({ state: r.state, tier: r.tier, project: r.project }, r.n);
+          else jobs.inc({ state: r.state, tier: r.tier }, r.n);
+        }
       },
     });
     const gpus = new Gauge({

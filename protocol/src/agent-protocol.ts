@@ -236,6 +236,13 @@ export const CommandFrame = z.object({ v: z.literal(PROTOCOL_VERSION), type: z.l
 export const AckFrame = z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('ack'), seq: z.number().int().nonnegative() });
 /** Either direction: a frame was refused; the connection closes after it when `fatal`. */
 export const ErrorFrame = z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('error'), code: z.string(), message: z.string(), fatal: z.boolean().default(false) });
+/**
+ * The `code` of the fatal ErrorFrame the hub sends before it closes a session whose cluster credential was
+ * rotated or revoked (or whose cluster was archived); the close code that follows is CLOSE_CREDENTIAL_REVOKED.
+ * An agent must not reconnect with that credential: it needs a new one from an administrator.
+ */
+export const CREDENTIAL_REVOKED = 'credential-revoked';
+export const CLOSE_CREDENTIAL_REVOKED = 4003;
 
 export const AgentToHubFrame = z.discriminatedUnion('type', [Hello, EventFrame, AckFrame, ErrorFrame]);
 export const HubToAgentFrame = z.discriminatedUnion('type', [Welcome, CommandFrame, AckFrame, ErrorFrame]);

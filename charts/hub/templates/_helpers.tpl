@@ -14,3 +14,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "hub.secretName" -}}
 {{- if .Values.database.existingSecret -}}{{ .Values.database.existingSecret }}{{- else -}}{{ include "hub.fullname" . }}{{- end -}}
 {{- end -}}
+{{- define "hub.metricsSecretName" -}}
+{{- if .Values.metrics.existingSecret -}}{{ .Values.metrics.existingSecret }}{{- else -}}{{ include "hub.fullname" . }}-metrics{{- end -}}
+{{- end -}}

@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { AGENT_CONNECT_PATH, HubToAgentFrame, PROTOCOL_VERSION } from '@meridian/protocol/agent-protocol';
+import { AGENT_CONNECT_PATH, CLOSE_CREDENTIAL_REVOKED, CREDENTIAL_REVOKED, HubToAgentFrame, PROTOCOL_VERSION } from '@meridian/protocol/agent-protocol';
 import type { AgentEvent, AgentToHubFrame, Command } from '@meridian/protocol/agent-protocol';
 import { MemoryJournal } from './journal.ts';
 import type { Journal } from './journal.ts';
@@ -35,15 +35,21 @@ export interface HubLinkOptions {
   journal?: Journal;
   /** Applies one command idempotently. Return an outcome to report a `command.result`; throw to report failure. */
   onCommand: (command: Command, seq: number) => Promise<CommandOutcome | void>;
-  log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  log?: Pick<Logger, 'info' | 'warn' | 'debug'> & Partial<Pick<Logger, 'error'>>;
   backoff?: { minMs: number; maxMs: number };
 }
 
-export type LinkState = 'idle' | 'connecting' | 'ready' | 'closed';
+export type LinkState = 'idle' | 'connecting' | 'ready' | 'closed' | 'revoked';
+
+/**
+ * Every link of this process reports here, once, when the hub says its credential is revoked: the process
+ * (edge-agent main) logs it and exits, since no retry with that credential can succeed.
+ */
+export const linkRevocations = new EventEmitter<{ revoked: [{ clusterId: string; message: string }] }>();
 
 export class HubLink {
   readonly journal: Journal;
-  /** Lifecycle notifications: 'ready', 'disconnected', 'hub-error' (ErrorFrame), 'acked' (seq). */
+  /** Lifecycle notifications: 'ready', 'disconnected', 'hub-error' (ErrorFrame), 'acked' (seq), 'revoked' (message). */
   readonly events = new EventEmitter();
   private ws: WebSocket | null = null;
   private state: LinkState = 'idle';
@@ -83,7 +89,7 @@ export class HubLink {
   }
 
   async stop(): Promise<void> {
-    this.state = 'closed';
+    if (this.state !== 'revoked') this.state = 'closed';
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
@@ -110,8 +116,25 @@ export class HubLink {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
   }
 
+  /**
+   * The hub refused this credential for good (a `credential-revoked` frame or close code, or 401 on connect):
+   * stop, without the reconnect loop, and say once what to do.
+   */
+  private revoked(message: string): void {
+    if (this.state === 'revoked') return;
+    this.state = 'revoked';
+    this.clearTimers();
+    const line = `credential revoked: ${this.opts.clusterId}; get a new credential with \`meridian cluster credential ${this.opts.clusterId}\` (an administrator) and restart the agent with it`;
+    (this.opts.log?.error ?? this.opts.log?.warn)?.call(this.opts.log, { hub: message }, line);
+    const ws = this.ws;
+    this.ws = null;
+    ws?.terminate();
+    this.events.emit('revoked', line);
+    linkRevocations.emit('revoked', { clusterId: this.opts.clusterId, message: line });
+  }
+
   private connect(): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'revoked') return;
     this.state = 'connecting';
     const url = this.opts.hubUrl.replace(/^http/, 'ws').replace(/\/$/, '') + AGENT_CONNECT_PATH;
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.opts.credential}` }, handshakeTimeout: 10_000 });
@@ -128,17 +151,20 @@ export class HubLink {
     });
     ws.on('message', (data) => this.onFrame(String(data)));
     ws.on('unexpected-response', (_req, res) => {
+      // 401 is the hub's final word on this credential (unknown, rotated or revoked); other refusals are retried
+      if (res.statusCode === 401) return this.revoked('the hub answered 401 to the connection');
       this.opts.log?.warn({ status: res.statusCode }, 'hub refused the agent connection');
       ws.terminate();
     });
     ws.on('error', (err) => this.opts.log?.debug({ err: err.message }, 'hub link error'));
-    ws.on('close', () => {
+    ws.on('close', (code) => {
+      if (code === CLOSE_CREDENTIAL_REVOKED) return this.revoked('the hub closed the session: credential revoked');
       if (this.ws !== ws) return;
       this.ws = null;
       const wasReady = this.state === 'ready';
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = null;
-      if (this.state === 'closed') return;
+      if (this.state === 'closed' || this.state === 'revoked') return;
       this.state = 'connecting';
       if (wasReady) this.events.emit('disconnected');
       const { minMs, maxMs } = this.opts.backoff ?? { minMs: 200, maxMs: 5000 };
@@ -176,6 +202,7 @@ export class HubLink {
         break;
       }
       case 'error':
+        if (frame.code === CREDENTIAL_REVOKED) return this.revoked(frame.message);
         this.opts.log?.warn({ code: frame.code, message: frame.message, fatal: frame.fatal }, 'hub error');
         this.events.emit('hub-error', frame);
         break;

@@ -19,6 +19,7 @@ export function installAuth(app: FastifyInstance, pool: pg.Pool): void {
   app.addHook('onRequest', async (req) => {
     const h = req.headers.authorization;
     if (!h) return;
+    if (req.routeOptions.url === '/metrics') return; // the scrape token, checked by the route (metrics-route.ts)
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (!m) throw unauthenticated('Authorization must be "Bearer <token>"');
     if (m[1]!.startsWith('mrc_')) return; // a cluster credential: only the agent gateway accepts it

@@ -5,6 +5,7 @@ import type { AgentGateway } from '../gateway/gateway.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
 import type { RemediationWorkflows } from '../temporal/remediation.ts';
+import type { StreamRegistry } from './streams.ts';
 
 export interface AdmissionConfig {
   /** Queued jobs allowed per tier before 429. */
@@ -30,4 +31,8 @@ export interface ApiContext {
   version: string;
   /** Wakes the scheduler (in-process shortcut; NOTIFY covers other hubs). */
   triggerSchedule: () => void;
+  /** Open event streams, closed when their token stops granting access (absent: not tracked). */
+  streams?: StreamRegistry;
+  /** The bearer token Prometheus sends to GET /metrics; unset: /metrics answers 401 to everyone. */
+  metricsToken?: string;
 }

@@ -6,8 +6,10 @@ import YAML from 'yaml';
 import { installAuth } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { installErrorHandler, replyWithError } from './errors.ts';
+import { installMetricsRoute } from './metrics-route.ts';
 import { openApiDocument } from './openapi.ts';
 import { Routes } from './route.ts';
+import { archiveRoutes } from './routes/archive.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -53,6 +55,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
   powerRoutes(routes, ctx);
   remediationRoutes(routes, ctx);
   datasetRoutes(routes, ctx);
+  archiveRoutes(routes, ctx);
 
   let doc: unknown = null;
   routes.add({
@@ -72,10 +75,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
     }
   });
   app.get('/version', async () => ({ name: 'meridian-hub', version: ctx.version, api: 'v1', agentProtocol: 1 }));
-  app.get('/metrics', async (_req, reply) => {
-    const text = await ctx.metrics.registry.metrics();
-    return reply.type(ctx.metrics.registry.contentType).send(text);
-  });
+  installMetricsRoute(app, ctx);
 
   // ---- optional plugins (telemetry receiver from hub/src/telemetry/, registered by main.ts when present) ----
   if (extras.plugins) await extras.plugins(app);

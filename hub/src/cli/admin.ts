@@ -1,4 +1,5 @@
-// Admin and account commands: login, whoami, token, admin bootstrap, project, user, cluster, nodes.
+// Admin and account commands: login, whoami, token, admin bootstrap, project (create, list, delete, member),
+// user, cluster (add, list, credential, delete), nodes.
 import type { Command } from 'commander';
 import { CliError, HubClient, loadConfig, saveConfig } from './client.ts';
 import { print, table } from './format.ts';
@@ -55,6 +56,15 @@ export function adminCommands(program: Command): void {
       process.stdout.write(`${table(r.items, ['id', 'name', 'prefix', 'createdAt', 'lastUsedAt'])}\n`);
     });
 
+  token
+    .command('revoke <id>')
+    .description('revoke a token: it stops working, and the event streams opened with it end within seconds')
+    .option('--user <name>', 'user', 'me')
+    .action(async (id: string, o: { user: string }) => {
+      await new HubClient().request('DELETE', `/api/v1/users/${encodeURIComponent(o.user)}/tokens/${encodeURIComponent(id)}`);
+      process.stdout.write(`revoked token ${id}\n`);
+    });
+
   program
     .command('admin')
     .description('hub administration that needs database access')
@@ -107,6 +117,13 @@ export function adminCommands(program: Command): void {
       print(r.items, Boolean(o.json), () => table(r.items, ['name', 'weight', 'quota', 'budget', 'maxPending']));
     });
   project
+    .command('delete <name>')
+    .description('archive a project (admin): no new jobs, members lose access, history stays; refused while jobs are live')
+    .action(async (name: string) => {
+      await new HubClient().request('DELETE', `/api/v1/projects/${encodeURIComponent(name)}`);
+      process.stdout.write(`archived project ${name}\n`);
+    });
+  project
     .command('member <project> <user> <role>')
     .description("set a user's role (admin | member | viewer)")
     .action(async (p: string, user: string, role: string) => {
@@ -141,6 +158,20 @@ export function adminCommands(program: Command): void {
       const prices = Object.fromEntries(Object.entries(keyValues(o.price, '--price')).map(([m, v]) => [m, { onDemand: Number(v) }]));
       const r = await new HubClient().request<{ credential: string }>('POST', '/api/v1/clusters', { id, region: o.region, kind: o.kind, prices });
       print(r, Boolean(o.json), () => r.credential);
+    });
+  cluster
+    .command('credential <id>')
+    .description('rotate the agent credential (admin): prints the new one; the old one and its open session end at once')
+    .action(async (id: string) => {
+      const r = await new HubClient().request<{ credential: string }>('POST', `/api/v1/clusters/${encodeURIComponent(id)}/credential`);
+      process.stdout.write(`${r.credential}\n`);
+    });
+  cluster
+    .command('delete <id>')
+    .description('archive a drained cluster (admin): revokes its credential; refused while jobs are live or nodes uncordoned (meridian node drain)')
+    .action(async (id: string) => {
+      await new HubClient().request('DELETE', `/api/v1/clusters/${encodeURIComponent(id)}`);
+      process.stdout.write(`archived cluster ${id}; its agent credential is revoked\n`);
     });
   cluster
     .command('list')

@@ -1,6 +1,6 @@
 // The agent gateway: one WebSocket per cluster at AGENT_CONNECT_PATH, authenticated by the cluster's
 // credential. It hosts AgentSessions, pushes outbox commands on NOTIFY (and on a timer as a fallback),
-// and drops sessions that have gone silent.
+// drops sessions that have gone silent, and ends those whose credential was rotated or revoked (NOTIFY, timer).
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
@@ -10,6 +10,8 @@ import { AGENT_CONNECT_PATH } from '@meridian/protocol/agent-protocol';
 import { PgListener } from '../store/listener.ts';
 import { OUTBOX_CHANNEL } from '../store/repos/agent-stream.ts';
 import { clusterForCredential } from '../store/repos/clusters.ts';
+import { sha256 } from '../store/hash.ts';
+import { liveCredentialHashes, REVOKE_CHANNEL } from '../store/repos/revocation.ts';
 import { AgentSession } from './session.ts';
 import type { SessionHooks } from './session.ts';
 
@@ -18,6 +20,8 @@ export interface GatewayConfig {
   heartbeatIntervalMs: number;
   /** Close a session that sent nothing for this long (the agent reconnects and resumes). */
   idleTimeoutMs: number;
+  /** Re-check open sessions' credentials this often, besides the NOTIFY a rotation sends (default 2 s). */
+  revocationRecheckMs?: number;
 }
 
 export class AgentGateway {
@@ -25,6 +29,8 @@ export class AgentGateway {
   readonly sessions = new Map<string, AgentSession>();
   private readonly listener: PgListener;
   private tick: NodeJS.Timeout | null = null;
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private checking = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -32,7 +38,16 @@ export class AgentGateway {
     private readonly cfg: GatewayConfig,
     private readonly hooks: SessionHooks,
   ) {
-    this.listener = new PgListener(cfg.databaseUrl, [OUTBOX_CHANNEL], (_ch, cluster) => void this.sessions.get(cluster)?.flush(), log, () => this.flushAll());
+    this.listener = new PgListener(
+      cfg.databaseUrl,
+      [OUTBOX_CHANNEL, REVOKE_CHANNEL],
+      (ch, payload) => (ch === REVOKE_CHANNEL ? void this.recheckCredentials() : void this.sessions.get(payload)?.flush()),
+      log,
+      () => {
+        this.flushAll();
+        void this.recheckCredentials();
+      },
+    );
   }
 
   async start(server: Server): Promise<void> {
@@ -46,6 +61,22 @@ export class AgentGateway {
       this.flushAll();
       for (const s of this.sessions.values()) if (s.idleMs > this.cfg.idleTimeoutMs) s.close(4001, 'no frames within the idle timeout');
     }, 1000);
+    // the safety net for a rotation NOTIFY missed while the LISTEN connection was down
+    this.recheckTimer = setInterval(() => void this.recheckCredentials(), this.cfg.revocationRecheckMs ?? 2000);
+  }
+
+  /** Ends every session whose credential is no longer its cluster's (rotated, revoked, cluster archived). */
+  async recheckCredentials(): Promise<void> {
+    if (this.checking || this.sessions.size === 0) return;
+    this.checking = true;
+    try {
+      const current = await liveCredentialHashes(this.pool, [...this.sessions.keys()]);
+      for (const s of this.sessions.values()) if (current.get(s.clusterId) !== s.credentialHash) s.revoke();
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'credential re-check failed; retrying on the next tick');
+    } finally {
+      this.checking = false;
+    }
   }
 
   private flushAll(): void {
@@ -70,7 +101,7 @@ export class AgentGateway {
     if (!cluster) return this.reject(socket, 401, 'unknown cluster credential');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const old = this.sessions.get(cluster.id);
-      const session = new AgentSession(cluster.id, ws, this.pool, this.log, this.cfg.heartbeatIntervalMs, this.hooks);
+      const session = new AgentSession(cluster.id, ws, this.pool, this.log, this.cfg.heartbeatIntervalMs, this.hooks, sha256(m[1]!));
       this.sessions.set(cluster.id, session);
       old?.close(4002, 'replaced by a newer connection');
       ws.on('close', () => {
@@ -89,6 +120,7 @@ export class AgentGateway {
 
   async stop(): Promise<void> {
     if (this.tick) clearInterval(this.tick);
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
     for (const s of this.sessions.values()) s.close(1001, 'hub shutting down');
     this.sessions.clear();
     this.wss.close();

@@ -3,12 +3,13 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { AgentToHubFrame, PROTOCOL_VERSION } from '@meridian/protocol/agent-protocol';
+import { AgentToHubFrame, CLOSE_CREDENTIAL_REVOKED, CREDENTIAL_REVOKED, PROTOCOL_VERSION } from '@meridian/protocol/agent-protocol';
 import type { AgentEvent, Hello, HubToAgentFrame } from '@meridian/protocol/agent-protocol';
 import { fieldErrors } from '@meridian/protocol/job-spec';
 import { tx } from '../store/db.ts';
 import { ackCommands, markEventStored, pendingCommands, streamState } from '../store/repos/agent-stream.ts';
 import { setClusterStatus, touchCluster } from '../store/repos/clusters.ts';
+import { credentialStillValid } from '../store/repos/revocation.ts';
 import { applyEvent } from './apply-event.ts';
 import type { Effects } from './apply-event.ts';
 
@@ -37,6 +38,8 @@ export class AgentSession {
     private readonly log: Logger,
     private readonly heartbeatIntervalMs: number,
     private readonly hooks: SessionHooks,
+    /** SHA-256 of the credential this connection authenticated with: it must stay the cluster's. */
+    readonly credentialHash: string,
   ) {
     ws.on('message', (data) => {
       this.lastFrameAt = Date.now();
@@ -55,6 +58,14 @@ export class AgentSession {
   close(code: number, reason: string): void {
     this.closed = true;
     this.ws.close(code, reason);
+  }
+
+  /** The credential was rotated or revoked: a fatal frame the agent does not retry past, then the close. */
+  revoke(): void {
+    if (this.closed) return;
+    this.log.warn({ cluster: this.clusterId }, 'closing the agent session: its credential was rotated or revoked');
+    this.send({ v: PROTOCOL_VERSION, type: 'error', code: CREDENTIAL_REVOKED, message: `credential revoked: ${this.clusterId}; an administrator issues a new one (meridian cluster credential ${this.clusterId})`, fatal: true });
+    this.close(CLOSE_CREDENTIAL_REVOKED, 'credential revoked');
   }
 
   private fatal(code: string, message: string): void {
@@ -109,14 +120,19 @@ export class AgentSession {
 
   private async onEvent(seq: number, event: AgentEvent): Promise<void> {
     const fx: Effects = { wake: [], inventoryChanged: false, refusals: [] };
-    if (seq > this.storedSeq) {
-      // The event and its effect commit together, before the ack; a resend (seq <= stored) is only acked again.
-      await tx(this.pool, async (c) => {
+    // The event and its effect commit together, before the ack; a resend (seq <= stored) is only acked again.
+    // Either way only while this connection's credential is still the cluster's: nothing sent on a revoked
+    // session is applied or acked, however soon after the rotation it arrives.
+    const valid = await tx(this.pool, async (c) => {
+      if (!(await credentialStillValid(c, this.clusterId, this.credentialHash))) return false;
+      if (seq > this.storedSeq) {
         await applyEvent(c, this.clusterId, event, fx);
         await markEventStored(c, this.clusterId, seq, event.type, event);
-      });
-      this.storedSeq = seq;
-    }
+      }
+      return true;
+    });
+    if (!valid) return this.revoke();
+    if (seq > this.storedSeq) this.storedSeq = seq;
     this.send({ v: PROTOCOL_VERSION, type: 'ack', seq });
     if (Date.now() - this.lastTouch > 1000) {
       this.lastTouch = Date.now();

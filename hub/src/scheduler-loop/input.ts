@@ -76,7 +76,9 @@ export async function buildCycleInput(db: Queryable, now: number, config: Schedu
 
 /** The cycle input plus the gate decisions (dependency waits and never-satisfiable jobs) the loop writes. */
 export async function buildGatedInput(db: Queryable, now: number, config: SchedulerConfig, maxJobs = 5000): Promise<{ input: CycleInput; gates: GateResult }> {
-  const [clusterRows, nodeRows, projectRows, spend] = await Promise.all([listClusters(db), listNodes(db), listProjects(db), projectSpend(db)]);
+  const [allClusters, nodeRows, projectRows, spend] = await Promise.all([listClusters(db), listNodes(db), listProjects(db), projectSpend(db)]);
+  // an archived cluster takes no placements (its nodes are dropped too; this also covers a late snapshot)
+  const clusterRows = allClusters.filter((c) => !c.archivedAt);
   const active = await activeAllocations(db);
   const queued = await queuedJobs(db, maxJobs);
 

@@ -46,6 +46,8 @@ export class TestAgent {
   readonly cancels: { jobId: string; attempt?: number }[] = [];
   readonly commands: { seq: number; command: Command }[] = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Nodes a hub `cordon` or `drain` command marked unschedulable (an `uncordon` clears it). */
+  readonly cordoned = new Set<string>();
 
   /** Options may be changed while running (e.g. to script the next job's outcome). */
   constructor(readonly o: TestAgentOptions) {
@@ -62,7 +64,7 @@ export class TestAgent {
   }
 
   get inventory(): NodeInfo[] {
-    return fakeNodes(this.o.nodes ?? 2, this.o.gpusPerNode ?? 8, this.o.gpuModel ?? 'A100', this.o.clusterId);
+    return fakeNodes(this.o.nodes ?? 2, this.o.gpusPerNode ?? 8, this.o.gpuModel ?? 'A100', this.o.clusterId).map((n) => ({ ...n, unschedulable: this.cordoned.has(n.name) }));
   }
 
   /** Connects and reports the inventory; resolves once the hub stored it. */
@@ -113,6 +115,15 @@ export class TestAgent {
       this.timers.delete(key);
       this.link.emit({ type: 'job.status', jobId: cmd.jobId, attempt, phase: 'Cancelled', reason: cmd.reason, tasks: [] });
       return;
+    }
+    if (cmd.kind === 'node' && (cmd.op === 'cordon' || cmd.op === 'drain' || cmd.op === 'uncordon')) {
+      // as a real agent: the node's new state reaches the hub as an inventory delta
+      if (cmd.op === 'uncordon') this.cordoned.delete(cmd.node);
+      else this.cordoned.add(cmd.node);
+      const node = this.inventory.find((n) => n.name === cmd.node);
+      if (!node) return { ok: false, error: `no node ${cmd.node}` };
+      this.link.emit({ type: 'inventory.delta', upserts: [node], deletes: [] });
+      return { ok: true };
     }
     if (cmd.kind === 'logs') return { ok: true, detail: { text: `log of job ${cmd.jobId} task ${cmd.task}\nhello from the test agent\n` } };
     return { ok: true };

@@ -10,6 +10,8 @@ import { httpGet } from './kube/probe.ts';
 export interface PrometheusOptions {
   /** Extra scrape targets as host:port (e.g. an agent's /metrics). */
   scrapeTargets?: string[];
+  /** A hub to scrape (host:port), with the scrape token its /metrics requires (MERIDIAN_METRICS_TOKEN). */
+  hub?: { target: string; token: string };
   scrapeInterval?: string;
 }
 
@@ -43,6 +45,9 @@ export class PrometheusEngine {
         '    static_configs:',
         `      - targets: ['127.0.0.1:${port}']`,
         ...(targets.length ? ['  - job_name: meridian', '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`] : []),
+        ...(opts.hub
+          ? ['  - job_name: meridian-hub', '    authorization:', `      credentials: ${JSON.stringify(opts.hub.token)}`, '    static_configs:', `      - targets: ['${opts.hub.target}']`]
+          : []),
         '',
       ].join('\n'),
     );

@@ -16,7 +16,7 @@ import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
 import { TestAgent } from '../doubles/test-agent.ts';
 import { workflowBundle } from '@meridian/hub/temporal/worker';
-import { ADMIN_TOKEN, Api, FAST, helloJob, waitFor } from './helpers.ts';
+import { ADMIN_TOKEN, Api, FAST, helloJob, TEST_METRICS_TOKEN, waitFor } from './helpers.ts';
 import { packagePath, repoPath } from '../packages.ts';
 
 type Job = { id: string; state: string; cluster: string | null; reason: string | null; attempt: number; reasonCode: string | null };
@@ -175,8 +175,11 @@ describe('hub end to end', () => {
     const doc = await new Api(hub.url, null).get<{ openapi: string; paths: Record<string, unknown> }>('/api/v1/openapi.json');
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/clusters', '/api/v1/clusters/{id}/nodes/{node}/{op}', '/api/v1/clusters/{id}/commands/{commandId}']));
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
-    expect(metrics).toMatch(/meridian_jobs\{state="Succeeded",tier="batch",project="ml"\} 1/);
+    expect((await fetch(`${hub.url}/metrics`)).status).toBe(401);
+    const metrics = await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } })).text();
+    // no project names unless the operator turns them on (revocation.engine.test.ts covers the opt-in)
+    expect(metrics).toMatch(/meridian_jobs\{state="Succeeded",tier="batch"\} [1-9]/);
+    expect(metrics).not.toContain('project="ml"');
     expect(metrics).toMatch(/meridian_gpus\{cluster="east",model="A100",status="free"\} 16/);
     expect(metrics).toMatch(/meridian_agent_connected\{cluster="east"\} 1/);
     expect(metrics).toMatch(/meridian_scheduler_cycle_seconds_count [1-9]/);

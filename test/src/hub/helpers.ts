@@ -91,8 +91,12 @@ export function helloJob(name: string, extra: Record<string, unknown> = {}): Rec
   };
 }
 
+/** The scrape token of the test hubs' GET /metrics. */
+export const TEST_METRICS_TOKEN = 'test-metrics-scrape-token-0123456789';
+
 /** Settings that make a test hub react quickly. */
 export const FAST = {
+  metricsToken: TEST_METRICS_TOKEN,
   port: 0,
   logLevel: process.env.HUB_LOG_LEVEL ?? 'warn',
   bootstrapToken: ADMIN_TOKEN,

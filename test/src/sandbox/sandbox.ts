@@ -31,6 +31,8 @@ export interface SandboxFacts {
   DATABASE_URL: string;
   TEMPORAL_ADDRESS: string;
   PROMETHEUS_URL: string;
+  /** The hub's scrape token: GET /metrics needs `Authorization: Bearer` it (the sandbox's Prometheus sends it). */
+  MERIDIAN_METRICS_TOKEN: string;
   SLURM_CONF: string;
   SLURMRESTD_URL: string;
   [kubeconfig: `KUBECONFIG_${string}`]: string;
@@ -71,11 +73,14 @@ export class Sandbox {
       return v;
     };
     this.log('starting engines ...');
+    // The hub's port and scrape token are chosen first, so Prometheus scrapes the hub from its start.
+    const hubPort = await freePort();
+    const metricsToken = randomBytes(24).toString('hex');
     // Postgres, Temporal, Prometheus and Slurm are light; start them while the first control plane boots.
     const light = Promise.all([
       step('postgres', async () => (this.postgres = await PostgresEngine.start({ database: 'meridian' }))),
       step('temporal', async () => (this.temporal = await TemporalEngine.start())),
-      step('prometheus', async () => (this.prometheus = await PrometheusEngine.start())),
+      step('prometheus', async () => (this.prometheus = await PrometheusEngine.start({ hub: { target: `127.0.0.1:${hubPort}`, token: metricsToken } }))),
       step(`slurm cluster ${slurmSite.clusterId} (${slurmSite.nodes.length} GPU nodes)`, async () => (this.slurm = await SlurmCluster.start({ clusterName: slurmSite.clusterId, nodes: slurmSite.nodes }))),
     ]);
     // Kubernetes regions one after another: two control planes booting at once on 2 cores is slower than in turn.
@@ -86,7 +91,7 @@ export class Sandbox {
     }
     await light;
     const token = `mrd_${randomBytes(24).toString('hex')}`;
-    const hubUrl = await step('hub', () => this.startHub(token));
+    const hubUrl = await step('hub', () => this.startHub(token, hubPort, metricsToken));
     await Promise.all([
       step(`edge agents for ${kubeRegions.map((r) => r.clusterId).join(', ')}`, () => this.startAgents(hubUrl, token)),
       step(`slurm edge agent for ${slurmSite.clusterId}`, () => this.startSlurmAgent(hubUrl, token)),
@@ -100,6 +105,7 @@ export class Sandbox {
       DATABASE_URL: this.postgres!.url,
       TEMPORAL_ADDRESS: this.temporal!.address,
       PROMETHEUS_URL: this.prometheus!.url,
+      MERIDIAN_METRICS_TOKEN: metricsToken,
       SLURM_CONF: this.slurm!.confPath,
       SLURMRESTD_URL: this.slurm!.restUrl,
     };
@@ -109,8 +115,7 @@ export class Sandbox {
     return facts;
   }
 
-  private async startHub(token: string): Promise<string> {
-    const port = await freePort();
+  private async startHub(token: string, port: number, metricsToken: string): Promise<string> {
     this.hubDir = RunDir.create('hub');
     this.hub = new Daemon(
       {
@@ -127,6 +132,7 @@ export class Sandbox {
           PROMETHEUS_URL: this.prometheus!.url,
           PROMETHEUS_REMOTE_WRITE_URL: this.prometheus!.remoteWriteUrl,
           MERIDIAN_BOOTSTRAP_TOKEN: token,
+          MERIDIAN_METRICS_TOKEN: metricsToken,
         },
       },
       this.hubDir,

@@ -10,11 +10,14 @@ import { hasRole, visibleProjects } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
+import { getProject } from '../../store/repos/projects.ts';
 import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
 import { jobView, page } from '../views.ts';
 import { clusterHold, slurmSubmit } from './jobs-slurm.ts';
 
 const IdParams = z.object({ id: JobId }).strict();
+const archivedProject = (name: string): ApiError =>
+  conflict(`project ${name} is archived: it takes no new jobs (its history stays readable by hub admins)`, [{ path: 'project', message: 'submit to a project that is not archived' }]);
 
 export async function visibleJob(ctx: ApiContext, p: Principal, id: string): Promise<JobRow> {
   const j = await getJob(ctx.pool, id);
@@ -30,17 +33,21 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Submit a job (JSON or YAML body). 201 with the job; 429 + Retry-After when the queue is full.',
     body: JobSpecSchema,
     bodyLimit: ctx.admission.maxSpecBytes,
-    responses: { 201: 'the stored job', 400: 'invalid spec (details name the fields)', 403: 'no member role in the project', 413: 'spec too large', 429: 'queue full; retry after Retry-After seconds' },
+    responses: { 201: 'the stored job', 400: 'invalid spec (details name the fields)', 403: 'no member role in the project', 409: 'the project is archived', 413: 'spec too large', 429: 'queue full; retry after Retry-After seconds' },
     handler: async ({ reply, principal, body }) => {
-      if (!hasRole(principal, body.project, 'member'))
+      if (!hasRole(principal, body.project, 'member')) {
+        // a former member of an archived project learns why, not just that they lack a role
+        if ((await getProject(ctx.pool, body.project))?.archivedAt) throw archivedProject(body.project);
         throw new ApiError(403, 'forbidden', `you have no member role in project ${body.project}`, [
           { path: 'project', message: 'ask a project admin for the member role, or submit to one of your projects' },
         ]);
+      }
       const { spec, held } = await slurmSubmit(ctx, principal, body);
       // The project and the queue counts in one query; the insert, its event and the scheduler's wake-up in one
       // statement (insertJob): two round trips on top of authentication.
       const q = await admissionState(ctx.pool, spec.tier, spec.project);
       if (!q) throw badRequest(`project ${spec.project} does not exist`, [{ path: 'project', message: `no project named "${spec.project}"; create it first (meridian project create)` }]);
+      if (q.archived) throw archivedProject(spec.project);
       const tierBound = ctx.admission.maxQueuedPerTier[spec.tier];
       const projectBound = q.maxPending ?? ctx.admission.maxQueuedPerProject;
       const full = tierBound !== undefined && q.tier >= tierBound ? `tier ${spec.tier} has ${q.tier} queued jobs (bound ${tierBound})` : q.project >= projectBound ? `project ${spec.project} has ${q.project} queued jobs (bound ${projectBound})` : null;

@@ -67,16 +67,16 @@ export async function getJob(db: Queryable, id: string): Promise<JobRow | undefi
 }
 
 /** What admission needs in one round trip: the project's own bound and the Queued counts; undefined = no such project. */
-export async function admissionState(db: Queryable, tier: string, project: string): Promise<{ maxPending: number | null; tier: number; project: number } | undefined> {
-  const r = await db.query<{ maxPending: number | null; t: number; p: number }>(
-    `SELECT pr.max_pending AS "maxPending", q.t, q.p FROM projects pr,
+export async function admissionState(db: Queryable, tier: string, project: string): Promise<{ maxPending: number | null; tier: number; project: number; archived: boolean } | undefined> {
+  const r = await db.query<{ maxPending: number | null; t: number; p: number; archived: boolean }>(
+    `SELECT pr.max_pending AS "maxPending", q.t, q.p, pr.archived_at IS NOT NULL AS archived FROM projects pr,
        LATERAL (SELECT count(*) FILTER (WHERE tier = $1)::int AS t, count(*) FILTER (WHERE project = $2)::int AS p
                 FROM jobs WHERE state = 'Queued' AND (tier = $1 OR project = $2)) q
      WHERE pr.name = $2`,
     [tier, project],
   );
   const row = r.rows[0];
-  return row && { maxPending: row.maxPending, tier: row.t, project: row.p };
+  return row && { maxPending: row.maxPending, tier: row.t, project: row.p, archived: row.archived };
 }
 
 export interface JobFilter {

@@ -1,5 +1,6 @@
 // Projects: the unit of quota, fair share and budget.
 import type { Queryable } from '../db.ts';
+import { notifyRevoked } from './revocation.ts';
 
 export interface ProjectRow {
   name: string;
@@ -11,11 +12,14 @@ export interface ProjectRow {
   weights: { cost: number; locality: number; inventory: number } | null;
   maxPending: number | null;
   createdAt: string;
+  /** Set once archived (DELETE /api/v1/projects/{name}): read-only, memberships no longer grant access. */
+  archivedAt: string | null;
 }
 
-const COLS = `name, weight, quota, budget, price_overrides AS "priceOverrides", policy, weights, max_pending AS "maxPending", created_at AS "createdAt"`;
+const COLS = `name, weight, quota, budget, price_overrides AS "priceOverrides", policy, weights, max_pending AS "maxPending", created_at AS "createdAt",
+  archived_at AS "archivedAt"`;
 
-export type NewProject = Partial<Omit<ProjectRow, 'name' | 'createdAt'>> & { name: string };
+export type NewProject = Partial<Omit<ProjectRow, 'name' | 'createdAt' | 'archivedAt'>> & { name: string };
 
 /** The `default` project the job spec falls back to; a no-op when it exists. */
 export async function ensureDefaultProject(db: Queryable): Promise<void> {
@@ -56,4 +60,20 @@ export async function projectSpend(db: Queryable): Promise<Map<string, { gpuHour
     'SELECT project, sum(gpu_hours)::float8 AS gpu_hours, sum(usd)::float8 AS usd FROM usage_records GROUP BY project',
   );
   return new Map(r.rows.map((x) => [x.project, { gpuHours: x.gpu_hours, usd: x.usd }]));
+}
+
+/**
+ * Archives the project unless it still has jobs that are not final; undefined = no such project. The row lock
+ * makes a submit racing this wait (see migration 008), so no job slips in after the count.
+ */
+export async function archiveProject(db: Queryable, name: string): Promise<{ archived: 'now' | 'already' } | { liveJobs: number } | undefined> {
+  const p = await db.query<{ archived: boolean }>('SELECT archived_at IS NOT NULL AS archived FROM projects WHERE name = $1 FOR UPDATE', [name]);
+  if (!p.rows[0]) return undefined;
+  if (p.rows[0].archived) return { archived: 'already' };
+  const live = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE project = $1 AND state NOT IN ('Succeeded', 'Failed', 'Cancelled')`, [name]);
+  if (live.rows[0]!.n > 0) return { liveJobs: live.rows[0]!.n };
+  await db.query('UPDATE projects SET archived_at = now() WHERE name = $1', [name]);
+  // members' open event streams of this project end now, on every hub
+  await notifyRevoked(db, { kind: 'project', name });
+  return { archived: 'now' };
 }

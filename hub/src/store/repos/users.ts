@@ -1,6 +1,7 @@
 // Users, project membership (roles) and API tokens (hashed).
 import type { Queryable } from '../db.ts';
 import { newSecret, sha256 } from '../hash.ts';
+import { REVOKE_CHANNEL } from './revocation.ts';
 
 export type Role = 'admin' | 'member' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'member', 'viewer'];
@@ -74,8 +75,13 @@ export async function listTokens(db: Queryable, userId: string): Promise<{ id: s
   ).rows;
 }
 
+/** Revokes the token; the same statement notifies every hub (REVOKE_CHANNEL) to close what it opened. */
 export async function revokeToken(db: Queryable, userId: string, tokenId: string): Promise<boolean> {
-  const r = await db.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL', [tokenId, userId]);
+  const r = await db.query(
+    `WITH t AS (UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id)
+     SELECT pg_notify($3, json_build_object('kind', 'token', 'id', t.id::text)::text) FROM t`,
+    [tokenId, userId, REVOKE_CHANNEL],
+  );
   return (r.rowCount ?? 0) > 0;
 }
 
@@ -83,7 +89,8 @@ export async function revokeToken(db: Queryable, userId: string, tokenId: string
 export async function principalForToken(db: Queryable, plain: string): Promise<Principal | undefined> {
   const r = await db.query<UserRow & { roles: Record<string, Role> | null }>(
     `SELECT u.id::text AS id, u.name, u.email, u.is_admin AS "isAdmin", u.created_at AS "createdAt",
-       (SELECT jsonb_object_agg(m.project, m.role) FROM project_members m WHERE m.user_id = u.id) AS roles
+       (SELECT jsonb_object_agg(m.project, m.role) FROM project_members m JOIN projects p ON p.name = m.project AND p.archived_at IS NULL
+        WHERE m.user_id = u.id) AS roles
      FROM api_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())`,
     [sha256(plain)],
