@@ -82,6 +82,8 @@ export function toApiError(err: unknown): ApiError | null {
   if (!err || typeof err !== 'object') return null;
   const code = pgCode(err);
   if (code === '23505') return conflict('already exists');
+  // a state the store refuses a change in (migration 008: a job for a project archived meanwhile)
+  if (code === '55000') return conflict((err as Error).message);
   if (code && PG_CLIENT_ERRORS[code]) return badRequest(PG_CLIENT_ERRORS[code]!, [{ path: '(body)', message: PG_CLIENT_ERRORS[code]! }]);
   const e = err as Partial<FastifyError> & { status?: number; details?: FieldError[]; headers?: Record<string, string> };
   const status = e.statusCode ?? e.status;
