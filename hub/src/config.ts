@@ -1,5 +1,7 @@
 // Hub configuration from the environment (flags in main.ts override it).
+import { readFileSync } from 'node:fs';
 import type { AdmissionConfig } from './api/context.ts';
+import { GENERATE_KEY_HINT, Keyring, SecretsKeyError } from './store/sealed.ts';
 import type { SchedulerConfig } from './scheduler/index.ts';
 import { remediationSettingsFromEnv } from './telemetry/remediation-policy.ts';
 import type { RemediationSettings } from './telemetry/remediation-policy.ts';
@@ -40,6 +42,13 @@ export interface HubConfig {
   metricsProjectLabels: boolean;
   /** How often open event streams and agent sessions re-check their credential, besides the NOTIFY on revoke. */
   revocationRecheckMs: number;
+  /**
+   * The key that seals jobs' environments and secrets at rest: base64 of 32 random bytes (MERIDIAN_SECRETS_KEY, or
+   * MERIDIAN_SECRETS_KEY_FILE naming a file that holds it). The hub does not start without one.
+   */
+  secretsKey?: string;
+  /** Older keys, still opened while `meridian admin reseal` moves rows to the current one (MERIDIAN_SECRETS_OLD_KEYS, comma-separated). */
+  secretsOldKeys: string[];
 }
 
 const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
@@ -81,6 +90,27 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     ...(env.MERIDIAN_METRICS_TOKEN ? { metricsToken: env.MERIDIAN_METRICS_TOKEN } : {}),
     metricsProjectLabels: env.MERIDIAN_METRICS_PROJECT_LABELS === 'true',
     revocationRecheckMs: num(env.MERIDIAN_REVOCATION_RECHECK_MS, 2000),
+    ...secretsKeyFromEnv(env),
+    secretsOldKeys: (env.MERIDIAN_SECRETS_OLD_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
   };
   return { ...base, ...overrides, admission: { ...base.admission, ...overrides.admission } };
+}
+
+function secretsKeyFromEnv(env: NodeJS.ProcessEnv): { secretsKey?: string } {
+  if (env.MERIDIAN_SECRETS_KEY) return { secretsKey: env.MERIDIAN_SECRETS_KEY };
+  if (!env.MERIDIAN_SECRETS_KEY_FILE) return {};
+  try {
+    return { secretsKey: readFileSync(env.MERIDIAN_SECRETS_KEY_FILE, 'utf8').trim() };
+  } catch (err) {
+    throw new SecretsKeyError(`MERIDIAN_SECRETS_KEY_FILE ${env.MERIDIAN_SECRETS_KEY_FILE} cannot be read: ${(err as Error).message}`);
+  }
+}
+
+/** The keyring that seals jobs' environments; throws (the hub refuses to start) when no key is configured. */
+export function secretsKeyring(c: Pick<HubConfig, 'secretsKey' | 'secretsOldKeys'>): Keyring {
+  if (!c.secretsKey)
+    throw new SecretsKeyError(
+      `MERIDIAN_SECRETS_KEY is not set: the hub seals every job's environment and secrets with it and does not start without one; ${GENERATE_KEY_HINT}, keep it in your secret store and give the same key to every hub (or set MERIDIAN_SECRETS_KEY_FILE to a file holding it)`,
+    );
+  return new Keyring(c.secretsKey, c.secretsOldKeys);
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { buildServer } from './api/server.ts';
 import { StreamRegistry } from './api/streams.ts';
 import { bootstrapAdmin } from './bootstrap.ts';
-import { configFromEnv } from './config.ts';
+import { configFromEnv, secretsKeyring } from './config.ts';
 import type { HubConfig } from './config.ts';
 import { AgentGateway } from './gateway/gateway.ts';
 import { HubMetrics } from './metrics.ts';
@@ -16,6 +16,7 @@ import { SchedulingLoop } from './scheduler-loop/loop.ts';
 import { createPool } from './store/db.ts';
 import type { Queryable } from './store/db.ts';
 import { clusterForCredential } from './store/repos/clusters.ts';
+import { sealLegacyEnv } from './store/repos/job-env.ts';
 import { ensureDefaultProject } from './store/repos/projects.ts';
 import { migrate } from './store/migrate.ts';
 import { JobWorkflows } from './temporal/client.ts';
@@ -73,9 +74,13 @@ function telemetryAuthenticate(pool: Queryable): Authenticate {
 export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'databaseUrl' | 'temporalAddress'>, logger?: Logger): Promise<Hub> {
   const config = configFromEnv({}, partial);
   const log = logger ?? pino({ level: config.logLevel, base: { svc: 'hub' } });
+  const keyring = secretsKeyring(config);
   let stopped = false;
   const pool = createPool(config.databaseUrl, log, config.databasePoolMax);
   await retry('postgres migrate', log, () => migrate(pool), () => stopped, 60_000);
+  // Jobs stored before the environment was sealed (migration 007): sealed now, before anything serves them.
+  const resealed = await sealLegacyEnv(pool, keyring);
+  if (resealed) log.info({ jobs: resealed }, 'sealed the environments of jobs stored in plaintext');
   if (config.bootstrapToken) await bootstrapAdmin(pool, config.bootstrapAdmin, config.bootstrapToken);
   else await ensureDefaultProject(pool);
 
@@ -89,6 +94,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
     log,
     {
       databaseUrl: config.databaseUrl,
+      keyring,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       idleTimeoutMs: Math.max(3 * config.heartbeatIntervalMs, 5000),
       revocationRecheckMs: config.revocationRecheckMs,
@@ -113,6 +119,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
     admission: config.admission,
     version: HUB_VERSION,
     triggerSchedule: () => scheduler?.trigger(),
+    keyring,
     streams,
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
   };

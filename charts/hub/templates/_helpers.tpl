@@ -17,3 +17,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "hub.metricsSecretName" -}}
 {{- if .Values.metrics.existingSecret -}}{{ .Values.metrics.existingSecret }}{{- else -}}{{ include "hub.fullname" . }}-metrics{{- end -}}
 {{- end -}}
+{{- define "hub.secretsKeySecretName" -}}
+{{- if .Values.secretsKey.existingSecret -}}{{ .Values.secretsKey.existingSecret }}{{- else -}}{{ include "hub.fullname" . }}-secrets-key{{- end -}}
+{{- end -}}

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AgentGateway } from '../gateway/gateway.ts';
 import type { HubMetrics } from '../metrics.ts';
+import type { Keyring } from '../store/sealed.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
 import type { RemediationWorkflows } from '../temporal/remediation.ts';
 import type { StreamRegistry } from './streams.ts';
@@ -31,6 +32,8 @@ export interface ApiContext {
   version: string;
   /** Wakes the scheduler (in-process shortcut; NOTIFY covers other hubs). */
   triggerSchedule: () => void;
+  /** Seals and opens jobs' environments (MERIDIAN_SECRETS_KEY and older keys). */
+  keyring: Keyring;
   /** Open event streams, closed when their token stops granting access (absent: not tracked). */
   streams?: StreamRegistry;
   /** The bearer token Prometheus sends to GET /metrics; unset: /metrics answers 401 to everyone. */

@@ -11,6 +11,7 @@ import { PgListener } from '../store/listener.ts';
 import { OUTBOX_CHANNEL } from '../store/repos/agent-stream.ts';
 import { clusterForCredential } from '../store/repos/clusters.ts';
 import { sha256 } from '../store/hash.ts';
+import type { Keyring } from '../store/sealed.ts';
 import { liveCredentialHashes, REVOKE_CHANNEL } from '../store/repos/revocation.ts';
 import { AgentSession } from './session.ts';
 import type { SessionHooks } from './session.ts';
@@ -22,6 +23,8 @@ export interface GatewayConfig {
   idleTimeoutMs: number;
   /** Re-check open sessions' credentials this often, besides the NOTIFY a rotation sends (default 2 s). */
   revocationRecheckMs?: number;
+  /** Opens jobs' sealed environments for their dispatch commands (store/sealed.ts). */
+  keyring: Keyring;
 }
 
 export class AgentGateway {
@@ -101,7 +104,7 @@ export class AgentGateway {
     if (!cluster) return this.reject(socket, 401, 'unknown cluster credential');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const old = this.sessions.get(cluster.id);
-      const session = new AgentSession(cluster.id, ws, this.pool, this.log, this.cfg.heartbeatIntervalMs, this.hooks, sha256(m[1]!));
+      const session = new AgentSession(cluster.id, ws, this.pool, this.log, this.cfg.heartbeatIntervalMs, this.hooks, sha256(m[1]!), this.cfg.keyring);
       this.sessions.set(cluster.id, session);
       old?.close(4002, 'replaced by a newer connection');
       ws.on('close', () => {

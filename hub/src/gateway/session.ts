@@ -9,6 +9,7 @@ import { fieldErrors } from '@meridian/protocol/job-spec';
 import { tx } from '../store/db.ts';
 import { ackCommands, markEventStored, pendingCommands, streamState } from '../store/repos/agent-stream.ts';
 import { setClusterStatus, touchCluster } from '../store/repos/clusters.ts';
+import type { Keyring } from '../store/sealed.ts';
 import { credentialStillValid } from '../store/repos/revocation.ts';
 import { applyEvent } from './apply-event.ts';
 import type { Effects } from './apply-event.ts';
@@ -40,6 +41,8 @@ export class AgentSession {
     private readonly hooks: SessionHooks,
     /** SHA-256 of the credential this connection authenticated with: it must stay the cluster's. */
     readonly credentialHash: string,
+    /** Opens the jobs' sealed environments as their dispatch commands go out. */
+    private readonly keyring: Keyring,
   ) {
     ws.on('message', (data) => {
       this.lastFrameAt = Date.now();
@@ -153,7 +156,7 @@ export class AgentSession {
     try {
       do {
         this.flushAgain = false;
-        const cmds = await pendingCommands(this.pool, this.clusterId, this.sentUpTo);
+        const cmds = await pendingCommands(this.pool, this.clusterId, this.sentUpTo, this.keyring);
         for (const c of cmds) {
           // Committed seqs have no holes (a rolled-back allocation rolls the counter back too), so a hole means an
           // earlier command is not visible yet: stop there and send it first on the next flush. Sending past it

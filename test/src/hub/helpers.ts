@@ -1,5 +1,6 @@
 // Shared helpers for the hub's engine tests: a small API client and polling.
 import { expect } from 'vitest';
+import { generateSecretsKey } from '@meridian/hub/store/sealed';
 
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
@@ -91,12 +92,16 @@ export function helloJob(name: string, extra: Record<string, unknown> = {}): Rec
   };
 }
 
+/** The secrets key of this test process's hubs (every hub refuses to start without one). */
+export const TEST_SECRETS_KEY = generateSecretsKey();
+
 /** The scrape token of the test hubs' GET /metrics. */
 export const TEST_METRICS_TOKEN = 'test-metrics-scrape-token-0123456789';
 
 /** Settings that make a test hub react quickly. */
 export const FAST = {
   metricsToken: TEST_METRICS_TOKEN,
+  secretsKey: TEST_SECRETS_KEY,
   port: 0,
   logLevel: process.env.HUB_LOG_LEVEL ?? 'warn',
   bootstrapToken: ADMIN_TOKEN,

@@ -133,6 +133,8 @@ export class Sandbox {
           PROMETHEUS_REMOTE_WRITE_URL: this.prometheus!.remoteWriteUrl,
           MERIDIAN_BOOTSTRAP_TOKEN: token,
           MERIDIAN_METRICS_TOKEN: metricsToken,
+          // a fresh database each start, so a fresh key
+          MERIDIAN_SECRETS_KEY: randomBytes(32).toString('base64'),
         },
       },
       this.hubDir,

@@ -5,6 +5,7 @@ import { tx } from '../../store/db.ts';
 import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { admissionState, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
+import { splitJobEnv } from '../../store/repos/job-env.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
@@ -12,6 +13,7 @@ import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.t
 import type { Routes } from '../route.ts';
 import { getProject } from '../../store/repos/projects.ts';
 import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
+import { jobViewFor, jobViewsFor } from '../job-views.ts';
 import { jobView, page } from '../views.ts';
 import { clusterHold, slurmSubmit } from './jobs-slurm.ts';
 
@@ -55,14 +57,15 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
         ctx.metrics.submissions.inc({ outcome: 'throttled' });
         throw new ApiError(429, 'queue_full', `the queue is full: ${full}; retry later`, [], { 'retry-after': String(ctx.admission.retryAfterSec) });
       }
-      const job = await insertJob(ctx.pool, spec, principal.id, { held });
+      const job = await insertJob(ctx.pool, spec, principal.id, { held, keyring: ctx.keyring });
       ctx.metrics.submissions.inc({ outcome: 'accepted' });
       // After commit: start the workflow (ID = job ID, idempotent), off the request path. If the hub dies
       // before it runs, the leader's reconciler starts it.
       ctx.startWorkflow(job.id);
       ctx.triggerSchedule();
       void reply.code(201).header('location', `/api/v1/jobs/${job.id}`);
-      return jobView(job);
+      // the submitter is the owner: shown its environment (as sent) and its secrets' names
+      return jobView(job, [], splitJobEnv(spec).env);
     },
   });
 
@@ -76,7 +79,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
       const rows = await listJobs(ctx.pool, { projects: visibleProjects(principal), ...query }, query.limit, query.cursor ?? null);
       const p = page(rows, query.limit);
       const tasks = await latestAgentTasks(ctx.pool, p.items.filter((j) => j.startedAt).map((j) => j.id));
-      return { items: p.items.map((j) => jobView(j, tasks.get(j.id))), nextCursor: p.nextCursor };
+      return { items: await jobViewsFor(ctx, principal, p.items, tasks), nextCursor: p.nextCursor };
     },
   });
 
@@ -88,7 +91,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     params: IdParams,
     handler: async ({ principal, params }) => {
       const j = await visibleJob(ctx, principal, params.id);
-      return jobView(j, (await latestAgentTasks(ctx.pool, [j.id])).get(j.id));
+      return jobViewFor(ctx, principal, j, (await latestAgentTasks(ctx.pool, [j.id])).get(j.id));
     },
   });
 
@@ -105,7 +108,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
       if (!(await requestCancel(ctx.pool, j.id))) throw conflict(`job ${j.id} already finished (${j.state})`);
       await ctx.workflows()?.wake([j.id]);
       void reply.code(202);
-      return jobView((await getJob(ctx.pool, j.id))!);
+      return jobViewFor(ctx, principal, (await getJob(ctx.pool, j.id))!);
     },
   });
 
@@ -126,7 +129,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
         await clusterHold(ctx, now, 'hold');
         await tx(ctx.pool, (c) => setClusterHold(c, now.id, now.attempt, true));
       }
-      return jobView((await getJob(ctx.pool, j.id))!);
+      return jobViewFor(ctx, principal, (await getJob(ctx.pool, j.id))!);
     },
   });
 
@@ -147,7 +150,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
         await tx(ctx.pool, (c) => setClusterHold(c, now.id, now.attempt, false));
       }
       ctx.triggerSchedule();
-      return jobView((await getJob(ctx.pool, j.id))!);
+      return jobViewFor(ctx, principal, (await getJob(ctx.pool, j.id))!);
     },
   });
 

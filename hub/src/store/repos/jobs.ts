@@ -2,9 +2,11 @@
 import type { JobSpec } from '@meridian/protocol/job-spec';
 import type { JobView } from '@meridian/protocol/job-view';
 import type { Queryable } from '../db.ts';
+import type { Keyring, Sealed } from '../sealed.ts';
+import { isEmptyEnv, sealJobEnv, splitJobEnv } from './job-env.ts';
 
-/** A job as the store reads it: every field of the API's job view but the Slurm summary, plus the agent's report. */
-export interface JobRow extends Omit<JobView, 'slurm'> {
+/** A job as the store reads it: every field of the API's job view but the Slurm summary and the environment's visibility, plus the agent's report. */
+export interface JobRow extends Omit<JobView, 'slurm' | 'envHidden' | 'secretNames'> {
   agentPhase: string | null;
   agentAttempt: number | null;
   agentReason: string | null;
@@ -25,27 +27,40 @@ export const JOB_COLS = `j.id::text AS id, j.name, j.project, (SELECT u.name FRO
 
 /**
  * `held`: submitted held (sbatch --hold): Queued with reason JobHeldUser until released. One statement (atomic on
- * its own): the job, its `submitted` event and the scheduler's wake-up (delivered at commit), read back through
- * RETURNING; a submit is one round trip.
+ * its own): the job, its sealed environment (job-env.ts), its `submitted` event and the scheduler's wake-up
+ * (delivered at commit), read back through RETURNING. The stored spec has no `workload.env` or `workload.secrets`;
+ * a job that has them takes its id first (one more round trip), since the id is sealed with them.
  */
-export async function insertJob(db: Queryable, spec: JobSpec, userId: string | null, opts: { held?: boolean } = {}): Promise<JobRow> {
+export async function insertJob(db: Queryable, spec: JobSpec, userId: string | null, opts: { held?: boolean; keyring?: Keyring } = {}): Promise<JobRow> {
+  const { spec: stored, env } = splitJobEnv(spec);
+  let id: string | null = null;
+  let sealed: Sealed | null = null;
+  if (!isEmptyEnv(env)) {
+    if (!opts.keyring) throw new Error('storing a job environment needs the hub secrets key (MERIDIAN_SECRETS_KEY)');
+    id = (await db.query<{ id: string }>(`SELECT nextval('job_id_seq')::text AS id`)).rows[0]!.id;
+    sealed = sealJobEnv(opts.keyring, id, env);
+  }
   const r = await db.query<JobRow>(
     `WITH ins AS (
-       INSERT INTO jobs (name, project, user_id, tier, priority, spec, reason, reason_code, held_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END) RETURNING *),
+       INSERT INTO jobs (id, name, project, user_id, tier, priority, spec, reason, reason_code, held_at)
+       VALUES (COALESCE($11::bigint, nextval('job_id_seq')), $1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN now() END) RETURNING *),
+     env AS (INSERT INTO job_env (job_id, key_id, sealed) SELECT id, $12, $13 FROM ins WHERE $13::bytea IS NOT NULL),
      ev AS (INSERT INTO job_events (job_id, type, state, attempt, message) SELECT id, 'submitted', 'Queued', 1, $10 FROM ins)
      SELECT ${JOB_COLS} FROM ins j CROSS JOIN LATERAL (SELECT pg_notify('meridian_schedule', j.id::text)) n`,
     [
-      spec.name,
-      spec.project,
+      stored.name,
+      stored.project,
       userId,
-      spec.tier,
-      spec.priority,
-      JSON.stringify(spec),
+      stored.tier,
+      stored.priority,
+      JSON.stringify(stored),
       opts.held ? HELD_REASON : 'waiting for the next scheduling cycle',
       opts.held ? 'JobHeldUser' : 'New',
       Boolean(opts.held),
-      `submitted to project ${spec.project} (tier ${spec.tier})${opts.held ? ', held' : ''}`,
+      `submitted to project ${stored.project} (tier ${stored.tier})${opts.held ? ', held' : ''}`,
+      id,
+      sealed?.keyId ?? null,
+      sealed?.blob ?? null,
     ],
   );
   return r.rows[0]!;
