@@ -1,6 +1,7 @@
 // `meridian job ...`: submit (YAML or JSON, optionally --wait), list, get, cancel, why, logs, events.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parseJobSpec } from '@meridian/protocol/job-spec';
 import type { JobView } from '@meridian/protocol/job-view';
 import YAML from 'yaml';
 import { CliError, HubClient } from './client.ts';
@@ -51,6 +52,10 @@ export function jobCommands(program: Command): void {
       if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new CliError(`${file}: a job spec is a mapping (name, resources, workload, ...)`);
       if (o.project) spec.project = o.project;
       if (o.name) spec.name = o.name;
+      // The hub's own validator and bounds, checked before any request: the same field-named errors, offline.
+      // The spec is sent as written (its units as the author wrote them), not as parsed.
+      const checked = parseJobSpec(spec);
+      if (!checked.ok) throw new CliError([`${file}: invalid job spec`, ...checked.errors.map((e) => `  ${e.path}: ${e.message}`)].join('\n'));
       const client = new HubClient();
       const j = await client.request<Job>('POST', '/api/v1/jobs', spec);
       if (o.json && !o.wait) print(j, true, () => '');
