@@ -104,7 +104,7 @@ describe('parseJobSpec properties', () => {
 
   it('no string with a NUL or a lone surrogate gets through, wherever it is', () => {
     fc.assert(
-      fc.property(validSpec, fc.constantFrom(['name'], ['workload', 'script'], ['labels', 'k'], ['annotations', 'a'], ['datasets']), fc.constantFrom('\u0000', '\ud800', '\udfff'), (s, path, bad) => {
+      fc.property(validSpec, fc.constantFrom<string[]>(['name'], ['workload', 'script'], ['labels', 'k'], ['annotations', 'a'], ['datasets']), fc.constantFrom('\u0000', '\ud800', '\udfff'), (s, path, bad) => {
         const value = path[0] === 'datasets' ? [{ name: `d${bad}` }] : `x${bad}`;
         expect(parseJobSpec(mutate(s, path, value)).ok).toBe(false);
       }),

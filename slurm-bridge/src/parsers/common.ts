@@ -155,6 +155,9 @@ export function parseReason(v: string | undefined): { reason: string; user?: str
   return { reason: m[1]!, user: m[2]!, time: parseSlurmTime(m[3]) };
 }
 
+/** The most names one hostlist expands to (the largest Slurm clusters have tens of thousands of nodes). */
+export const HOSTLIST_MAX = 100_000;
+
 /** Hostlist expression → names: `gpu-[0-2,5],login` → gpu-0 gpu-1 gpu-2 gpu-5 login. */
 export function expandHostlist(v: string | undefined): string[] {
   const t = nullable(v);
@@ -184,8 +187,11 @@ export function expandHostlist(v: string | undefined): string[] {
       const width = r[1]!.length;
       const lo = Number(r[1]);
       const hi = r[2] !== undefined ? Number(r[2]) : lo;
-      for (let i = lo; i <= hi && i - lo < 100_000; i++) {
-        for (const tail of expandHostlist(m[3]!) .length ? expandHostlist(m[3]!) : ['']) {
+      const tails = expandHostlist(m[3]!);
+      // bounded: a hostlist names at most HOSTLIST_MAX nodes, however its ranges multiply
+      for (let i = lo; i <= hi && out.length < HOSTLIST_MAX; i++) {
+        for (const tail of tails.length ? tails : ['']) {
+          if (out.length >= HOSTLIST_MAX) break;
           out.push(`${m[1]}${String(i).padStart(width, '0')}${tail}`);
         }
       }
