@@ -36,6 +36,7 @@ export const NONSENSE: { what: string; spec: Record<string, unknown>; path: stri
   { what: 'env value over 128 KiB', spec: { ...base, workload: { image: 'i', env: { BIG: 'x'.repeat(131_073) } } }, path: 'workload.env.BIG', says: /allowed 0\.\.131,072 bytes/ },
   { what: 'script over 4 MiB', spec: { name: 'b', workload: { script: `#!/bin/sh\n${'x'.repeat(4 * 1024 * 1024)}` } }, path: 'workload.script', says: /allowed 1\.\.4,194,304 bytes/ },
   { what: 'array beyond MaxArraySize', spec: { ...base, annotations: { 'slurm.meridian.dev/array': '0-999999999' } }, path: 'annotations.slurm.meridian.dev/array', says: /Invalid job array specification.*0\.\.1000/ },
+  { what: 'Slurm job name over 1024 bytes', spec: { ...base, annotations: { 'slurm.meridian.dev/jobName': 'n'.repeat(1025) } }, path: 'annotations.slurm.meridian.dev/jobName', says: /at most 1,024 bytes/ },
   { what: 'image too long', spec: { name: 'b', workload: { image: 'i'.repeat(1025) } }, path: 'workload.image', says: /at most 1,024 characters/ },
   { what: 'grace over an hour', spec: { ...base, checkpoint: { graceSeconds: 3601 } }, path: 'checkpoint.graceSeconds', says: /allowed 0\.\.3,600 seconds/ },
   { what: 'maxRuntime Infinity (YAML .inf)', spec: { ...base, maxRuntime: Infinity }, path: 'maxRuntime', says: /Infinity is not a finite number; allowed 1\.\./ },

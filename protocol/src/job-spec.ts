@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { type Bound, BOUNDS, CHECKPOINT_SIGNALS, ENV_NAME_PATTERN, LABEL_KEY_NAME_PATTERN, LABEL_KEY_PREFIX_PATTERN, LABEL_VALUE_PATTERN, rangeText, utf8Length, within } from './bounds.ts';
 import { boundedBytes, boundedInt, boundedString, datasetName, nameString, safeString } from './fields.ts';
+import { SLURM_ANNOTATION_PREFIX } from './slurm/annotations.ts';
 import { arrayWithinBounds } from './slurm/array-spec.ts';
 
 export const TIERS = ['realtime', 'batch', 'interruptible', 'filler'] as const;
@@ -174,11 +175,27 @@ const labelValue = safeString()
   .max(BOUNDS.labelValueLength.max, `label values are at most ${BOUNDS.labelValueLength.max} characters (Kubernetes); put longer text in annotations`)
   .regex(LABEL_VALUE_PATTERN, 'label values are letters, digits, "-", "_" and ".", starting and ending with a letter or digit');
 
-const ARRAY_KEY = 'slurm.meridian.dev/array';
+const ARRAY_KEY = `${SLURM_ANNOTATION_PREFIX}array`;
+/** The longest value slurmctld stores for each sbatch setting the annotations carry (job_mgr.c); 1024 otherwise. */
+const SLURM_VALUE_MAX: Partial<Record<string, number>> = {
+  array: BOUNDS.arraySpecLength.max,
+  dependency: 128 * 1024,
+  output: BOUNDS.slurmPathLength.max,
+  error: BOUNDS.slurmPathLength.max,
+  workDir: BOUNDS.slurmPathLength.max,
+  submitDir: BOUNDS.slurmPathLength.max,
+  command: BOUNDS.slurmPathLength.max,
+};
 
 const annotations = z.record(qualifiedKey, safeString()).superRefine((a, ctx) => {
   const bytes = Object.entries(a).reduce((n, [k, v]) => n + utf8Length(k) + utf8Length(v), 0);
   if (bytes > BOUNDS.annotationsBytes.max) ctx.addIssue({ code: 'custom', message: `${bytes.toLocaleString('en-US')} bytes in all; allowed ${rangeText(BOUNDS.annotationsBytes)}` });
+  // sbatch settings: what slurmctld would refuse is refused here, before the job waits for a Slurm cluster.
+  for (const [k, v] of Object.entries(a)) {
+    if (!k.startsWith(SLURM_ANNOTATION_PREFIX)) continue;
+    const max = SLURM_VALUE_MAX[k.slice(SLURM_ANNOTATION_PREFIX.length)] ?? BOUNDS.slurmTextLength.max;
+    if (utf8Length(v) > max) ctx.addIssue({ code: 'custom', path: [k], message: `Slurm stores at most ${max.toLocaleString('en-US')} bytes here` });
+  }
   // A job array becomes one pod or Slurm task per index: the same limit as Slurm's MaxArraySize.
   const spec = a[ARRAY_KEY];
   if (spec !== undefined && !arrayWithinBounds(spec))
