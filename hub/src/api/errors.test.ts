@@ -185,6 +185,11 @@ describe('the hub server', () => {
     expect(Object.keys(doc.paths['/api/v1/jobs/{id}']!.get!.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '404', '414', '503']));
     expect(Object.keys(doc.paths['/api/v1/jobs/{id}/events/stream']!.get!.responses['200']!.content!)).toEqual(['text/event-stream']);
     expect(doc.paths['/api/v1/clusters/{id}/power/policy']!.put!.requestBody!.required).toBe(true);
+    // the document says what the hub refuses everywhere: no NUL in any string or record key
+    const project = JSON.stringify(doc.paths['/api/v1/projects']!.post!.requestBody);
+    expect(project).toContain('"pattern":"^[^\\\\u0000]*$"');
+    const schema = JSON.parse(project).content['application/json'].schema;
+    expect(schema.properties.priceOverrides.propertyNames.pattern).toBe('^[^\\u0000]*$');
     await app.close();
   });
 });

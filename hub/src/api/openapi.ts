@@ -5,9 +5,27 @@ import type { AnyRoute } from './route.ts';
 
 type Json = Record<string, unknown>;
 
+/** No stored string may hold a NUL (errors.ts refuses it in every request); the document says so. */
+const NO_NUL = '^[^\\u0000]*$';
+
+/** Adds the no-NUL rule to every string and every record key of a request schema, in place. */
+function withoutNul(s: unknown): void {
+  if (!s || typeof s !== 'object') return;
+  if (Array.isArray(s)) return s.forEach(withoutNul);
+  const o = s as Json;
+  const types = [o.type].flat();
+  if (types.includes('string') && o.enum === undefined && o.const === undefined) {
+    if (o.pattern === undefined) o.pattern = NO_NUL;
+    else if (!String(o.pattern).startsWith('^[^\\u0000]')) o.allOf = [...((o.allOf as unknown[]) ?? []), { pattern: NO_NUL }];
+  }
+  if (types.includes('object') && o.additionalProperties !== false && o.propertyNames === undefined) o.propertyNames = { pattern: NO_NUL };
+  for (const [k, v] of Object.entries(o)) if (k !== 'allOf' || !types.includes('string')) withoutNul(v);
+}
+
 function schemaOf(s: z.ZodType): Json {
   const out = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
   delete out.$schema;
+  withoutNul(out);
   return out;
 }
 

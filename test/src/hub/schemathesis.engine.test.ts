@@ -15,7 +15,7 @@ import { PostgresEngine } from '../harness/postgres.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
 import { ADMIN_TOKEN, Api, FAST, helloJob } from './helpers.ts';
 
-const EXAMPLES = Number(process.env.SCHEMATHESIS_EXAMPLES ?? 20);
+const EXAMPLES = Number(process.env.SCHEMATHESIS_EXAMPLES ?? 25);
 const SEED = Number(process.env.SCHEMATHESIS_SEED ?? 2323);
 
 // Schema-valid requests these operations refuse with a 400 naming the field, for rules a JSON Schema cannot

@@ -106,7 +106,7 @@ export function clusterRoutes(r: Routes, ctx: ApiContext): void {
     params: CommandParams,
     responses: { 200: '{commandId, state, command, result}', 404: 'no such command' },
     access: 'admin',
-    handler: async ({ principal, params }) => {
+    handler: async ({ params }) => {
       const c = await getCommand(ctx.pool, params.id, Number(params.commandId));
       if (!c) throw notFound(`command ${params.commandId} of cluster ${params.id}`);
       const state = c.resultAt ? 'done' : c.ackedAt ? 'delivered' : 'pending';

@@ -35,6 +35,11 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'Submit a job (JSON or YAML body). 201 with the job; 429 + Retry-After when the queue is full.',
     body: JobSpecSchema,
     bodyLimit: ctx.admission.maxSpecBytes,
+    // before the body is read: only a caller who may submit somewhere (the spec's project is checked below)
+    access: ({ principal }) => {
+      if (!principal!.isAdmin && !Object.values(principal!.roles).some((r) => r === 'member' || r === 'admin'))
+        throw new ApiError(403, 'forbidden', 'you have no member role in any project', [{ path: 'project', message: 'ask a project admin for the member role' }]);
+    },
     responses: { 201: 'the stored job', 400: 'invalid spec (details name the fields)', 403: 'no member role in the project', 409: 'the project is archived', 413: 'spec too large', 429: 'queue full; retry after Retry-After seconds' },
     handler: async ({ reply, principal, body }) => {
       if (!hasRole(principal, body.project, 'member')) {

@@ -41,7 +41,7 @@ export function userRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'List users (admin)',
     query: Page.strict(),
     access: 'admin',
-    handler: async ({ principal, query }) => {
+    handler: async ({ query }) => {
       const items = await listUsers(ctx.pool, query.limit, query.cursor ?? null);
       return { items, nextCursor: items.length === query.limit ? items[items.length - 1]!.id : null };
     },
@@ -104,7 +104,7 @@ export function userRoutes(r: Routes, ctx: ApiContext): void {
     summary: 'The audit log (admin)',
     query: Page.strict(),
     access: 'admin',
-    handler: async ({ principal, query }) => {
+    handler: async ({ query }) => {
       const items = (await listAudit(ctx.pool, query.limit, query.cursor ?? null)) as { id: string }[];
       return { items, nextCursor: items.length === query.limit ? items[items.length - 1]!.id : null };
     },
