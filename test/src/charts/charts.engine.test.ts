@@ -161,4 +161,28 @@ describe('Helm charts', () => {
     // the agent Deployment's selector must not take the collector's pods for its own
     expect(agentDep.spec?.selector.matchLabels?.['app.kubernetes.io/name']).not.toBe(ds.spec?.selector.matchLabels?.['app.kubernetes.io/name']);
   });
+
+  it('the hub\'s scrape token: a Secret kept across upgrades, given to the hub and to the ServiceMonitor', async () => {
+    const base = ['--set', 'database.url=postgres://db/m'];
+    const out = helm('template', 'x', chart('hub'), ...base, '--set', 'prometheus.serviceMonitor=true').out;
+    expect(out).toMatch(/name: x-hub-metrics\n[\s\S]*?token: "[A-Za-z0-9]{48}"/);
+    expect(out).toMatch(/name: MERIDIAN_METRICS_TOKEN\n\s+valueFrom: \{ secretKeyRef: \{ name: x-hub-metrics, key: token \} \}/);
+    expect(out).toMatch(/kind: ServiceMonitor[\s\S]*authorization:\n\s+type: Bearer\n\s+credentials:\n\s+name: x-hub-metrics\n\s+key: token/);
+    expect(out).toContain('{ name: MERIDIAN_METRICS_PROJECT_LABELS, value: "false" }');
+    // annotation-based scraping cannot send the token
+    expect(out).not.toMatch(/prometheus\.io\/scrape:/);
+    expect(helm('template', 'x', chart('hub'), ...base).out).not.toContain('kind: ServiceMonitor');
+    expect(helm('template', 'x', chart('hub'), ...base, '--set', 'metrics.token=given').out).toContain('token: "given"');
+    const existing = helm('template', 'x', chart('hub'), ...base, '--set', 'metrics.existingSecret=mine').out;
+    expect(existing).not.toContain('x-hub-metrics');
+    expect(existing).toContain('secretKeyRef: { name: mine, key: token }');
+
+    // installed (by the test above): the generated token survives an upgrade, which Prometheus keeps scraping with
+    const read = async () => Buffer.from((await cluster.core().readNamespacedSecret({ name: 'mrd-hub-metrics', namespace: 'meridian' })).data!.token!, 'base64').toString();
+    const before = await read();
+    expect(before).toMatch(/^[A-Za-z0-9]{48}$/);
+    const up = helm('upgrade', 'mrd', chart('hub'), '--namespace', 'meridian', '--reuse-values');
+    expect(up.code, up.out).toBe(0);
+    expect(await read()).toBe(before);
+  });
 });
