@@ -10,7 +10,7 @@ import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
 import type { JobView } from '@meridian/protocol/job-view';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
-import { resealJobEnv, sealedByKey, sealLegacyEnv } from '@meridian/hub/store/repos/job-env';
+import { readJobEnvs, resealJobEnv, sealedByKey, sealLegacyEnv } from '@meridian/hub/store/repos/job-env';
 import { generateSecretsKey, Keyring } from '@meridian/hub/store/sealed';
 import { run } from '@meridian/slurm-bridge/login/spawn';
 import { TestAgent } from '../doubles/test-agent.ts';
@@ -226,22 +226,33 @@ describe('at rest', () => {
     expect((await as('vic').get<JobView>(`/api/v1/jobs/${id}`)).body.spec.workload.env).toBeUndefined();
   });
 
-  it('key rotation: reseal moves every row to the new key; the old key can then go', async () => {
+  it('key rotation: meridian admin reseal moves every row to the new key; the old key can then go', async () => {
     const next = generateSecretsKey();
-    const rotated = new Keyring(next, [TEST_SECRETS_KEY]);
+    const reseal = (env: Record<string, string>) =>
+      run(process.execPath, [packagePath('hub', 'bin/meridian.js'), 'admin', 'reseal', '--database-url', pgEngine.url], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', ...env } });
     const before = await sealedByKey(db);
-    expect(before.map((k) => k.keyId)).toEqual([new Keyring(TEST_SECRETS_KEY).currentId]);
-    expect(await resealJobEnv(db, rotated)).toBe(before[0]!.rows);
+    const oldId = new Keyring(TEST_SECRETS_KEY).currentId;
+    expect(before.map((k) => k.keyId)).toEqual([oldId]);
+    // without the old key the rows cannot be opened: the command says which key to add, and changes nothing
+    const missing = await reseal({ MERIDIAN_SECRETS_KEY: next });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(new RegExp(`key ${oldId} cannot be opened.*MERIDIAN_SECRETS_OLD_KEYS`));
+    expect(await sealedByKey(db)).toEqual(before);
+    const r = await reseal({ MERIDIAN_SECRETS_KEY: next, MERIDIAN_SECRETS_OLD_KEYS: TEST_SECRETS_KEY });
+    expect(r.code, r.stderr).toBe(0);
+    const rotated = new Keyring(next);
+    expect(r.stdout).toContain(`current key ${rotated.currentId}: re-sealed ${before[0]!.rows} job environments`);
+    expect(r.stdout).toContain('old keys may now leave MERIDIAN_SECRETS_OLD_KEYS');
     expect(await sealedByKey(db)).toEqual([{ keyId: rotated.currentId, rows: before[0]!.rows }]);
-    // a hub holding only the new key opens them all (the running hub, holding only the old one, now cannot)
-    const { readJobEnvs } = await import('@meridian/hub/store/repos/job-env');
-    const ids = (await db.query<{ id: string }>('SELECT job_id::text AS id FROM job_env')).rows.map((r) => r.id);
-    const opened = await readJobEnvs(db, new Keyring(next), ids);
+    // a hub holding only the new key opens them all; one holding only the old key no longer can
+    const ids = (await db.query<{ id: string }>('SELECT job_id::text AS id FROM job_env')).rows.map((x) => x.id);
+    const opened = await readJobEnvs(db, rotated, ids);
     expect([...opened.values()].some((e) => e.env.PLANTED_VAR === PLANTED_ENV)).toBe(true);
     expect([...opened.values()].some((e) => e.secrets.DB_PASSWORD === REST_SECRET)).toBe(true);
     await expect(readJobEnvs(db, new Keyring(TEST_SECRETS_KEY), ids)).rejects.toThrow(/MERIDIAN_SECRETS_OLD_KEYS/);
-    // back to the hub's key so the rest of the file's hub keeps working
+    // back to the running hub's key (the store function the command runs)
     expect(await resealJobEnv(db, new Keyring(TEST_SECRETS_KEY, [next]))).toBe(before[0]!.rows);
+    expect((await as('mia').get<JobView>(`/api/v1/jobs/${ids[0]}`)).status).toBe(200);
   });
 
   it('a hub without a secrets key refuses to start, saying what to set', async () => {
