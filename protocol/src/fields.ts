@@ -24,11 +24,13 @@ export function boundedString(b: Bound): z.ZodString {
 
 /** A storable string whose UTF-8 size lies within `b` (bytes). */
 export function boundedBytes(b: Bound): z.ZodString {
-  return safeString().superRefine((s, ctx) => {
-    const n = utf8Length(s);
-    if (n < b.min) ctx.addIssue({ code: 'custom', message: b.min === 1 ? 'must not be empty' : `must be at least ${b.min} bytes` });
-    else if (n > b.max) ctx.addIssue({ code: 'custom', message: `is ${n.toLocaleString('en-US')} bytes; allowed ${rangeText(b)}` });
-  });
+  return safeString()
+    .superRefine((s, ctx) => {
+      const n = utf8Length(s);
+      if (n < b.min) ctx.addIssue({ code: 'custom', message: b.min === 1 ? 'must not be empty' : `must be at least ${b.min} bytes` });
+      else if (n > b.max) ctx.addIssue({ code: 'custom', message: `is ${n.toLocaleString('en-US')} bytes; allowed ${rangeText(b)}` });
+    })
+    .max(b.max, `allowed ${rangeText(b)}`); // a character is at least a byte, so this shows the bound in the OpenAPI document
 }
 
 /** A whole number within `b`. */

@@ -38,11 +38,14 @@ export function processIo(): Io {
 const VERSION = 'slurm-wlm 22.05.8\n';
 /** Hub error codes whose message is Slurm's own text (hub/src/api/routes/jobs-slurm.ts). */
 const SLURM_TEXT_CODES = new Set(['invalid_partition', 'dependency_problem']);
+/** The hub's code for a placement naming a cluster or region it does not have (hub/src/api/routes/jobs-placement.ts). */
+const UNKNOWN_PLACEMENT = 'unknown_placement';
 
 // ---------------- sbatch ----------------
 
 export async function sbatchMain(io: Io): Promise<number> {
   let partition: string | undefined;
+  let clusters: string | undefined;
   try {
     const inv = parseCommandLine(io.argv);
     if (inv.action === 'version') return io.out(VERSION), 0;
@@ -62,6 +65,7 @@ export async function sbatchMain(io: Io): Promise<number> {
     checkScript(script);
     const o = resolveOptions(io.argv, script, io.env);
     partition = o.partition;
+    clusters = o.clusters;
     if (o.testOnly) {
       io.err(`sbatch: Job would be submitted to Meridian (${io.env.MERIDIAN_URL ?? 'MERIDIAN_URL unset'})\n`);
       return 0;
@@ -88,6 +92,12 @@ export async function sbatchMain(io: Io): Promise<number> {
       // Refusals that mirror Slurm's (unknown partition, dependency problem) print Slurm's text alone, as sbatch does.
       const text = err.code && SLURM_TEXT_CODES.has(err.code) && err.bare ? err.bare : err.message;
       if (err.code === 'invalid_partition') io.err(`sbatch: error: invalid partition specified: ${partition ?? ''}\n`);
+      if (err.code === UNKNOWN_PLACEMENT && clusters) {
+        // as sbatch -M with a cluster slurmdbd does not know (slurmdb_defs.c, print_db_notok); the hub lists the unknown ones
+        for (const c of (err.bare ?? '').replace(/^[^:]*:\s*/, '').split(', ').filter(Boolean)) io.err(`sbatch: error: No cluster '${c}' known by database.\n`);
+        io.err(`sbatch: error: '${clusters}' can't be reached now, or it is an invalid entry for --cluster.  Use 'sacctmgr list clusters' to see available clusters.\n`);
+        return 1;
+      }
       io.err(err.status === 0 && err.message.startsWith('sbatch:') ? `${err.message}\n` : `sbatch: error: Batch job submission failed: ${text}\n`);
       return 1;
     }

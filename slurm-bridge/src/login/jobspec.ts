@@ -178,7 +178,8 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
     },
     workload: { script, env: exported.env },
     ...(o.timeSec ? { maxRuntime: o.timeSec } : {}),
-    ...(o.clusters ? { placement: { clusters: o.clusters.split(',') } } : {}),
+    // -M all: any cluster, as sbatch picks the one that starts the job first
+    ...(o.clusters && o.clusters !== 'all' ? { placement: { clusters: o.clusters.split(',') } } : {}),
     ...(o.nice !== undefined ? { priority: Math.max(-1000, Math.min(1000, -o.nice)) } : {}),
     annotations: a,
   };

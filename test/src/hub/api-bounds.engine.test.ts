@@ -1,6 +1,10 @@
 // Bounds on a real hub (Postgres + Temporal): every nonsense spec is refused with 400 naming its field and
 // nothing is stored; unknown clusters and regions are refused at submit with the ones that exist.
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '@meridian/slurm-bridge/login/spawn';
+import { packagePath } from '../packages.ts';
 import { PostgresEngine } from '../harness/postgres.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
 import { ADMIN_TOKEN, Api, FAST, helloJob } from './helpers.ts';
@@ -92,5 +96,36 @@ describe('the other write APIs keep their strings storable and bounded', () => {
     const r = await admin.post<Err>('/api/v1/clusters', { id: 'south', region: 'Süd Region', kind: 'slurm', prices: { A100: { onDemand: 1e308 } } });
     expect(r.status, JSON.stringify(r.body)).toBe(400);
     expect(r.body.details.map((d) => d.path).sort()).toEqual(['prices.A100.onDemand', 'region']);
+  });
+});
+
+describe('login sbatch refuses what native sbatch refuses, before the hub stores anything', () => {
+  const sbatch = (args: string[]) => run(join(packagePath('slurm-bridge', 'bin'), 'sbatch'), args, { cwd: tmpdir(), env: { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: ADMIN_TOKEN, MERIDIAN_PROJECT: 'ml' } });
+  const jobs = async () => (await admin.get<{ items: unknown[] }>('/api/v1/jobs?project=ml')).body.items.length;
+
+  it.each([
+    ['an array beyond MaxArraySize', ['--array=0-999999999', '--wrap', 'true'], 'sbatch: error: Batch job submission failed: Invalid job array specification\n'],
+    ['a 5,000-character job name', ['-J', 'n'.repeat(5000), '--wrap', 'true'], 'sbatch: error: Batch job submission failed: Pathname of a file, directory or other parameter too long\n'],
+    ['zero tasks', ['--ntasks=0', '--wrap', 'true'], 'sbatch: error: Invalid numeric value "0" for --ntasks.\n'],
+    [
+      'a cluster the federation does not have',
+      ['-M', 'mars', '--wrap', 'true'],
+      "sbatch: error: No cluster 'mars' known by database.\nsbatch: error: 'mars' can't be reached now, or it is an invalid entry for --cluster.  Use 'sacctmgr list clusters' to see available clusters.\n",
+    ],
+  ])('%s', async (_what, args, stderr) => {
+    const before = await jobs();
+    const r = await sbatch(args);
+    expect([r.code, r.stdout, r.stderr]).toEqual([1, '', stderr]);
+    expect(await jobs()).toBe(before);
+  });
+
+  it('-M with a known cluster, and -M all (any cluster), submit', async () => {
+    for (const m of ['west', 'all']) {
+      const before = await jobs();
+      const r = await sbatch(['-M', m, '--parsable', '--wrap', 'true']);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toMatch(/^\d+/);
+      expect(await jobs()).toBe(before + 1);
+    }
   });
 });
