@@ -1,6 +1,7 @@
 // GPU-fault self-healing, seen from the API: a node's event log (health changes, every remediation step), its
 // running remediation, the operator's decision for it, and the per-cluster circuit breaker.
 import { z } from 'zod';
+import { safeString } from '@meridian/protocol/fields';
 import { audit } from '../../store/repos/audit.ts';
 import { getCluster } from '../../store/repos/clusters.ts';
 import { listNodeEvents } from '../../store/repos/remediation.ts';
@@ -17,7 +18,7 @@ const IdParams = z.object({ id: Name }).strict();
 const Decision = z
   .object({
     decision: z.enum(['release', 'keep_out'], { message: "decision must be 'release' (return the node to service) or 'keep_out' (leave it quarantined)" }),
-    note: z.string().max(1000).optional(),
+    note: safeString().max(1000).optional(),
   })
   .strict();
 
