@@ -141,7 +141,8 @@ function pythonTool(name) {
   rmSync(dest, { recursive: true, force: true });
   try {
     log(`${name} ${spec.version}: pip install into ${dest}`);
-    run('python3', ['-m', 'venv', dest]);
+    // Debian's python3 (python3-venv is among the Debian packages above) where it exists, else the one on PATH
+    run(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', ['-m', 'venv', dest]);
     run(join(dest, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `${name}==${spec.version}`]);
     run(join(dest, 'bin', spec.bin), ['--version']);
     writeFileSync(marker, `${spec.version}\n`);
