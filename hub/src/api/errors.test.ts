@@ -29,6 +29,8 @@ describe('toApiError', () => {
     expect(toApiError(down)).toBeNull();
     expect(transient(down)).toBe(true);
     expect(transient(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(transient(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(transient(Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established' }))).toBe(true);
     expect(transient(new TypeError('x is undefined'))).toBe(false);
   });
 

@@ -98,7 +98,10 @@ export function toApiError(err: unknown): ApiError | null {
 /** Whether an unexpected error is one where retrying later can help (the store is unreachable or busy). */
 export function transient(err: unknown): boolean {
   const code = pgCode(err) ?? '';
-  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(code) || (/^[0-9A-Z]{5}$/.test(code) && PG_TRANSIENT.test(code));
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(code) || (/^[0-9A-Z]{5}$/.test(code) && PG_TRANSIENT.test(code))) return true;
+  // gRPC (Temporal) UNAVAILABLE / DEADLINE_EXCEEDED, and the pool's own connection failures (they carry no code)
+  if ((code === '14' || code === '4') && typeof (err as { details?: unknown }).details === 'string') return true;
+  return err instanceof Error && /timeout exceeded when trying to connect|Connection terminated|not queryable/i.test(err.message);
 }
 
 export function sendApiError(reply: FastifyReply, e: ApiError): FastifyReply {

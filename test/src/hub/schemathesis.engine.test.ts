@@ -58,11 +58,13 @@ describe('schemathesis against the hub', () => {
 
   beforeAll(async () => {
     [pgEngine, temporal] = await Promise.all([PostgresEngine.start(), TemporalEngine.start()]);
-    hub = await startHub({ databaseUrl: pgEngine.url, temporalAddress: temporal.address, ...FAST, logLevel: 'fatal' });
+    // Generated jobs are refused with a 429 (declared): a job no cluster ever runs would keep its event stream
+    // open for good and stall the run. The fixture project has its own bound.
+    hub = await startHub({ databaseUrl: pgEngine.url, temporalAddress: temporal.address, ...FAST, logLevel: 'fatal', admission: { maxQueuedPerTier: {}, maxQueuedPerProject: 0, retryAfterSec: 1, maxSpecBytes: 256 * 1024 } });
     const admin = new Api(hub.url, ADMIN_TOKEN);
     // Fixtures, so generated ids sometimes name real things: a project with a member, a cluster, a dataset,
-    // and a finished job (its event stream ends instead of waiting for a cluster that never comes).
-    await admin.post('/api/v1/projects', { name: 'ml' });
+    // and a finished job (its event stream ends).
+    await admin.post('/api/v1/projects', { name: 'ml', maxPending: 100 });
     await admin.post('/api/v1/users', { name: 'mia', projects: { ml: 'member' } });
     await admin.post('/api/v1/clusters', { id: 'gpu-east', region: 'us-east', kind: 'kubernetes' });
     await admin.post('/api/v1/datasets', { name: 'imagenet', sizeBytes: 1000, homeCluster: 'gpu-east' });
