@@ -194,14 +194,14 @@ describe('revocation, scrape token, archive', () => {
     const sub = await admin.post<{ code: string; message: string }>('/api/v1/jobs', helloJob('late', { project: 'alpha' }));
     expect(sub.status).toBe(409);
     expect(sub.body.message).toContain('project alpha is archived');
-    const bobSub = await admin.as(bob.token).post<{ message: string }>('/api/v1/jobs', helloJob('late', { project: 'alpha' }));
-    expect(bobSub.status).toBe(409);
+    // bob's only membership was alpha's: he may submit nowhere now
+    expect((await admin.as(bob.token).post('/api/v1/jobs', helloJob('late', { project: 'alpha' }))).status).toBe(403);
     expect((await admin.as(bob.token).get('/api/v1/projects/alpha')).status).toBe(404);
     expect((await admin.as(bob.token).get(`/api/v1/jobs/${id}`)).status).toBe(404);
     expect((await admin.get<Job>(`/api/v1/jobs/${id}`)).body.state).toBe('Cancelled');
     const log = await audit();
-    expect(log).toContainEqual(expect.objectContaining({ action: 'project.archive.refused', target: 'alpha' }));
-    expect(log).toContainEqual(expect.objectContaining({ action: 'project.archive', target: 'alpha' }));
+    // the archive is audited, once (the refusal and the repeat changed nothing)
+    expect(log.filter((e) => e.target === 'alpha' && e.action.startsWith('project.archive'))).toEqual([expect.objectContaining({ action: 'project.archive' })]);
   });
 
   it('a cluster is archived only once drained; archiving ends its agent session and nothing is placed on it again', async () => {
@@ -248,7 +248,6 @@ describe('revocation, scrape token, archive', () => {
     }
 
     const log = await audit();
-    expect(log).toContainEqual(expect.objectContaining({ action: 'cluster.archive.refused', target: 'north' }));
-    expect(log).toContainEqual(expect.objectContaining({ action: 'cluster.archive', target: 'north' }));
+    expect(log.filter((e) => e.target === 'north' && e.action.startsWith('cluster.archive'))).toEqual([expect.objectContaining({ action: 'cluster.archive' })]);
   });
 });

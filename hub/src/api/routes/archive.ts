@@ -1,6 +1,7 @@
 // Deleting a project or a cluster archives it: the row and its history stay (jobs, usage, audit), it stops
 // taking work. Refused with 409 while it still has work: a project with jobs that are not final, a cluster
-// with live jobs or nodes not yet cordoned (meridian node cordon|drain).
+// with live jobs or nodes not yet cordoned (meridian node cordon|drain). An archive is audited; a refusal, like
+// every refused request, changes nothing.
 import { z } from 'zod';
 import { tx } from '../../store/db.ts';
 import { audit } from '../../store/repos/audit.ts';
@@ -30,7 +31,6 @@ export function archiveRoutes(r: Routes, ctx: ApiContext): void {
       });
       if (!r2) throw notFound(`project ${params.name}`);
       if ('liveJobs' in r2) {
-        await audit(ctx.pool, principal.name, 'project.archive.refused', params.name, { liveJobs: r2.liveJobs });
         throw conflict(`project ${params.name} has ${r2.liveJobs} live job${r2.liveJobs === 1 ? '' : 's'}; cancel them or wait until they finish, then delete it again`, [
           { path: 'jobs', message: `${r2.liveJobs} job${r2.liveJobs === 1 ? ' is' : 's are'} not Succeeded, Failed or Cancelled (meridian job list --project ${params.name})` },
         ]);
@@ -64,7 +64,6 @@ export function archiveRoutes(r: Routes, ctx: ApiContext): void {
       if (!out) throw notFound(`cluster ${params.id}`);
       if ('refused' in out) {
         const st = out.refused;
-        await audit(ctx.pool, principal.name, 'cluster.archive.refused', params.id, { liveJobs: st.liveJobs, uncordoned: st.uncordoned });
         const details = [
           ...(st.liveJobs > 0 ? [{ path: 'jobs', message: `${st.liveJobs} live job${st.liveJobs === 1 ? '' : 's'} on the cluster; let them finish or cancel them (meridian job list --cluster ${params.id})` }] : []),
           ...(st.uncordoned.length > 0
