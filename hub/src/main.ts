@@ -16,7 +16,8 @@ import { SchedulingLoop } from './scheduler-loop/loop.ts';
 import { createPool } from './store/db.ts';
 import type { Queryable } from './store/db.ts';
 import { clusterForCredential } from './store/repos/clusters.ts';
-import { sealLegacyEnv } from './store/repos/job-env.ts';
+import { missingKeys, sealLegacyEnv } from './store/repos/job-env.ts';
+import { SecretsKeyError } from './store/sealed.ts';
 import { ensureDefaultProject } from './store/repos/projects.ts';
 import { migrate } from './store/migrate.ts';
 import { JobWorkflows } from './temporal/client.ts';
@@ -81,6 +82,13 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
   // Jobs stored before the environment was sealed (migration 007): sealed now, before anything serves them.
   const resealed = await sealLegacyEnv(pool, keyring);
   if (resealed) log.info({ jobs: resealed }, 'sealed the environments of jobs stored in plaintext');
+  const missing = await missingKeys(pool, keyring);
+  if (missing.length) {
+    await pool.end();
+    throw new SecretsKeyError(
+      `job environments are sealed under ${missing.map((k) => `key ${k.keyId} (${k.rows} rows)`).join(', ')}, which this hub does not hold: add that key to MERIDIAN_SECRETS_OLD_KEYS (and run meridian admin reseal before removing it)`,
+    );
+  }
   if (config.bootstrapToken) await bootstrapAdmin(pool, config.bootstrapAdmin, config.bootstrapToken);
   else await ensureDefaultProject(pool);
 

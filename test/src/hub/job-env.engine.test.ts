@@ -255,8 +255,13 @@ describe('at rest', () => {
     expect((await as('mia').get<JobView>(`/api/v1/jobs/${ids[0]}`)).status).toBe(200);
   });
 
-  it('a hub without a secrets key refuses to start, saying what to set', async () => {
+  it('a hub without a secrets key, or without the key its rows need, refuses to start, saying what to set', async () => {
     await expect(startHub({ databaseUrl: pgEngine.url, temporalAddress: temporal.address })).rejects.toThrow(/MERIDIAN_SECRETS_KEY is not set.*openssl rand -base64 32/);
     await expect(startHub({ databaseUrl: pgEngine.url, temporalAddress: temporal.address, secretsKey: 'dG9vIHNob3J0' })).rejects.toThrow(/MERIDIAN_SECRETS_KEY must be 32 random bytes/);
+    // a hub given another key (the old one dropped too early) refuses too, naming the key its rows need
+    const needed = new Keyring(TEST_SECRETS_KEY).currentId;
+    await expect(startHub({ databaseUrl: pgEngine.url, temporalAddress: temporal.address, secretsKey: generateSecretsKey() })).rejects.toThrow(
+      new RegExp(`sealed under key ${needed} \\(\\d+ rows\\), which this hub does not hold: add that key to MERIDIAN_SECRETS_OLD_KEYS`),
+    );
   });
 });

@@ -100,3 +100,8 @@ export async function resealJobEnv(pool: pg.Pool, keyring: Keyring, batch = 500)
 export async function sealedByKey(db: Queryable): Promise<{ keyId: string; rows: number }[]> {
   return (await db.query<{ keyId: string; rows: number }>('SELECT key_id AS "keyId", count(*)::int AS rows FROM job_env GROUP BY key_id ORDER BY key_id')).rows;
 }
+
+/** Key ids that sealed rows but are not in the keyring: a hub without them could not dispatch those jobs. */
+export async function missingKeys(db: Queryable, keyring: Keyring): Promise<{ keyId: string; rows: number }[]> {
+  return (await sealedByKey(db)).filter((k) => !keyring.ids.includes(k.keyId));
+}
