@@ -17,7 +17,7 @@ import { taskLogs } from './logs.ts';
 import { NodeOps } from './node-ops.ts';
 import type { Outcome } from './node-ops.ts';
 import { startPrewarm } from './prewarm.ts';
-import { deleteJobSecret, ensureJobSecret, hasSecrets, ownJobSecret } from './secrets.ts';
+import { buildJobSecret, deleteJobSecret, ensureJobSecret, hasSecrets, ownJobSecret } from './secrets.ts';
 import { JobTracker } from './status.ts';
 
 export interface DriverOptions {
@@ -209,6 +209,14 @@ export class KubernetesDriver {
     switch (cmd.kind) {
       case 'dispatch': {
         const ref = { jobId: cmd.jobId, attempt: cmd.attempt };
+        try {
+          // a bad secret name is the dispatch's fault: refused at once, never retried
+          if (hasSecrets(cmd)) buildJobSecret(cmd, this.o.namespace);
+        } catch (err) {
+          const reason = `DispatchFailed: ${errText(err)}`;
+          this.o.emit({ type: 'job.status', jobId: cmd.jobId, attempt: cmd.attempt, phase: 'Failed', reason, tasks: [], finishedAt: new Date().toISOString() });
+          return { ok: false, error: reason };
+        }
         const deadline = Date.now() + (this.o.dispatchRetryMs ?? 120_000);
         for (let i = 0; ; i++) {
           try {

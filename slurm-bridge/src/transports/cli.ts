@@ -17,6 +17,8 @@ export interface CliTransportOptions {
  * (`--export-file`, NUL-separated NAME=value), never in sbatch's own environment: sbatch then drops the
  * environment it was started with and the job gets exactly the file plus Slurm's SLURM_* variables, so a
  * user's PATH, LD_PRELOAD or BASH_ENV reaches the job (theirs to use) but never the agent's sbatch process.
+ * (Variables in the batch script's preamble would not do: the script may be any interpreter's, and a line
+ * before its #SBATCH block ends that block.)
  */
 export function sbatchArgs(req: SubmitRequest, exportFile?: string): string[] {
   const a: string[] = ['--parsable'];
@@ -106,9 +108,10 @@ export class CliTransport implements SlurmTransport {
 
   async submit(req: SubmitRequest): Promise<SubmitResult> {
     // The job starts from the agent's fixed environment (system PATH, SLURM_CONF, ...) with its own on top.
+    // sbatch sets SLURM_JOB_NAME in its own environment, which --export-file discards: it goes in the file.
     let body: Buffer;
     try {
-      body = exportFileBody({ ...this.runner.env, ...req.env });
+      body = exportFileBody({ ...this.runner.env, ...req.env, ...(req.name ? { SLURM_JOB_NAME: req.name } : {}) });
     } catch (err) {
       throw new SlurmError(`sbatch: ${(err as Error).message}`);
     }
