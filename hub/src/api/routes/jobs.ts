@@ -15,6 +15,7 @@ import { getProject } from '../../store/repos/projects.ts';
 import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
 import { jobViewFor, jobViewsFor } from '../job-views.ts';
 import { jobView, page } from '../views.ts';
+import { checkPlacement } from './jobs-placement.ts';
 import { clusterHold, slurmSubmit } from './jobs-slurm.ts';
 
 const IdParams = z.object({ id: JobId }).strict();
@@ -50,6 +51,7 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
         ]);
       }
       const { spec, held } = await slurmSubmit(ctx, principal, body);
+      await checkPlacement(ctx, spec);
       // The project and the queue counts in one query; the insert, its event and the scheduler's wake-up in one
       // statement (insertJob): two round trips on top of authentication.
       const q = await admissionState(ctx.pool, spec.tier, spec.project);
