@@ -63,7 +63,7 @@ describe('telemetry receiver', () => {
   describe('refuses broken input with a clear 4xx and stores nothing', () => {
     const cases: [string, () => Buffer | string, Record<string, string>, number, RegExp][] = [
       ['missing auth', () => encodeWriteRequest({ timeseries: [gpuSeries('up', 1, NOW)] }), { authorization: '' }, 401, /Authorization: Bearer/],
-      ['unknown token', () => encodeWriteRequest({ timeseries: [gpuSeries('up', 1, NOW)] }), { authorization: 'Bearer nope' }, 401, /unknown cluster credential/],
+      ['unknown token', () => encodeWriteRequest({ timeseries: [gpuSeries('up', 1, NOW)] }), { authorization: 'Bearer nope' }, 401, /unknown, rotated or revoked cluster credential/],
       ['bad snappy', () => Buffer.from('definitely not snappy'), {}, 400, /snappy/],
       ['bad protobuf', () => snappy.compressSync(Buffer.from('plain text is not a WriteRequest')), {}, 400, /not a remote-write 1.0 WriteRequest/],
       [
