@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
 import { PostgresEngine } from '../harness/postgres.ts';
+import { PrometheusEngine } from '../harness/prometheus.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
 import { TestAgent, fakeNodes } from '../doubles/test-agent.ts';
 import { ADMIN_TOKEN, Api, FAST, helloJob, TEST_METRICS_TOKEN, waitFor } from './helpers.ts';
@@ -173,6 +174,19 @@ describe('revocation, scrape token, archive', () => {
     expect(text).not.toMatch(/project=|"ml"|"alpha"/);
     const labelled = await (await fetch(`${hub2.url}/metrics`, scrape)).text();
     expect(labelled).toMatch(/meridian_jobs\{state="Running",tier="batch",project="ml"\} [1-9]/);
+
+    // Prometheus as the harness and the sandbox configure it scrapes the hub with the token
+    const prom = await PrometheusEngine.start({ hub: { target: new URL(hub.url).host, token: TEST_METRICS_TOKEN }, scrapeInterval: '1s' });
+    try {
+      const up = await waitFor('Prometheus to scrape the hub', async () => {
+        const r = await prom.query('up{job="meridian-hub"}');
+        return r.length ? r : null;
+      }, 30_000, 250);
+      expect(up[0]!.value[1]).toBe('1');
+      expect((await prom.query('meridian_jobs{state="Running"}')).length).toBeGreaterThan(0);
+    } finally {
+      await prom.stop();
+    }
   });
 
   it('a project is archived only without live jobs; then it takes no jobs and its members lose access, admins still read its history', async () => {
@@ -225,6 +239,8 @@ describe('revocation, scrape token, archive', () => {
       return nodes.length === 2 && nodes.every((n) => n.info.unschedulable);
     }, 15_000);
 
+    // a job waiting for north (queued: every node is cordoned) does not hold the archive up, and is never placed there
+    const waiting = await admin.submitJob(helloJob('waits-for-north', { placement: { clusters: ['north'] } }));
     const revoked = new Promise<number>((r) => north.link.events.once('revoked', () => r(Date.now())));
     const t0 = Date.now();
     const ok = await admin.req<{ id: string; archivedAt: string }>('DELETE', '/api/v1/clusters/north');
@@ -236,16 +252,13 @@ describe('revocation, scrape token, archive', () => {
     expect(c.archivedAt).toBeTruthy();
     expect((await admin.post('/api/v1/clusters/north/credential')).status).toBe(404);
 
-    // a job that may only run on north is refused at submit, or, where submit accepts it, stays queued
-    const only = await admin.post<{ id: string; details: { path: string }[] }>('/api/v1/jobs', helloJob('only-north', { placement: { clusters: ['north'] } }));
-    if (only.status === 201) {
-      await new Promise((r) => setTimeout(r, 2500));
-      expect((await admin.get<Job>(`/api/v1/jobs/${only.body.id}`)).body.state).toBe('Queued');
-      expect((await admin.post(`/api/v1/jobs/${only.body.id}/cancel`)).status).toBeLessThan(300);
-    } else {
-      expect(only.status).toBe(400);
-      expect(only.body.details.map((d) => d.path).join()).toContain('placement.clusters');
-    }
+    await new Promise((r) => setTimeout(r, 2500)); // several scheduling cycles
+    expect((await admin.get<Job>(`/api/v1/jobs/${waiting}`)).body.state).toBe('Queued');
+    expect((await admin.post(`/api/v1/jobs/${waiting}/cancel`)).status).toBeLessThan(300);
+    // and a new job cannot name it any more
+    const only = await admin.post<{ details: { path: string }[] }>('/api/v1/jobs', helloJob('only-north', { placement: { clusters: ['north'] } }));
+    expect(only.status).toBe(400);
+    expect(only.body.details.map((d) => d.path)).toEqual(['placement.clusters[0]']);
 
     const log = await audit();
     expect(log.filter((e) => e.target === 'north' && e.action.startsWith('cluster.archive'))).toEqual([expect.objectContaining({ action: 'cluster.archive' })]);
