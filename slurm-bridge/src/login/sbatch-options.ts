@@ -78,13 +78,15 @@ interface OptDef {
   apply: (o: SbatchOptions, v: string | undefined, name: string) => void;
 }
 
-const INT_MAX = 2147483647n;
 const LONG_MAX = 9223372036854775807n;
-/** Slurm's parse_int: a positive int; strtol saturates at LONG_MAX, and anything from INT_MAX up is too large. */
+/**
+ * Slurm 22.05's parse_int: a positive whole number; strtol saturates at LONG_MAX, which it refuses in its own
+ * words (sic). Values that fit are taken; the bounds table (checkLimits) refuses what no cluster could run.
+ */
 const posInt = (flag: string) => (v: string | undefined): number => {
   if (!v || !/^\+?\d+$/.test(v) || BigInt(v) <= 0n) throw new SbatchError(`sbatch: error: Invalid numeric value "${v ?? ''}" for --${flag}.\n`, 1);
   const n = BigInt(v);
-  if (n >= INT_MAX) throw new SbatchError(`sbatch: error: Numeric argument (${n > LONG_MAX ? LONG_MAX : n}) too large for --${flag}.\n`, 1);
+  if (n >= LONG_MAX) throw new SbatchError(`sbatch: error: Numeric argument (${LONG_MAX}) to big for --${flag}.\n`, 1);
   return Number(n);
 };
 
