@@ -140,6 +140,9 @@ describe('routes: order of checks and error shapes', () => {
     expect(method.json()).toMatchObject({ ...shape, code: 'method_not_allowed' });
     // a path parameter with its own pattern: a sibling path under another method is 405 with that method
     expect((await app.inject({ method: 'POST', url: '/n/a' })).statusCode).toBe(200);
+    const unknownOp = await app.inject({ method: 'POST', url: '/n/explode' });
+    expect(unknownOp.statusCode).toBe(400);
+    expect(unknownOp.json().details).toEqual([{ path: 'path.op', message: '"explode" is not one of: a, b' }]);
     const sibling = await app.inject({ method: 'POST', url: '/n/events' });
     expect([sibling.statusCode, sibling.headers.allow]).toEqual([405, 'GET, HEAD']);
     const unknownMethod = await app.inject({ method: 'QUERY' as 'GET', url: '/n/events', headers: { 'content-type': 'application/json' }, payload: '{' });

@@ -127,6 +127,14 @@ function segment(s: string): string {
   return s === '*' ? '.*' : s.replace(/[.+?^${}()|[\]\\*]/g, '\\$&');
 }
 
+const decoded = (s: string): string => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
@@ -135,19 +143,36 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
  * the check of every JSON value a request carries for bytes the store cannot keep.
  */
 export function installErrorHandler(app: FastifyInstance): void {
-  const known: { re: RegExp; methods: Set<string> }[] = [];
+  const known: { re: RegExp; loose: RegExp; patterned: { index: number; name: string; choices: string }[]; methods: Set<string> }[] = [];
   app.addHook('onRoute', (r) => {
-    const re = new RegExp(`^${r.url.split('/').map(segment).join('/')}/?$`);
+    const segments = r.url.split('/');
+    const re = new RegExp(`^${segments.map(segment).join('/')}/?$`);
     let row = known.find((k) => k.re.source === re.source);
-    if (!row) known.push((row = { re, methods: new Set() }));
+    if (!row) {
+      // a parameter with its own pattern (the node ops): the path matched loosely names the parameter in a 400
+      const patterned = segments.flatMap((seg, index) => {
+        const m = /^:([A-Za-z0-9_]+)\((.*)\)$/.exec(seg);
+        return m ? [{ index, name: m[1]!, choices: m[2]!.replace(/[\^$]/g, '').split('|').join(', ') }] : [];
+      });
+      const loose = new RegExp(`^${segments.map((seg) => segment(seg.replace(/\(.*\)$/, ''))).join('/')}/?$`);
+      known.push((row = { re, loose, patterned, methods: new Set() }));
+    }
     for (const m of [r.method].flat()) row.methods.add(String(m).toUpperCase());
   });
   const routeMiss = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const path = req.url.split('?')[0]!;
     const allowed = new Set(known.filter((k) => k.re.test(path)).flatMap((k) => [...k.methods]));
-    if (!allowed.size) return sendApiError(reply, new ApiError(404, 'not_found', `no route ${req.method} ${path}`));
-    const allow = METHODS.filter((m) => allowed.has(m)).join(', ');
-    return sendApiError(reply, new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`, [], { allow }));
+    if (allowed.size) {
+      const allow = METHODS.filter((m) => allowed.has(m)).join(', ');
+      return sendApiError(reply, new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`, [], { allow }));
+    }
+    const near = known.find((k) => k.patterned.length && k.methods.has(req.method) && k.loose.test(path));
+    if (near) {
+      const parts = path.split('/');
+      const details = near.patterned.map((p) => ({ path: `path.${p.name}`, message: `"${decoded(parts[p.index] ?? '')}" is not one of: ${p.choices}` }));
+      return sendApiError(reply, badRequest('invalid path', details));
+    }
+    return sendApiError(reply, new ApiError(404, 'not_found', `no route ${req.method} ${path}`));
   };
   app.setNotFoundHandler((req, reply) => void routeMiss(req, reply));
   // A request with no route is answered 404/405 even when Fastify failed earlier on its body (an unknown
