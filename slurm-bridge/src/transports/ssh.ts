@@ -65,6 +65,8 @@ export class SshRunner implements CommandRunner {
         cfg.hostVerifier = (hash: string) => Buffer.from(hash, 'hex').toString('base64').replace(/=+$/, '') === want;
       }
       c.once('ready', () => {
+        // Small request/answer exchanges: without this, Nagle and delayed ACKs add ~40 ms to every SFTP call.
+        c.setNoDelay(true);
         this.client = c;
         this.connecting = undefined;
         resolve(c);
