@@ -79,6 +79,7 @@ describe('routes: order of checks and error shapes', () => {
     const routes = new Routes(app);
     const Body = z.object({ n: z.number().int(), label: z.string().optional() }).strict();
     routes.add({ method: 'PUT', url: '/x/:id', tag: 't', summary: 's', params: z.object({ id: z.string().max(8) }), body: Body, access: 'admin', handler: async ({ body }) => body });
+    routes.add({ method: 'POST', url: '/small', tag: 't', summary: 's', bodyLimit: 16, body: z.object({ a: z.string() }), handler: async ({ body }) => body });
     routes.add({ method: 'PUT', url: '/patch/:id', tag: 't', summary: 's', params: z.object({ id: z.string() }), body: z.object({ a: z.boolean().optional() }).strict(), handler: async ({ body }) => body });
     routes.add({ method: 'GET', url: '/boom', tag: 't', summary: 's', auth: false, handler: async () => Promise.reject(new Error('bug')) });
     routes.add({ method: 'GET', url: '/pg', tag: 't', summary: 's', auth: false, handler: async () => Promise.reject(Object.assign(new Error('invalid byte sequence'), { code: '22021' })) });
@@ -131,6 +132,9 @@ describe('routes: order of checks and error shapes', () => {
     const media = await app.inject({ method: 'PUT', url: '/x/a', headers: { authorization: 'Bearer admin', 'content-type': 'text/csv' }, payload: 'a,b' });
     expect(media.statusCode).toBe(415);
     expect(media.json()).toMatchObject({ ...shape, code: 'unsupported_media_type' });
+    const big = await app.inject({ method: 'POST', url: '/small', headers: { authorization: 'Bearer admin', 'content-type': 'application/json' }, payload: JSON.stringify({ a: 'x'.repeat(64) }) });
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toMatchObject({ ...shape, code: 'too_large', details: [{ path: '(body)' }] });
     const none = await app.inject({ method: 'GET', url: '/nope' });
     expect(none.statusCode).toBe(404);
     expect(none.json()).toMatchObject({ ...shape, code: 'not_found' });
