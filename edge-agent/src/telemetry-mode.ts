@@ -7,6 +7,7 @@ import { hostname as osHostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
+import { linkRevocations } from './hub-link/index.ts';
 import { TelemetryCollector } from './telemetry/collector.ts';
 import { Forwarder } from './telemetry/forwarder.ts';
 import { openNvmlGpuSource } from './telemetry/native-sources.ts';
@@ -50,6 +51,8 @@ export function startTelemetry(o: TelemetryModeOptions & { hubUrl: string; crede
     agentId: o.clusterId,
     logger: o.log,
   });
+  // The receiver refused the credential for good (the forwarder logged why): end the process as the hub link does.
+  forwarder.once('fatal', ({ reason }: { reason: string }) => linkRevocations.emit('revoked', { clusterId: o.clusterId, message: `telemetry: ${reason}` }));
   const pipeline = new TelemetryPipeline({ collector, wal, forwarder, intervalMs: o.telemetryInterval });
   pipeline.start();
   o.log.info({ wal: dir, hostname, gpuJobs: jobs, simulated: gpus.simulated, available: gpus.available }, 'telemetry started');
