@@ -8,27 +8,12 @@ import { gpuPool } from '../harness/kube/nodes.ts';
 import { CHECKPOINT_ANNOTATION } from '@meridian/edge-agent/kubernetes/checkpoint-signal';
 import { jobSelector } from '@meridian/edge-agent/kubernetes/cancel';
 import { KubernetesDriver } from '@meridian/edge-agent/kubernetes/driver';
+import { A100, kubeDispatch } from './dispatch-command.ts';
 
 const NS = 'meridian-jobs';
-const A100 = 'NVIDIA-A100-SXM4-80GB';
 
-const dispatch = (jobId: string, tasks: number): DispatchCommand => ({
-  kind: 'dispatch',
-  jobId,
-  attempt: 1,
-  project: 'ml',
-  name: `job-${jobId}`,
-  tasks,
-  perTask: { cpuMilli: 1000, memoryMiB: 1024, gpus: 1, rdma: 0 },
-  gpuModel: A100,
-  nodes: [],
-  image: 'busybox',
-  command: ['sh', '-c', 'train'],
-  env: {},
-  maxRuntimeSec: 600,
-  checkpointSignal: 'SIGUSR1',
-  annotations: { 'kwok.meridian.dev/run-duration': '120s' },
-});
+const dispatch = (jobId: string, tasks: number): DispatchCommand =>
+  kubeDispatch(jobId, '120s', { tasks, command: ['sh', '-c', 'train'], checkpointSignal: 'SIGUSR1' });
 
 describe('Kubernetes checkpoint request (signal command) on KWOK', () => {
   let cluster: KubeCluster;

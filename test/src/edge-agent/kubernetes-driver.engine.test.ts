@@ -9,30 +9,13 @@ import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
 import { KubernetesDriver } from '@meridian/edge-agent/kubernetes/driver';
 import { jobName } from '@meridian/edge-agent/kubernetes/jobs';
+import { A100, kubeDispatch } from './dispatch-command.ts';
 
-const A100 = 'NVIDIA-A100-SXM4-80GB';
 const NS = 'meridian-jobs';
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-function dispatch(jobId: string, o: Partial<DispatchCommand> = {}): DispatchCommand {
-  return {
-    kind: 'dispatch',
-    jobId,
-    attempt: 1,
-    project: 'ml',
-    name: `job-${jobId}`,
-    tasks: 1,
-    perTask: { cpuMilli: 1000, memoryMiB: 1024, gpus: 1, rdma: 0 },
-    gpuModel: A100,
-    nodes: [],
-    image: 'busybox',
-    command: ['sh', '-c', 'echo hi'],
-    env: { FOO: 'bar' },
-    maxRuntimeSec: 600,
-    annotations: { 'kwok.meridian.dev/run-duration': '1s' },
-    ...o,
-  };
-}
+const dispatch = (jobId: string, o: Partial<DispatchCommand> = {}): DispatchCommand =>
+  kubeDispatch(jobId, '1s', { command: ['sh', '-c', 'echo hi'], env: { FOO: 'bar' }, ...o });
 
 describe('Kubernetes driver on a KWOK cluster', () => {
   let cluster: KubeCluster;

@@ -9,29 +9,12 @@ import { KubeCluster } from '../harness/kube/cluster.ts';
 import { gpuPool } from '../harness/kube/nodes.ts';
 import { KubernetesDriver } from '@meridian/edge-agent/kubernetes/driver';
 import { jobName, secretName } from '@meridian/edge-agent/kubernetes/jobs';
+import { A100, kubeDispatch } from './dispatch-command.ts';
 
-const A100 = 'NVIDIA-A100-SXM4-80GB';
 const NS = 'meridian-jobs';
 
-function dispatch(jobId: string, o: Partial<DispatchCommand> = {}): DispatchCommand {
-  return {
-    kind: 'dispatch',
-    jobId,
-    attempt: 1,
-    project: 'ml',
-    name: `job-${jobId}`,
-    tasks: 1,
-    perTask: { cpuMilli: 1000, memoryMiB: 1024, gpus: 1, rdma: 0 },
-    gpuModel: A100,
-    nodes: [],
-    image: 'busybox',
-    command: ['sh', '-c', 'echo "$API_KEY"'],
-    env: { FOO: 'bar' },
-    maxRuntimeSec: 600,
-    annotations: { 'kwok.meridian.dev/run-duration': '60s' },
-    ...o,
-  };
-}
+const dispatch = (jobId: string, o: Partial<DispatchCommand> = {}): DispatchCommand =>
+  kubeDispatch(jobId, '60s', { command: ['sh', '-c', 'echo "$API_KEY"'], env: { FOO: 'bar' }, ...o });
 
 describe('Kubernetes driver: job secrets', () => {
   let cluster: KubeCluster;

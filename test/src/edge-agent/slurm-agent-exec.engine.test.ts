@@ -15,6 +15,7 @@ import { SshdEngine } from '../harness/sshd.ts';
 import { LocalTransport } from '@meridian/slurm-bridge/transports/local';
 import { SshTransport } from '@meridian/slurm-bridge/transports/ssh';
 import { SlurmDriver } from '@meridian/edge-agent/slurm/driver';
+import { dispatchCommand } from './dispatch-command.ts';
 
 let slurm: SlurmCluster;
 let sshd: SshdEngine;
@@ -26,22 +27,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A driver per transport, each recording what it would send to the hub and what it logs. */
 const drivers: Record<'local' | 'ssh', { driver: SlurmDriver; events: AgentEvent[]; logs: string[] }> = {} as never;
 
-function dispatch(jobId: string, over: Partial<DispatchCommand> = {}): DispatchCommand {
-  return {
-    kind: 'dispatch',
-    jobId,
-    attempt: 1,
-    project: 'physics',
-    name: `job-${jobId}`,
-    tasks: 1,
-    perTask: { cpuMilli: 1000, memoryMiB: 100, gpus: 0, rdma: 0 },
-    nodes: [],
-    env: {},
-    maxRuntimeSec: 600,
-    annotations: {},
-    ...over,
-  };
-}
+const dispatch = (jobId: string, over: Partial<DispatchCommand> = {}): DispatchCommand =>
+  dispatchCommand(jobId, { project: 'physics', perTask: { cpuMilli: 1000, memoryMiB: 100, gpus: 0, rdma: 0 }, ...over });
 
 async function until(via: 'local' | 'ssh', jobId: string, pred: (e: JobStatusEvent) => boolean, timeoutMs = 60_000): Promise<JobStatusEvent> {
   const { driver, events } = drivers[via];

@@ -7,6 +7,7 @@ import { SlurmCluster } from '../harness/slurm.ts';
 import { SshdEngine } from '../harness/sshd.ts';
 import { SshTransport } from '@meridian/slurm-bridge/transports/ssh';
 import { SlurmDriver } from '@meridian/edge-agent/slurm/driver';
+import { dispatchCommand } from './dispatch-command.ts';
 import { slurmCommandHandler } from '@meridian/edge-agent/slurm/link';
 
 let slurm: SlurmCluster;
@@ -16,23 +17,8 @@ let outDir: string;
 const events: AgentEvent[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function dispatch(jobId: string, over: Partial<DispatchCommand> = {}): DispatchCommand {
-  return {
-    kind: 'dispatch',
-    jobId,
-    attempt: 1,
-    project: 'physics',
-    name: `job-${jobId}`,
-    tasks: 1,
-    perTask: { cpuMilli: 1000, memoryMiB: 256, gpus: 1, rdma: 0 },
-    gpuModel: 'A100',
-    nodes: [],
-    env: {},
-    maxRuntimeSec: 600,
-    annotations: {},
-    ...over,
-  };
-}
+const dispatch = (jobId: string, over: Partial<DispatchCommand> = {}): DispatchCommand =>
+  dispatchCommand(jobId, { project: 'physics', perTask: { cpuMilli: 1000, memoryMiB: 256, gpus: 1, rdma: 0 }, gpuModel: 'A100', ...over });
 
 async function until(jobId: string, pred: (e: JobStatusEvent) => boolean, timeoutMs = 60_000): Promise<JobStatusEvent> {
   const deadline = Date.now() + timeoutMs;
