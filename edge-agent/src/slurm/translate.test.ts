@@ -109,6 +109,7 @@ describe('inventory', () => {
     const n = nodeInfoOf(node({ baseState: 'mixed' }), 'c1');
     expect(n).toMatchObject({ name: 'g', gpuModel: 'a100', capacity: { cpuMilli: 8000, memoryMiB: 16000, gpus: 4 }, requested: { cpuMilli: 2000, memoryMiB: 100, gpus: 1 }, unschedulable: false, ready: true, state: 'mix' });
     expect(n.labels).toMatchObject({ 'slurm.meridian.dev/cluster': 'c1', 'slurm.meridian.dev/feature.ib': 'true' });
+    expect(n.gpus.map((g) => g.milliUsed)).toEqual([1000, 0, 0, 0]);
   });
   it('drain, drng, down, power states', () => {
     expect(nodeInfoOf(node({ flags: ['DRAIN'], reason: 'meridian: x', reasonUser: 'root' }))).toMatchObject({ state: 'drain', unschedulable: true, reason: 'meridian: x', labels: { 'slurm.meridian.dev/reason-user': 'root' } });

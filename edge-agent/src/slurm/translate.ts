@@ -336,7 +336,9 @@ export function nodeInfoOf(n: SlurmNode, clusterName?: string): NodeInfo {
     capacity: cap,
     allocatable: cap,
     requested: { cpuMilli: n.allocCpus * 1000, memoryMiB: n.allocMemoryMiB, gpus: gpusUsed, rdma: 0 },
-    gpus: Array.from({ length: gpus }, (_, index) => ({ index, healthy: !down, milliUsed: 0 })),
+    // Slurm reports a count, not which devices: the first `gpusUsed` carry it, so every reader of the
+    // inventory (the scheduler, `meridian nodes`, metrics) sees the GPUs every job holds, Meridian's or not.
+    gpus: Array.from({ length: gpus }, (_, index) => ({ index, healthy: !down, milliUsed: index < gpusUsed ? 1000 : 0 })),
     labels,
     taints: [],
     unschedulable,

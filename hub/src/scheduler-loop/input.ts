@@ -1,4 +1,4 @@
-// Builds one scheduling cycle's input from the store: clusters with node snapshots overlaid with the
+// Builds one scheduling cycle's input from the store: clusters with node snapshots combined with the
 // hub's own reservations (placed/dispatched/running jobs), the queued jobs, and projects with budget left.
 import type { NodeInfo } from '@meridian/protocol/agent-protocol';
 import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAllocation, SchedulerConfig } from '../scheduler/index.ts';
@@ -8,6 +8,7 @@ import { cacheFacts } from '../store/repos/datasets.ts';
 import { listProjects, projectSpend } from '../store/repos/projects.ts';
 import { activeAllocations, queuedJobs } from '../store/repos/scheduling.ts';
 import type { QueuedRow } from '../store/repos/scheduling.ts';
+import { dropShown, memberOnlyUse, placeMemberUse } from './capacity.ts';
 import { applyLocality } from './datasets.ts';
 import { clusterNodes, gateQueued, type GateResult } from './gates.ts';
 import { NO_CLUSTER } from './slurm-rules.ts';
@@ -36,13 +37,10 @@ export function toSchedulerJob(r: QueuedRow, restrict?: string[]): JobSpec {
   };
 }
 
+/** A reported node with its GPUs free: the hub's reservations and then the member's other use fill them. */
 function toNodeSpec(info: NodeInfo): NodeSpec {
   const gpuCount = Math.max(info.allocatable.gpus, info.gpus.length);
-  const gpus = Array.from({ length: gpuCount }, (_, i) => {
-    const g = info.gpus.find((x) => x.index === i);
-    const used = g ? g.milliUsed || (g.jobId ? 1000 : 0) : i < info.requested.gpus ? 1000 : 0;
-    return { healthy: g ? g.healthy : true, milliUsed: Math.min(1000, used) };
-  });
+  const gpus = Array.from({ length: gpuCount }, (_, i) => ({ healthy: info.gpus.find((x) => x.index === i)?.healthy ?? true, milliUsed: 0 }));
   return {
     name: info.name,
     gpuModel: gpuCount > 0 ? (info.gpuModel ?? 'unknown') : '',
@@ -55,10 +53,14 @@ function toNodeSpec(info: NodeInfo): NodeSpec {
   };
 }
 
-/** Marks the hub's reservations on the reported nodes (max of reported and reserved, never double). */
-function overlay(nodes: Map<string, NodeSpec>, a: RunningAllocation, reserved: Map<string, { cpu: number; mem: number }>): boolean {
+/**
+ * Marks the hub's reservations on the reported nodes (CPU and memory: max of reported and reserved, never
+ * double). `shown` collects, per node, whole GPUs of this job that the member already counts untagged.
+ */
+function overlay(nodes: Map<string, NodeSpec>, a: RunningAllocation, reserved: Map<string, { cpu: number; mem: number }>, shown?: Map<string, number>): boolean {
   for (const t of a.tasks) if (!nodes.has(t.node)) return false;
   for (const t of a.tasks) {
+    if (shown && 'gpuIndices' in t) shown.set(t.node, (shown.get(t.node) ?? 0) + t.gpuIndices.length);
     const n = nodes.get(t.node)!;
     if ('gpuIndices' in t) for (const i of t.gpuIndices) if (n.gpus[i]) n.gpus[i]!.milliUsed = 1000;
     if ('gpuIndex' in t && n.gpus[t.gpuIndex]) n.gpus[t.gpuIndex]!.milliUsed = Math.min(1000, n.gpus[t.gpuIndex]!.milliUsed + t.milli);
@@ -84,6 +86,7 @@ export async function buildGatedInput(db: Queryable, now: number, config: Schedu
 
   const clusters: ClusterSpec[] = [];
   const nodesByCluster = new Map<string, Map<string, NodeSpec>>();
+  const kindOf = new Map(clusterRows.map((c) => [c.id, c.kind]));
   for (const c of clusterRows) {
     if (c.status === 'lost' || c.status === 'new') continue;
     const nodes = new Map(nodeRows.filter((n) => n.clusterId === c.id).map((n) => [n.name, toNodeSpec(n.info)]));
@@ -92,6 +95,7 @@ export async function buildGatedInput(db: Queryable, now: number, config: Schedu
   }
   const running: RunningAllocation[] = [];
   const reservedByCluster = new Map<string, Map<string, { cpu: number; mem: number }>>();
+  const shownByCluster = new Map<string, Map<string, number>>();
   for (const r of active) {
     const nodes = nodesByCluster.get(r.cluster_id);
     if (!nodes || !Array.isArray(r.placement)) continue;
@@ -113,7 +117,21 @@ export async function buildGatedInput(db: Queryable, now: number, config: Schedu
     };
     let reserved = reservedByCluster.get(r.cluster_id);
     if (!reserved) reservedByCluster.set(r.cluster_id, (reserved = new Map()));
-    if (overlay(nodes, a, reserved)) running.push(a);
+    // Slurm counts a job's GPUs once it runs there; a Kubernetes pod names its job on the GPUs it holds.
+    let shown: Map<string, number> | undefined;
+    if (r.state === 'Running' && kindOf.get(r.cluster_id) === 'slurm') {
+      shown = shownByCluster.get(r.cluster_id);
+      if (!shown) shownByCluster.set(r.cluster_id, (shown = new Map()));
+    }
+    if (overlay(nodes, a, reserved, shown)) running.push(a);
+  }
+  // Then what the member runs besides: jobs and pods the hub never placed, on the GPUs the hub left.
+  const hubJobs = new Map(active.map((r) => [r.id, new Set(Array.isArray(r.placement) ? r.placement.map((t) => t.node) : [])]));
+  for (const [cid, nodes] of nodesByCluster) {
+    const use = new Map(nodeRows.filter((n) => n.clusterId === cid && nodes.has(n.name)).map((n) => [n.name, memberOnlyUse(n.info, hubJobs)]));
+    const shown = shownByCluster.get(cid);
+    if (shown) dropShown(use, shown);
+    for (const [name, amounts] of use) placeMemberUse(nodes.get(name)!, amounts);
   }
   for (const [cid, reserved] of reservedByCluster)
     for (const [name, r] of reserved) {

@@ -83,6 +83,11 @@ describe('scontrol show node/partition -o', () => {
     expect(n!.gres).toEqual([{ name: 'gpu', type: 'a100', count: 4 }]);
     expect(n!.gresUsed).toEqual([{ name: 'gpu', type: 'a100', count: 2 }]);
   });
+  it('-d: GresUsed counts every job on the node even where AllocTRES leaves gres/gpu out (no accounting)', () => {
+    const line = 'NodeName=gpu-0 CPUTot=8 CPUAlloc=1 RealMemory=16000 AllocMem=100 Gres=gpu:a100:4 GresDrain=N/A GresUsed=gpu:a100:3(IDX:0-2) State=MIXED Partitions=gpu CfgTRES=cpu=8,mem=16000M,billing=8 AllocTRES=cpu=1,mem=100M';
+    expect(parseScontrolNodes(line)[0]!.gresUsed).toEqual([{ name: 'gpu', type: 'a100', count: 3 }]);
+    expect(parseScontrolNodes(line.replace('GresUsed=gpu:a100:3(IDX:0-2)', 'GresUsed=gpu:a100:0(IDX:N/A)'))[0]!.gresUsed).toEqual([{ name: 'gpu', type: 'a100', count: 0 }]);
+  });
   it('handles nodes without gres or reason, and NOT_RESPONDING', () => {
     const [n] = parseScontrolNodes('NodeName=c1 CPUTot=2 RealMemory=1000 Gres=(null) State=DOWN*+CLOUD Partitions=x');
     expect(n).toMatchObject({ baseState: 'down', flags: ['CLOUD', 'NOT_RESPONDING'], gres: [], gresUsed: [], reason: '' });

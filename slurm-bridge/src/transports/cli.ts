@@ -191,7 +191,8 @@ export class CliTransport implements SlurmTransport {
   }
 
   async nodes(): Promise<SlurmNode[]> {
-    const r = await this.run(['scontrol', 'show', 'node', '-o']);
+    // -d adds GresUsed: AllocTRES lists gres/gpu only where accounting tracks it (AccountingStorageTRES)
+    const r = await this.run(['scontrol', 'show', 'node', '-o', '-d']);
     if (r.code !== 0) throw slurmFailure('scontrol show node', r);
     return parseScontrolNodes(r.stdout);
   }

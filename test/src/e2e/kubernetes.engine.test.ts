@@ -1,7 +1,7 @@
 // End to end with everything real: Postgres, Temporal, the hub, two KWOK Kubernetes regions and one
 // `edge-agent` process per region. Proves placement by policy, Succeeded/Failed with exit codes at the hub,
-// hand cordons honoured, hub drains evicting and requeueing, and cluster loss → requeue elsewhere with
-// nothing running twice when the region returns.
+// hand cordons honoured, hub drains evicting and requeueing, GPUs taken by pods Meridian did not create
+// counted at the hub, and cluster loss → requeue elsewhere with nothing running twice when the region returns.
 import * as k8s from '@kubernetes/client-node';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ const LOST_MS = 6000;
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 type Job = { id: string; state: string; cluster: string | null; attempt: number; exitCode: number | null; reason: string | null; startedAt: string | null; finishedAt: string | null; placement: { node: string }[] | null };
-type NodeRow = { clusterId: string; name: string; info: { unschedulable: boolean; reason?: string; requested: { gpus: number } } };
+type NodeRow = { clusterId: string; name: string; info: { unschedulable: boolean; reason?: string; requested: { gpus: number }; gpus: { milliUsed: number }[] } };
 
 // The placement policy is a project setting (the scheduler reads the project's policy; see the report).
 function job(name: string, o: { project?: string; gpus?: number; tasks?: number; run?: string; exit?: number; clusters?: string[] } = {}): Record<string, unknown> {
@@ -114,6 +114,39 @@ describe('Kubernetes regions end to end (hub + edge agents + KWOK)', () => {
     const j = await until(id, 'Failed');
     expect(j.exitCode).toBe(3);
     expect(j.reason).toMatch(/exit code 3/);
+  });
+
+  it('pods Meridian did not create take 4 GPUs on each node: the hub counts them and a 5-GPU job waits queued', async () => {
+    const outsiders = ['a100-0', 'a100-1'].map((node) => ({ name: `outsider-${node}`, node }));
+    for (const o of outsiders)
+      await east.core().createNamespacedPod({
+        namespace: 'default',
+        body: { metadata: { name: o.name }, spec: { nodeName: o.node, containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '4' } } }] } },
+      });
+    try {
+      const t0 = Date.now();
+      await waitFor('outside pods counted at the hub', async () => {
+        const ns = await nodes('east');
+        return ns.length === 2 && ns.every((n) => n.info.requested.gpus === 4 && n.info.gpus.filter((g) => g.milliUsed > 0).length === 4);
+      }, 10_000, 100);
+      const seenMs = Date.now() - t0;
+      expect(seenMs, `hub counted the pods after ${seenMs} ms`).toBeLessThan(10_000);
+      console.log(`outside pods' GPUs at the hub ${seenMs} ms after creation`);
+
+      // 8 GPUs are free in the region, but no node has 5: the job must wait rather than be dispatched
+      const id = await submit(job('needs-five', { gpus: 5, clusters: ['east'], run: '1s' }));
+      await new Promise((r) => setTimeout(r, 4000));
+      const j = await get(id);
+      expect(j.state, JSON.stringify(j)).toBe('Queued');
+      expect(j.reason, JSON.stringify(j)).toBeTruthy();
+      expect(await kubeJobs(east, id)).toHaveLength(0);
+
+      for (const o of outsiders) await east.core().deleteNamespacedPod({ name: o.name, namespace: 'default', gracePeriodSeconds: 0 });
+      const done = await until(id, 'Succeeded');
+      expect(done.cluster).toBe('east');
+    } finally {
+      for (const o of outsiders) await east.core().deleteNamespacedPod({ name: o.name, namespace: 'default', gracePeriodSeconds: 0 }).catch(() => undefined);
+    }
   });
 
   it('a node cordoned by hand gets no new placements', async () => {

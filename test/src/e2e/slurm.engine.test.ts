@@ -1,6 +1,7 @@
 // End to end with everything real for a Slurm member: Postgres, Temporal, the hub, the harness Slurm cluster
 // and one `edge-agent --kind slurm` process. A batch script submitted to the hub runs as a real Slurm job;
-// the hub reports Succeeded, and a script that exits 3 is Failed with exit code 3.
+// the hub reports Succeeded, and a script that exits 3 is Failed with exit code 3. GPUs held by Slurm jobs the hub
+// never saw count as used at the hub, so a Meridian job waits queued instead of being dispatched into them.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { TemporalEngine } from '../harness/temporal.ts';
 import { SlurmAgentProcess } from './slurm-agents.ts';
 
 type Job = { id: string; state: string; cluster: string | null; exitCode: number | null; reason: string | null; clusterJobId?: string | null; startedAt: string | null; finishedAt: string | null };
-type NodeRow = { clusterId: string; name: string };
+type NodeRow = { clusterId: string; name: string; info: { requested: { gpus: number }; gpus: { milliUsed: number }[] } };
 
 function scriptJob(name: string, script: string): Record<string, unknown> {
   return {
@@ -51,7 +52,8 @@ describe('a Slurm cluster end to end (hub + edge-agent --kind slurm + Slurm)', (
     const r = await admin.post<{ credential: string }>('/api/v1/clusters', { id: 'hpc', region: 'on-prem', kind: 'slurm', prices: { a100: { onDemand: 1.1 } } });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     runDir = RunDir.create('e2e-slurm-agent');
-    agent = await new SlurmAgentProcess({ hubUrl: hub.url, clusterId: 'hpc', credential: r.body.credential, slurmConf: slurm.confPath, runDir, args: ['--slurm-poll-interval', '500'] }).start();
+    // the agent's default poll interval: the native-usage test measures what a real deployment gets
+    agent = await new SlurmAgentProcess({ hubUrl: hub.url, clusterId: 'hpc', credential: r.body.credential, slurmConf: slurm.confPath, runDir }).start();
     await waitFor('Slurm inventory at the hub', async () => (await admin.get<{ items: NodeRow[] }>('/api/v1/nodes?cluster=hpc')).body.items.length === 2, 60_000, 250);
   });
   afterAll(async () => {
@@ -94,5 +96,44 @@ describe('a Slurm cluster end to end (hub + edge-agent --kind slurm + Slurm)', (
     expect(sj).toHaveLength(1);
     expect(sj[0]!.state).toBe('FAILED');
     expect(sj[0]!.exitCode).toBe(3);
+  });
+
+  it('native Slurm jobs that fill the GPUs show as used at the hub within 10 s; a Meridian job then waits queued with a reason', async () => {
+    const hubGpus = async () => {
+      const items = (await admin.get<{ items: NodeRow[] }>('/api/v1/nodes?cluster=hpc')).body.items;
+      return { requested: items.reduce((s, n) => s + n.info.requested.gpus, 0), marked: items.reduce((s, n) => s + n.info.gpus.filter((g) => g.milliUsed > 0).length, 0) };
+    };
+    expect(await hubGpus()).toEqual({ requested: 0, marked: 0 });
+    // straight to slurmctld, as a user of the cluster would: the hub never hears of these jobs
+    const native = [0, 1].map(() => {
+      const r = slurm.run('sbatch', ['--parsable', '--gres=gpu:4', '-N1', `--chdir=${agent.workDir}`, '-o', '/dev/null', '--wrap', 'sleep 600']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split(';')[0]!;
+    });
+    const t0 = Date.now();
+    try {
+      await waitFor('native GPU use at the hub', async () => {
+        const g = await hubGpus();
+        return g.requested === 8 && g.marked === 8;
+      }, 10_000, 100);
+      const seenMs = Date.now() - t0;
+      expect(seenMs, `hub showed native use after ${seenMs} ms`).toBeLessThan(10_000);
+      console.log(`native Slurm GPU use at the hub ${seenMs} ms after sbatch`);
+
+      const id = await submit({ ...scriptJob('waits-for-gpus', '#!/bin/bash\ntrue\n'), resources: { gpus: 2, cpu: 1, memory: '512Mi' } });
+      // several scheduler cycles (500 ms each) and agent polls go by: still Queued, with the reason shown
+      await new Promise((r) => setTimeout(r, 5000));
+      const j = (await admin.get<Job>(`/api/v1/jobs/${id}`)).body;
+      expect(j.state, JSON.stringify(j)).toBe('Queued');
+      expect(j.reason, JSON.stringify(j)).toBeTruthy();
+      expect(slurmJobs(id)).toHaveLength(0);
+
+      // the native jobs end: the GPUs are free again and the Meridian job runs
+      expect(slurm.run('scancel', native).code).toBe(0);
+      const done = await until(id, 'Succeeded');
+      expect(done.cluster).toBe('hpc');
+    } finally {
+      slurm.run('scancel', native);
+    }
   });
 });

@@ -13,6 +13,7 @@ export interface ActiveRow {
   placement: TaskPlacement[] | null;
   spec: UserSpec;
   started_ms: number;
+  state: 'Placed' | 'Dispatched' | 'Running';
 }
 
 export interface QueuedRow {
@@ -29,7 +30,7 @@ export interface QueuedRow {
 export async function activeAllocations(db: Queryable): Promise<ActiveRow[]> {
   return (
     await db.query<ActiveRow>(
-      `SELECT id::text AS id, project, tier, cluster_id, gpu_model, placement, spec,
+      `SELECT id::text AS id, project, tier, cluster_id, gpu_model, placement, spec, state,
          (extract(epoch FROM COALESCE(started_at, placed_at, submitted_at)) * 1000)::float8 AS started_ms
        FROM jobs WHERE state IN ('Placed', 'Dispatched', 'Running') AND placement IS NOT NULL`,
     )
