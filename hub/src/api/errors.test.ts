@@ -2,16 +2,12 @@
 // route checks the caller, the path and the body.
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { AgentGateway } from '../gateway/gateway.ts';
-import { HubMetrics } from '../metrics.ts';
-import { generateSecretsKey, Keyring } from '../store/sealed.ts';
 import type { Principal } from '../store/repos/users.ts';
 import { findBadString } from './bad-bytes.ts';
 import type { ApiContext } from './context.ts';
+import { noDatabaseContext } from './testing/no-database-context.ts';
 import { installErrorHandler, toApiError, transient } from './errors.ts';
 import { Routes } from './route.ts';
 import { buildServer } from './server.ts';
@@ -163,19 +159,7 @@ describe('routes: order of checks and error shapes', () => {
 });
 
 describe('the hub server', () => {
-  const noDb = { query: () => Promise.reject(new Error('no database in unit tests')) } as unknown as pg.Pool;
-  const ctx: ApiContext = {
-    pool: noDb,
-    log: pino({ level: 'silent' }),
-    metrics: new HubMetrics(noDb),
-    workflows: () => null,
-    startWorkflow: () => undefined,
-    gateway: { connected: () => false } as unknown as AgentGateway,
-    admission: { maxQueuedPerTier: {}, maxQueuedPerProject: 10, retryAfterSec: 5, maxSpecBytes: 1024 },
-    version: 'test',
-    triggerSchedule: () => undefined,
-    keyring: new Keyring(generateSecretsKey()),
-  };
+  const ctx: ApiContext = noDatabaseContext();
 
   it('answers an over-long path segment with 414 and a broken URL with 400, in the standard shape', async () => {
     const app = await buildServer(ctx, ctx.log);

@@ -1,26 +1,10 @@
 // The OpenAPI document and request validation, without a database (routes reject before touching it).
-import type pg from 'pg';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { AgentGateway } from '../gateway/gateway.ts';
-import { HubMetrics } from '../metrics.ts';
-import { generateSecretsKey, Keyring } from '../store/sealed.ts';
 import type { ApiContext } from './context.ts';
+import { noDatabaseContext } from './testing/no-database-context.ts';
 import { buildServer } from './server.ts';
 
-const noDb = { query: () => Promise.reject(new Error('no database in unit tests')) } as unknown as pg.Pool;
-const ctx: ApiContext = {
-  pool: noDb,
-  log: pino({ level: 'silent' }),
-  metrics: new HubMetrics(noDb),
-  workflows: () => null,
-  startWorkflow: () => undefined,
-  gateway: { connected: () => false } as unknown as AgentGateway,
-  admission: { maxQueuedPerTier: {}, maxQueuedPerProject: 10, retryAfterSec: 5, maxSpecBytes: 1024 },
-  version: 'test',
-  triggerSchedule: () => undefined,
-  keyring: new Keyring(generateSecretsKey()),
-};
+const ctx: ApiContext = noDatabaseContext();
 
 describe('REST API surface', () => {
   it('serves an OpenAPI 3.1 document generated from the zod schemas', async () => {
