@@ -172,6 +172,11 @@ export const JobStatusEvent = z.object({
   /** A plain reason a person understands: ImagePullBackOff, Unschedulable, OOMKilled, DeadlineExceeded, TIMEOUT... */
   reason: z.string().optional(),
   message: z.string().optional(),
+  /**
+   * Pending only: why the member has not started every task, in its own words (the pod's Unschedulable message,
+   * Slurm's reason code). The hub shows "dispatched, waiting in <cluster>: <pendingReason>".
+   */
+  pendingReason: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   /** Cluster-native id (Kubernetes Job name, Slurm job id). */
