@@ -11,6 +11,8 @@ import { slurmScriptParts } from './slurm-script.ts';
 
 export const MANAGED_BY = 'meridian';
 export const COMPLETION_INDEX_ANNOTATION = 'batch.kubernetes.io/job-completion-index';
+/** On every pod of an attempt: the hub's reservation it runs in (`<job>-a<attempt>`), for kubectl and quotas. */
+export const RESERVATION_LABEL = 'meridian.dev/reservation';
 export const JOB_ANNOTATIONS = {
   name: 'meridian.dev/job-name',
   checkpointSignal: 'meridian.dev/checkpoint-signal',
@@ -122,7 +124,10 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
   const wholeGpus = t.gpus > 0 || Boolean(t.milliGpu);
   const nodeSelector: Record<string, string> = {};
   if (cmd.gpuModel && wholeGpus) nodeSelector[o.gpuModelLabel] = cmd.gpuModel;
-  const hinted = [...new Set(cmd.nodes)];
+  // The nodes the hub reserved are a hard pin: the kube-scheduler may only bind the pods there (it still checks
+  // room, so a foreign pod that took the room leaves them Pending with its Unschedulable message). matchFields on
+  // metadata.name is the node's own name, whatever its hostname label says.
+  const pinned = [...new Set(cmd.nodes)];
 
   return {
     apiVersion: 'batch/v1',
@@ -156,20 +161,12 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
       // An evicted (drained / preempted) pod fails the Job at once with a reason the hub reads as "requeue".
       podFailurePolicy: { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
       template: {
-        metadata: { labels, annotations: podAnnotations },
+        metadata: { labels: { ...labels, [RESERVATION_LABEL]: name }, annotations: podAnnotations },
         spec: {
           restartPolicy: 'Never',
           ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
-          ...(hinted.length
-            ? {
-                affinity: {
-                  nodeAffinity: {
-                    preferredDuringSchedulingIgnoredDuringExecution: [
-                      { weight: 50, preference: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: hinted }] } },
-                    ],
-                  },
-                },
-              }
+          ...(pinned.length
+            ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: pinned }] }] } } } }
             : {}),
           ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
           ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),

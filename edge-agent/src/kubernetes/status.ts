@@ -137,7 +137,13 @@ export function jobStatus(ref: JobRef, job: V1Job | undefined, pods: V1Pod[], de
       ...times(iso(failed.lastTransitionTime) ?? ends.at(-1)),
     };
   }
-  const running = tasks.some((t) => t.phase === 'Running' || t.phase === 'Succeeded' || t.phase === 'Failed');
+  // A gang runs when every task has started (a half-bound gang is Pending, never Running); an array (its
+  // parallelism below its completions, or indices failing on their own) runs when any index has.
+  const started = tasks.filter((t) => t.phase === 'Running' || t.phase === 'Succeeded' || t.phase === 'Failed').length;
+  const spec = job?.spec;
+  const isArray = spec?.backoffLimitPerIndex !== undefined || (spec?.completions ?? 1) !== (spec?.parallelism ?? 1);
+  const want = isArray ? 1 : (spec?.completions ?? Math.max(1, tasks.length));
+  const running = started >= want;
   const stuck = tasks.find((t) => t.phase === 'Pending' && t.reason);
   const msg = stuck?.reason === 'Unschedulable' ? schedulingMessage(pods) : undefined;
   return {
@@ -146,13 +152,25 @@ export function jobStatus(ref: JobRef, job: V1Job | undefined, pods: V1Pod[], de
     tasks,
     ...(stuck?.reason ? { reason: stuck.reason } : {}),
     ...(msg ? { message: msg } : {}),
-    ...(running ? times() : {}),
+    ...(running ? times() : { pendingReason: pendingReason(job, tasks, started, want, stuck, msg) }),
   };
+}
+
+/** Why the attempt has not started every task, in Kubernetes' words where it has some (pure). */
+function pendingReason(job: V1Job | undefined, tasks: Task[], started: number, want: number, stuck: Task | undefined, msg: string | undefined): string {
+  const of = want > 1 ? `${started} of ${want} tasks started; ` : '';
+  if (msg) return `${of}Unschedulable: ${msg}`;
+  if (stuck?.reason) return `${of}${stuck.reason}`;
+  if (job?.spec?.suspend) return 'Job created suspended, not yet released';
+  if (tasks.length < want) return `${of}${want - tasks.length} pod(s) not yet created by the Job controller`;
+  const unbound = tasks.filter((t) => !t.node).length;
+  if (unbound) return `${of}${unbound} pod(s) waiting for the kube-scheduler`;
+  return `${of}pods bound, containers starting`;
 }
 
 /** A stable fingerprint of what matters in a status (so a pod heartbeat does not resend it). */
 export function statusKey(s: JobStatusEvent): string {
-  return JSON.stringify([s.phase, s.reason, s.exitCode, s.tasks.map((t) => [t.index, t.phase, t.node, t.exitCode, t.reason])]);
+  return JSON.stringify([s.phase, s.reason, s.pendingReason, s.exitCode, s.tasks.map((t) => [t.index, t.phase, t.node, t.exitCode, t.reason])]);
 }
 
 function refOf(o: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } }): JobRef | null {

@@ -81,7 +81,7 @@ describe('dispatch → Job', () => {
     const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     expect(env).toMatchObject({ MERIDIAN_JOB_ID: '42', MERIDIAN_WORLD_SIZE: '4', MERIDIAN_RANK: "metadata.annotations['batch.kubernetes.io/job-completion-index']", A: '1' });
     expect(j.spec!.template.metadata!.annotations).toEqual({ 'team.io/owner': 'ana' });
-    expect(j.spec!.template.metadata!.labels).toEqual(j.metadata!.labels);
+    expect(j.spec!.template.metadata!.labels).toEqual({ ...j.metadata!.labels, 'meridian.dev/reservation': 'mj-42-a2' });
   });
 
   it('runs a script through sh when there is no command; names stay DNS-safe', () => {

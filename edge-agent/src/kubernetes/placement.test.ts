@@ -1,0 +1,56 @@
+// Placement on Kubernetes: the hub's nodes are a hard pin, and an attempt runs only when every task has started.
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { DispatchCommand } from '@meridian/protocol/agent-protocol';
+import { buildJob, RESERVATION_LABEL } from './jobs.ts';
+import { jobStatus } from './status.ts';
+
+const cmd = (o: Record<string, unknown> = {}) =>
+  DispatchCommand.parse({ kind: 'dispatch', jobId: '9', attempt: 1, project: 'p', name: 'gang', tasks: 4, perTask: { cpuMilli: 0, memoryMiB: 0, gpus: 2, rdma: 0 }, maxRuntimeSec: 60, ...o });
+
+describe('pinning', () => {
+  it('requires the nodes the hub reserved (by node name) and labels the pods with the reservation', () => {
+    const j = buildJob(cmd({ nodes: ['n1', 'n1', 'n2', 'n3'] }));
+    const spec = j.spec!.template.spec!;
+    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1', 'n2', 'n3'] }] }]);
+    expect(spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(j.spec!.template.metadata!.labels![RESERVATION_LABEL]).toBe('mj-9-a1');
+  });
+
+  it('leaves a dispatch without nodes unpinned', () => {
+    expect(buildJob(cmd({ nodes: [] })).spec!.template.spec!.affinity).toBeUndefined();
+  });
+});
+
+describe('a gang runs only when every task has started', () => {
+  const job: V1Job = { metadata: { name: 'mj-9-a1', namespace: 'ns' }, spec: { completions: 4, parallelism: 4, backoffLimit: 0, template: {} }, status: {} };
+  const running = (i: number): V1Pod => ({ metadata: { name: `p${i}`, annotations: { 'batch.kubernetes.io/job-completion-index': String(i) } }, spec: { nodeName: `n${i}`, containers: [] }, status: { phase: 'Running' } });
+  const unschedulable = (i: number): V1Pod => ({
+    metadata: { name: `p${i}`, annotations: { 'batch.kubernetes.io/job-completion-index': String(i) } },
+    spec: { containers: [] },
+    status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/4 nodes are available: 1 Insufficient nvidia.com/gpu, 3 node(s) didn\'t match Pod\'s node affinity/selector.' }] },
+  });
+  const ref = { jobId: '9', attempt: 1 };
+
+  it('3 of 4 bound is Pending with the Unschedulable message as the pending reason', () => {
+    const s = jobStatus(ref, job, [running(0), running(1), running(2), unschedulable(3)]);
+    expect(s.phase).toBe('Pending');
+    expect(s.startedAt).toBeUndefined();
+    expect(s.pendingReason).toBe("3 of 4 tasks started; Unschedulable: 0/4 nodes are available: 1 Insufficient nvidia.com/gpu, 3 node(s) didn't match Pod's node affinity/selector.");
+  });
+
+  it('4 of 4 is Running, with no pending reason', () => {
+    const s = jobStatus(ref, job, [0, 1, 2, 3].map(running));
+    expect(s).toMatchObject({ phase: 'Running' });
+    expect(s.pendingReason).toBeUndefined();
+  });
+
+  it('pods the Job controller has not made yet are a pending reason too', () => {
+    expect(jobStatus(ref, job, [running(0)]).pendingReason).toBe('1 of 4 tasks started; 3 pod(s) not yet created by the Job controller');
+  });
+
+  it('an array runs as soon as one index has started', () => {
+    const array: V1Job = { ...job, spec: { ...job.spec!, parallelism: 2, backoffLimitPerIndex: 0 } };
+    expect(jobStatus(ref, array, [running(0), unschedulable(1)]).phase).toBe('Running');
+  });
+});
