@@ -79,7 +79,7 @@ function aggregates(e: CandidateEnv, s: CandidateScratch, shape: TaskShape, clus
     indexes = mi.asList;
   } else {
     // CPU-only: any node of the cluster, cached on the target against the cluster's version.
-    memo = target.memo;
+    memo = s.memo ? target.memo : undefined;
     version = cluster.version;
     if (memo !== undefined && memo.version === version) return memo;
     indexes = indexesFor(cluster, shape, null);
@@ -116,7 +116,7 @@ function aggregates(e: CandidateEnv, s: CandidateScratch, shape: TaskShape, clus
     if (s.small) cluster.poolMemo.set(key, out);
   } else if (mi !== undefined) {
     if (s.small) mi.memo.set(key, out);
-  } else target.memo = out;
+  } else if (s.memo) target.memo = out;
   return out;
 }
 
@@ -147,6 +147,8 @@ export class CandidateScratch {
    */
   key = 0;
   small = false;
+  /** False only in tests: no aggregate is cached or read from a cache. */
+  memo = true;
 
   begin(job: JobSpec, shape: TaskShape, jobHash: number, need: number): void {
     this.list.length = 0;
@@ -156,7 +158,7 @@ export class CandidateScratch {
     this.tasks = job.tasks;
     this.need = need;
     this.hours = gpuHoursOf(job);
-    this.small = shape.gpus < 128 && job.tasks < 8192;
+    this.small = this.memo && shape.gpus < 128 && job.tasks < 8192;
     this.key = job.tasks * 131_072 + shape.gpus * 1000 + shape.milli;
   }
 

@@ -5,6 +5,7 @@ import type { CycleInput, CycleOutput, JobSpec, PendingJob, Placement, Preemptio
 import { TIERS } from './model.ts';
 import { validateJob, validateStructure } from './validate.ts';
 import type { Outcome } from './engine.ts';
+import type { EngineOptions } from './engine.ts';
 import { Engine, shapeOf } from './engine.ts';
 import { buildWorkload } from './workload.ts';
 import { fairOrder } from './fairshare.ts';
@@ -16,9 +17,9 @@ import { migrations, requeues } from './rebalance.ts';
 const byProjectOrder = (a: JobSpec, b: JobSpec): number =>
   (b.priority ?? 0) - (a.priority ?? 0) || a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-export function runCycle(input: CycleInput): CycleOutput {
+export function runCycle(input: CycleInput, opts: EngineOptions = {}): CycleOutput {
   validateStructure(input);
-  const engine = new Engine(input);
+  const engine = new Engine(input, opts);
   const pending: PendingJob[] = [];
   const valid: JobSpec[] = [];
   const seen = new Set<string>();

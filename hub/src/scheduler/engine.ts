@@ -5,7 +5,8 @@ import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, 
 import { TIER_RANK, taskMilli } from './model.ts';
 import type { FitOptions } from './fit.ts';
 import type { TaskShape, WorkloadType } from './workload.ts';
-import { placeGang } from './fit.ts';
+import { aggregateFits, placeGang } from './fit.ts';
+import type { Target } from './target.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
 import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
@@ -20,7 +21,7 @@ import type { RunningEntry } from './preemption.ts';
 import { VictimLists, lostWork, planPreemption } from './preemption.ts';
 import type { Pend } from './reasons.ts';
 import { reasons } from './reasons.ts';
-import { hash32, makeRng } from './rng.ts';
+import { hash32 } from './rng.ts';
 import { CandidateScratch, buildCandidates } from './candidates.ts';
 
 export type Outcome =
@@ -51,6 +52,23 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     backfill: c.backfill ?? true,
     defaultLink: { region: '', ...(c.defaultLink ?? { bandwidthBytesPerSec: 100e6, egressUsdPerGB: 0.09 }) },
   };
+}
+
+/**
+ * Internal switches for tests: `memo: false` turns off every engine memo (failed-fit memos, the static
+ * filter memo, the cached target aggregates), so a test can check that memos never change a decision.
+ */
+export interface EngineOptions {
+  memo?: boolean;
+}
+
+/** The part of a memo key that names which nodes a placement attempt may use. */
+function targetKey(c: Candidate, modelsKey: string): object | string {
+  // A per-model target: its ModelIndex (object keys: no string built per target tried).
+  if (c.model !== null) return c.cluster.models.get(c.model) ?? c.cluster;
+  // A pooled target covers exactly its pool; a CPU-only one the CPU nodes plus the allowed GPU models.
+  if (c.pool !== null) return `${c.cluster.ord}\u0000p\u0000${c.pool.join('\u0001')}`;
+  return `${c.cluster.ord}\u0000c\u0000${modelsKey}`;
 }
 
 export function shapeOf(job: JobSpec): TaskShape {
@@ -92,13 +110,17 @@ export class Engine {
    * The same for plain placement attempts, keyed by shape, then by target (its ModelIndex, or the
    * cluster for pooled and CPU-only targets): object keys, so no key string is built per target tried.
    */
-  private readonly failedPlace = new Map<string, Map<object, number>>();
+  private readonly failedPlace = new Map<string, Map<object | string, number>>();
+  /** False in tests only: every memo is bypassed (see EngineOptions). */
+  readonly memo: boolean;
   private preemptionAttempts = 0;
   private readonly filterMemo = new Map<string, ReturnType<typeof eligibleTargets>>();
   /** Candidate objects reused from job to job; outcomes keep copies (see commit and pending). */
   private readonly scratch = new CandidateScratch();
 
-  constructor(input: Omit<CycleInput, 'jobs'>) {
+  constructor(input: Omit<CycleInput, 'jobs'>, opts: EngineOptions = {}) {
+    this.memo = opts.memo ?? true;
+    this.scratch.memo = this.memo;
     this.now = input.now;
     this.cfg = resolveConfig(input.config);
     this.snap = buildSnapshot(input.clusters);
@@ -108,7 +130,7 @@ export class Engine {
     this.quota = new QuotaLedger(this.projects);
     this.budget = new BudgetLedger(this.projects);
     this.prices = fallbackPrices(this.snap.clusters);
-    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, rng: makeRng(this.cfg.seed) };
+    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, seed: hash32('node-draw', this.cfg.seed) };
     for (const r of input.running ?? []) this.addRunning(r);
   }
 
@@ -145,6 +167,8 @@ export class Engine {
     if (!byC) this.runningByCluster.set(cl.id, (byC = []));
     byC.push(e);
     this.victims.changed();
+    // New victims may make a failed preemption plan possible.
+    this.failed.clear();
     this.charge(r.project, model, milli, r.cpuMilli * r.tasks.length, r.memoryMiB * r.tasks.length, 1);
   }
 
@@ -197,13 +221,18 @@ export class Engine {
     const shape = shapeOf(job);
     // Static filters depend only on the constraints and gang shape (cluster totals do not change within
     // a cycle), so jobs sharing them share the answer.
-    const fkey = `${job.tasks}|${shape.gpus}|${shape.milli}|${job.gpuModels?.join('|') ?? ''}|${job.regions?.join('|') ?? ''}|${job.clusters?.join('|') ?? ''}`;
-    let filtered = this.filterMemo.get(fkey);
+    const modelsKey = shape.models ? [...shape.models].sort().join('\u0001') : '*';
+    const fkey = `${job.tasks}\u0000${shape.gpus}\u0000${shape.milli}\u0000${modelsKey}\u0000${job.regions?.join('\u0001') ?? ''}\u0000${job.clusters?.join('\u0001') ?? ''}`;
+    let filtered = this.memo ? this.filterMemo.get(fkey) : undefined;
     if (!filtered) this.filterMemo.set(fkey, (filtered = eligibleTargets(this.snap, job, shape)));
     if (!filtered.ok) return this.pending(job, { code: filtered.code, reason: filtered.reason, etaSec: null });
     const need = job.tasks * taskMilli(job);
     const hours = gpuHoursOf(job);
-    const shapeKey = `${shape.cpu}|${shape.mem}|${shape.gpus}|${shape.milli}|${job.tasks}`;
+    // Everything a node-level fit depends on besides the nodes tried (targetKey) and their state (the
+    // cluster's release counter: reservations only shrink capacity, so a failed fit stays failed until
+    // something there is released). Identical tasks fit greedily iff they fit at all, so the order of
+    // earlier placements does not matter. Reservation and quota checks run before the memo is read.
+    const shapeKey = `${shape.cpu}\u0000${shape.mem}\u0000${shape.gpus}\u0000${shape.milli}\u0000${job.tasks}`;
 
     const jobHash = hash32(job.id, this.cfg.seed);
     const policy = this.policyFor(job);
@@ -216,6 +245,9 @@ export class Engine {
       const cheapest = quotaOk.reduce((a, b) => (b.maxCostUsd < a.maxCostUsd ? b : a));
       return this.pending(job, { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, cheapest.maxCostUsd)!, etaSec: null });
     }
+    // Targets with room that only the budget rules out: if nothing else takes the job, the budget is
+    // what blocks it, and the reason must say so rather than blame capacity.
+    const overBudget = budgetOk.length < quotaOk.length ? quotaOk.find((c) => c.fitsNow && !budgetOk.includes(c)) : undefined;
     cands = budgetOk;
     scoreCandidates(cands, policy, this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS);
     // Ranked lazily: the best target is found by one scan and the rest sorted only when it does not
@@ -245,8 +277,8 @@ export class Engine {
         heldBy ??= reasons.held(blocker.clusterId, blocker.model, blocker.jobId, blocker.shadowSec);
         continue;
       }
-      const fkeyObj: object = c.model === null ? c.cluster : (c.cluster.models.get(c.model) ?? c.cluster);
-      if (failedHere?.get(fkeyObj) === c.cluster.releases) continue;
+      const fkeyObj = targetKey(c, modelsKey);
+      if (this.memo && failedHere?.get(fkeyObj) === c.cluster.releases) continue;
       const allocs = placeGang(c.indexes, shape, job.tasks, this.fitOpts);
       if (!allocs) {
         if (!failedHere) this.failedPlace.set(shapeKey, (failedHere = new Map()));
@@ -266,13 +298,22 @@ export class Engine {
     if (this.cfg.preemption && TIER_RANK[job.tier] < TIER_RANK.filler && this.preemptionAttempts < this.cfg.maxPreemptionAttempts) {
       this.preemptionAttempts++;
       const rank = TIER_RANK[job.tier];
-      const pkey = (c: Candidate): string => `x\u0000${c.cluster.id}\u0000${c.model}\u0000${rank}\u0000${shapeKey}`;
-      const allowed = cands.filter(
-        (c) =>
-          this.failed.get(pkey(c)) !== c.cluster.releases &&
-          (!this.cfg.backfill || !this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need)),
+      const pkey = (c: Candidate): string => {
+        const t = targetKey(c, modelsKey);
+        return `${rank}\u0000${shapeKey}\u0000${typeof t === 'string' ? t : `${c.cluster.ord}\u0000m\u0000${c.model}`}`;
+      };
+      const allowed = this.cfg.backfill ? cands.filter((c) => !this.reservations.blocker(c.cluster.id, c.model, job.tier, job.expectedRuntimeSec, need)) : cands;
+      const plan = planPreemption(
+        rank,
+        shape,
+        job.tasks,
+        allowed,
+        this.victims,
+        this.fitOpts,
+        (c) => this.failed.set(pkey(c), c.cluster.releases),
+        undefined,
+        (c) => this.memo && this.failed.get(pkey(c)) === c.cluster.releases,
       );
-      const plan = planPreemption(rank, shape, job.tasks, allowed, this.victims, this.fitOpts, (c) => this.failed.set(pkey(c), c.cluster.releases));
       if (plan) {
         for (const v of plan.victims) {
           const r = v.spec;
@@ -282,7 +323,6 @@ export class Engine {
       }
     }
     if (heldBy) return this.pending(job, heldBy);
-
     // Still pending: report the target where it would start soonest and hold it for the gang.
     let best: Candidate | null = null;
     let bestEta = Number.POSITIVE_INFINITY;
@@ -300,8 +340,24 @@ export class Engine {
     const eta = Number.isFinite(bestEta) ? bestEta : null;
     if (best) this.hold(job, best, need);
     const model = best?.model ?? best?.pool?.join('|') ?? (shape.models ? [...shape.models].join('|') : 'GPU');
-    const pend = job.tasks > 1 || job.gpus > 1 ? reasons.waitingForGang(need, model, best?.cluster.id ?? null, eta) : reasons.insufficient(need, model, eta === null ? null : (best?.cluster.id ?? null), eta);
+    let pend = job.tasks > 1 || job.gpus > 1 ? reasons.waitingForGang(need, model, best?.cluster.id ?? null, eta) : reasons.insufficient(need, model, eta === null ? null : (best?.cluster.id ?? null), eta);
+    // Room exists now where only a quota or budget forbids it: that is the blocker to name first.
+    const limited = this.limitReason(job, shape, filtered.targets, need, hours, overBudget);
+    if (limited) pend = { code: limited.code, reason: `${limited.reason}; within it: ${pend.reason}`, etaSec: pend.etaSec };
     return this.pending(job, pend, best, (best?.data.missingBytes ?? 0) > 0);
+  }
+
+  /**
+   * A quota or budget reason when one of them, not capacity, keeps the job from a target that has room
+   * now (aggregate capacity; the node-level fit is not tried for targets the job may not use anyway).
+   */
+  private limitReason(job: JobSpec, shape: TaskShape, targets: readonly Target[], need: number, hours: number, overBudget: Candidate | undefined): Pend | null {
+    if (need > 0 && this.quota.limits(job.project))
+      for (const t of targets)
+        if (t.mi && !this.quota.allows(job.project, t.model, need) && aggregateFits(t.mi.asList, shape, job.tasks))
+          return { code: 'QuotaExceeded', reason: this.quota.check(job.project, t.model, need)!, etaSec: null };
+    if (overBudget) return { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, overBudget.maxCostUsd)!, etaSec: null };
+    return null;
   }
 
   private hold(job: JobSpec, c: Candidate, need: number): void {
@@ -351,5 +407,6 @@ export class Engine {
     if (!byC) this.runningByCluster.set(e.cluster.id, (byC = []));
     byC.push(e);
     this.victims.changed();
+    this.failed.clear();
   }
 }

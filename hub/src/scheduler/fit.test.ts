@@ -4,7 +4,6 @@ import type { TaskShape, WorkloadType } from './workload.ts';
 import { nodeFragmentation } from './fgd.ts';
 import { chooseNode, indexesFor, placeGang } from './fit.ts';
 import { cluster, node } from './fixtures.ts';
-import { makeRng } from './rng.ts';
 
 const whole = (gpus: number): TaskShape => ({ cpu: 1000, mem: 1024, gpus, milli: 0, models: null });
 const frac = (milli: number): TaskShape => ({ cpu: 1000, mem: 1024, gpus: 0, milli, models: null });
@@ -44,7 +43,7 @@ describe('chooseNode', () => {
     strategy,
     workload,
     maxScan: 0,
-    rng: makeRng(1),
+    seed: 1,
   });
 
   it('fgd packs a fractional task onto a partly used GPU instead of breaking a whole node', () => {
@@ -87,7 +86,7 @@ describe('chooseNode', () => {
 });
 
 describe('placeGang', () => {
-  const o = { strategy: 'fgd' as const, workload: [], maxScan: 0, rng: makeRng(1) };
+  const o = { strategy: 'fgd' as const, workload: [], maxScan: 0, seed: 1 };
   it('is all-or-nothing: a gang that does not fit leaves no reservation behind', () => {
     const { cl } = snapWith(node('a', 4), node('b', 4), node('c', 2));
     const before = [...cl.nodes].map((n) => [...n.used]);

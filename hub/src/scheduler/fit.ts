@@ -7,13 +7,29 @@ import type { ClusterState, ModelIndex, NodeState, TaskAlloc } from './snapshot.
 import { reserve, release } from './snapshot.ts';
 import { nodeFragmentation } from './fgd.ts';
 import type { TaskShape, WorkloadType } from './workload.ts';
+import { mix32 } from './rng.ts';
 
 export interface FitOptions {
   strategy: NodeStrategy;
   workload: WorkloadType[];
   /** Feasible nodes scored per task; 0 = all. */
   maxScan: number;
-  rng: () => number;
+  /**
+   * Seed of the `random` strategy. Its draws are a hash of the seed and the node's state, not a stream:
+   * a stream would make every decision depend on how many attempts came before, so skipping a
+   * pointless attempt (the engine's failed-fit memos) would change later decisions.
+   */
+  seed: number;
+}
+
+/**
+ * A draw in [0, 1) for node n (GPU g, or -1 for the node) from the seed and what the node holds now
+ * (its state hash, not its version: an attempt that reserves and rolls back must not change a draw).
+ */
+function draw(n: NodeState, g: number, seed: number): number {
+  let h = seed ^ Math.imul(n.cluster.ord + 1, 0x9e3779b1) ^ Math.imul(n.idx + 1, 0x85ebca6b);
+  h = mix32(h ^ Math.imul(stateHash(n) | 0, 0xc2b2ae35) ^ Math.imul(g + 2, 0x27d4eb2d));
+  return h / 4294967296;
 }
 
 function cachedFrag(n: NodeState, workload: readonly WorkloadType[]): number {
@@ -121,19 +137,19 @@ function freeList(n: NodeState, k: number): number[] {
 }
 
 /** GPU indices a task would take on node n (null when it does not fit there). */
-export function pickGpus(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: () => number, workload: readonly WorkloadType[] = []): number[] | null {
+export function pickGpus(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: number, workload: readonly WorkloadType[] = []): number[] | null {
   if (n.cpuFree < t.cpu || n.memFree < t.mem) return null;
   if (t.gpus > 0) {
     if (n.freeWhole < t.gpus) return null;
     return freeList(n, t.gpus);
   }
   if (t.milli === 0) return [];
-  const g = bestShareGpu(n, t, strategy, rng, workload);
+  const g = bestShareGpu(n, t, strategy, seed, workload);
   return g < 0 ? null : [g];
 }
 
 /** For a fractional task: the GPU to share on this node, or -1. */
-function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: () => number, workload: readonly WorkloadType[]): number {
+function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: number, workload: readonly WorkloadType[]): number {
   let best = -1;
   let bestScore = Number.POSITIVE_INFINITY;
   let bestTie = Number.POSITIVE_INFINITY;
@@ -165,7 +181,7 @@ function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, rng: (
         score = g;
         break;
       case 'random':
-        score = rng();
+        score = draw(n, g, seed);
         break;
     }
     if (score < bestScore - 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && tie < bestTie)) {
@@ -195,7 +211,7 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
     if (n.freeWhole < t.gpus) return false;
     milliTaken = t.gpus * 1000;
   } else if (t.milli > 0) {
-    gpu = bestShareGpu(n, t, o.strategy, o.rng, o.workload);
+    gpu = bestShareGpu(n, t, o.strategy, o.seed, o.workload);
     if (gpu < 0) return false;
     milliTaken = t.milli;
   } else milliTaken = 0;
@@ -222,7 +238,7 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
       tie = 0;
       break;
     case 'random':
-      score = o.rng();
+      score = draw(n, -1, o.seed);
       tie = 0;
       break;
   }

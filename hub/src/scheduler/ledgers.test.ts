@@ -64,9 +64,10 @@ describe('budgets', () => {
       projects: [{ name: 'p', weight: 1, policy: 'inventory-first', budget: { usd: 5 } }],
     });
     expect(out.placements).toMatchObject([{ jobId: 'a', clusterId: 'cheap' }]);
-    // b can now afford only the cheap cluster, which is full: it waits for it rather than overspending.
-    expect(out.pending[0]).toMatchObject({ jobId: 'b', code: 'InsufficientGPU' });
-    expect(out.pending[0]!.reason).toContain('A100');
+    // b can now afford only the cheap cluster, which is full: it waits for it rather than overspending,
+    // and the reason names the budget (the dear cluster has room) before the capacity it waits for.
+    expect(out.pending[0]).toMatchObject({ jobId: 'b', code: 'BudgetExhausted' });
+    expect(out.pending[0]!.reason).toMatch(/^BudgetExhausted\(project p: \$4\.00 left, job needs ~\$10\.00\); within it: InsufficientGPU\(1 GPU A100/);
     const broke = runCycle({ now: 0, clusters: [dear], jobs: [job('x')], projects: [{ name: 'p', weight: 1, budget: { usd: 5 } }] });
     expect(broke.pending[0]!.reason).toBe('BudgetExhausted(project p: $5.00 left, job needs ~$10.00)');
   });

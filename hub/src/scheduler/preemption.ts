@@ -142,7 +142,7 @@ function tryCandidate(cand: Candidate, pool: RunningEntry[], shape: TaskShape, c
         victims.push(v);
         evicted.add(v);
       }
-      const g = pickGpus(bestNode, shape, o.strategy, o.rng, o.workload)!;
+      const g = pickGpus(bestNode, shape, o.strategy, o.seed, o.workload)!;
       a = { node: bestNode, cpu: shape.cpu, mem: shape.mem, gpuIndices: g, milli };
     }
     reserve(a);
@@ -195,6 +195,8 @@ export function planPreemption(
   o: FitOptions,
   onFail: (c: Candidate) => void = () => {},
   maxCandidates = 2,
+  /** Candidates known to fail (the engine's memo): they count as tried, exactly as if they had failed. */
+  knownFailed: (c: Candidate) => boolean = () => false,
   maxVictims = 64,
 ): PreemptPlan | null {
   const need = (shape.gpus > 0 ? shape.gpus * 1000 : shape.milli) * count;
@@ -216,6 +218,7 @@ export function planPreemption(
     const pool: RunningEntry[] = [];
     for (const r of all) if (!r.preempted && r.rank > rank && (cand.pool === null || cand.pool.includes(r.model))) pool.push(r);
     tried++;
+    if (knownFailed(cand)) continue;
     const plan = tryCandidate(cand, pool, shape, count, o, maxVictims);
     if (!plan) {
       onFail(cand);
