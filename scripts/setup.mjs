@@ -6,7 +6,8 @@
 //      ~/.cache/meridian/engines/<name>-<version>/ so a warm run costs nothing,
 //   4. slurm-bridge's command bundle (dist/commands.mjs) when its sources changed,
 //   5. Python tools (schemathesis) at pinned versions in a virtual environment each, under
-//      ~/.cache/meridian/<name>-<version>/.
+//      ~/.cache/meridian/<name>-<version>/,
+//   6. the OCI images the harness's real worker nodes run (scripts/images.mjs), cached by content hash.
 // Prints what it installs, builds or skips. Without root/apt it names what is missing and carries on.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -154,6 +155,20 @@ function pythonTool(name) {
   }
 }
 
+/** Images built from Debian packages (mmdebstrap) and this repository; a cached one costs a hash. */
+async function images() {
+  const { buildImage, recipes } = await import('./images.mjs');
+  for (const name of Object.keys(recipes)) {
+    try {
+      const r = await buildImage(name);
+      log(r.built ? `image ${r.ref}: built in ${(r.ms / 1000).toFixed(0)} s` : `image ${r.ref}: cached (skip)`);
+    } catch (err) {
+      log(`image ${name}: BUILD FAILED: ${err.message}`);
+      missing.push(`image ${name}`);
+    }
+  }
+}
+
 async function main() {
   log(`cache: ${cacheDir}`);
   mkdirSync(join(cacheDir, 'engines'), { recursive: true });
@@ -163,6 +178,7 @@ async function main() {
   if (want('apt')) aptPackages();
   for (const name of Object.keys(engines.go)) if (want(name)) goEngine(name);
   for (const name of Object.keys(engines.python ?? {})) if (!name.startsWith('$') && want(name)) pythonTool(name);
+  if (want('images')) await images();
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (missing.length > 0) {
     log(`done in ${secs} s; NOT available: ${missing.join(', ')} (tests needing them will fail and say so)`);

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signalGroup } from './signals.ts';
+import { cleanupRealNode } from './kube/real-node-cleanup.ts';
 
 export const harnessRoot = join(process.env.MERIDIAN_HARNESS_TMP ?? tmpdir(), 'meridian-harness');
 
@@ -95,6 +96,7 @@ export function reapLeftovers(): number {
         }
       }
     }
+    cleanupRealNode(dir); // a real node's containers, mounts and cgroups, if this was one
     rmSync(dir, { recursive: true, force: true });
   }
   return reaped;

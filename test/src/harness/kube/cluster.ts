@@ -12,6 +12,7 @@ import { freePorts } from '../ports.ts';
 import { RunDir } from '../rundir.ts';
 import { gpuNodeManifest, type GpuNodeSpec } from './nodes.ts';
 import { httpGet } from './probe.ts';
+import { RealNode } from './real-node.ts';
 
 /** Taints the node lifecycle controller sets while a node is not (yet) Ready or not heard from. */
 const LIFECYCLE_TAINTS = new Set(['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
@@ -22,6 +23,11 @@ export interface KubeClusterOptions {
   /** Used in names and logs, e.g. the region. */
   name: string;
   nodes?: GpuNodeSpec[];
+  /**
+   * Also start a real worker node (containerd + kubelet, `<name>-real`) beside the KWOK nodes, with these
+   * scripts/images.mjs images loaded (true: job-runner). Off by default: it costs seconds and a build.
+   */
+  realNode?: boolean | { images: string[] };
 }
 
 const stagesFile = fileURLToPath(new URL('./stages.yaml', import.meta.url));
@@ -30,6 +36,8 @@ export type Component = (typeof components)[number];
 
 export class KubeCluster {
   readonly kubeconfigPath: string;
+  /** The real worker node, when started with `realNode`. */
+  realNode: RealNode | undefined;
   private readonly daemons = new Map<Component, Daemon>();
 
   private constructor(
@@ -76,7 +84,7 @@ export class KubeCluster {
           '--authorization-mode=RBAC', `--service-account-key-file=${join(pki, 'sa.pub')}`,
           `--service-account-signing-key-file=${join(pki, 'sa.key')}`, '--service-account-issuer=https://kubernetes.default.svc',
           '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true', '--enable-priority-and-fairness=false',
-          '--endpoint-reconciler-type=none', '--v=1'],
+          '--endpoint-reconciler-type=none', '--kubelet-preferred-address-types=InternalIP,Hostname', '--v=1'],
       }],
       ['kube-controller-manager', {
         name: 'kube-controller-manager',
@@ -92,10 +100,11 @@ export class KubeCluster {
         args: [`--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${schedPort}`,
           '--kube-api-qps=200', '--kube-api-burst=400', '--v=1'],
       }],
+      // KWOK plays only the nodes annotated as simulated: a real node's kubelet reports for itself.
       ['kwok', {
         name: 'kwok',
         command: goBinary('kwok', 'kwok'),
-        args: [`--kubeconfig=${kubeconfig}`, `--config=${stagesFile}`, '--manage-all-nodes=true',
+        args: [`--kubeconfig=${kubeconfig}`, `--config=${stagesFile}`, '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
           `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.244.0.0/16', '--node-ip=10.0.0.1', '--v=INFO'],
       }],
     ]);
@@ -109,6 +118,10 @@ export class KubeCluster {
       await cluster.startComponent('kwok');
       await cluster.waitForDefaultServiceAccount();
       if (opts.nodes?.length) await cluster.addNodes(opts.nodes);
+      if (opts.realNode) {
+        const images = typeof opts.realNode === 'object' ? opts.realNode.images : undefined;
+        cluster.realNode = await RealNode.start({ region: opts.name, kubeconfig, images });
+      }
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -224,6 +237,8 @@ export class KubeCluster {
   }
 
   async stop(): Promise<void> {
+    await this.realNode?.stop();
+    this.realNode = undefined;
     // Reverse order: KWOK and controllers first, etcd last.
     for (const c of [...components].reverse()) {
       await this.daemons.get(c)?.stop();
