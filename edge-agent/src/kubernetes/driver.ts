@@ -111,6 +111,10 @@ export class KubernetesDriver {
         o.log?.warn(ref, 'a pod of the attempt was evicted: failing the attempt and deleting its Job (the hub requeues it)');
         cancelJob(this.batch, this.core, o.namespace, { ...ref, graceSeconds: 0 }).catch((err: unknown) => o.log?.warn({ ...ref, err: errText(err) }, 'deleting an evicted Job failed'));
       },
+      onUnstartable: (ref) => {
+        o.log?.warn(ref, 'a container of the attempt can never start: failing the attempt and deleting its Job');
+        cancelJob(this.batch, this.core, o.namespace, { ...ref, graceSeconds: 0 }).catch((err: unknown) => o.log?.warn({ ...ref, err: errText(err) }, 'deleting an unstartable Job failed'));
+      },
     });
   }
 

@@ -181,6 +181,8 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
               // secrets come from the attempt's Secret by reference: their values are never in this spec
               ...(Object.keys(cmd.secrets ?? {}).length ? { envFrom: [{ secretRef: { name: secretName(cmd.jobId, cmd.attempt) } }] } : {}),
               resources: { requests, limits },
+              // a failed container's last log lines become its termination message: the job's failure shows them
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               ...(slurm?.volumeMounts.length ? { volumeMounts: slurm.volumeMounts } : {}),
             },
           ],

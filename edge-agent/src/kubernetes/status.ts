@@ -14,6 +14,20 @@ import { parseArray } from './slurm-script.ts';
 type Task = JobStatusEvent['tasks'][number];
 
 const WAITING_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff', 'RunContainerError']);
+/**
+ * Waiting reasons that no wait will cure: the image cannot be pulled or named, or the runtime cannot create the
+ * container. The attempt fails at once with the kubelet's words instead of hanging Pending until its deadline.
+ * (CreateContainerConfigError is not among them: a Secret created a moment after its Job heals it.)
+ */
+const UNSTARTABLE_REASONS = new Set(['ImagePullBackOff', 'InvalidImageName', 'CreateContainerError', 'RunContainerError']);
+/** The most the failure message carries of a container's last log lines (the kubelet keeps at most 4 KiB). */
+const MESSAGE_MAX = 2048;
+
+/** A runtime's start error cut to what a person acts on: `exec: "nosuch": executable file not found in $PATH`. */
+function startError(message: string): string {
+  const m = message.split('unable to start container process: ').pop() ?? message;
+  return m.replace(/: unknown$/, '').trim().slice(0, 300);
+}
 
 const iso = (d: Date | string | undefined | null): string | undefined => (d ? new Date(d).toISOString() : undefined);
 
@@ -57,6 +71,7 @@ export function taskStatus(p: V1Pod): Task {
   else if (term?.reason === 'OOMKilled') reason = 'OOMKilled';
   else if (waiting?.reason && WAITING_REASONS.has(waiting.reason)) reason = waiting.reason === 'ErrImagePull' ? 'ImagePullBackOff' : waiting.reason;
   else if (sched?.status === 'False' && sched.reason === 'Unschedulable') reason = 'Unschedulable';
+  else if (phase === 'Failed' && term?.reason === 'StartError' && term.message) reason = `StartError: ${startError(term.message)}`;
   else if (phase === 'Failed' && term?.reason && term.reason !== 'Error') reason = term.reason;
   const exitCode = term?.exitCode;
   const startedAt = iso(term?.startedAt ?? cs?.state?.running?.startedAt ?? p.status?.startTime);
@@ -71,6 +86,22 @@ export function taskStatus(p: V1Pod): Task {
     ...(phase !== 'Pending' && startedAt ? { startedAt } : {}),
     ...(finishedAt && (phase === 'Succeeded' || phase === 'Failed') ? { finishedAt } : {}),
   };
+}
+
+function mainStatus(p: V1Pod | undefined): k8s.V1ContainerStatus | undefined {
+  return p?.status?.containerStatuses?.find((c) => c.name === 'main') ?? p?.status?.containerStatuses?.[0];
+}
+
+/** What the kubelet wrote as a terminated container's message: its last log lines when it failed. */
+function terminatedMessage(p: V1Pod | undefined): string | undefined {
+  const m = mainStatus(p)?.state?.terminated?.message?.trimEnd();
+  return m ? m.slice(-MESSAGE_MAX) : undefined;
+}
+
+/** The kubelet's words for a task stuck before its container started (the pull or create error). */
+function waitingMessage(pods: V1Pod[], index: number): string | undefined {
+  const p = pods.filter((x) => taskIndex(x) === index).at(-1);
+  return mainStatus(p)?.state?.waiting?.message?.slice(0, MESSAGE_MAX);
 }
 
 function schedulingMessage(pods: V1Pod[]): string | undefined {
@@ -127,13 +158,17 @@ export function jobStatus(ref: JobRef, job: V1Job | undefined, pods: V1Pod[], de
     else if (failed.reason === 'PodFailurePolicy') reason = 'Evicted';
     else reason = bad?.exitCode !== undefined ? `Error: exit code ${bad.exitCode}` : (failed.reason ?? 'Failed');
     const exitCode = tasks.find((t) => t.phase === 'Failed' && t.exitCode !== undefined && t.exitCode !== 0)?.exitCode ?? bad?.exitCode;
+    // The failed container's last log lines (terminationMessagePolicy FallbackToLogsOnError) say more than the
+    // Job's "reached the specified backoff limit".
+    const lastLines = bad ? terminatedMessage([...latest.values()].find((p) => taskIndex(p) === bad.index)) : undefined;
+    const message = lastLines ? `last lines of task ${bad!.index}:\n${lastLines}` : failed.message;
     return {
       ...base,
       phase: 'Failed',
       tasks,
       ...(exitCode !== undefined ? { exitCode } : {}),
       reason,
-      ...(failed.message ? { message: failed.message } : {}),
+      ...(message ? { message } : {}),
       ...times(iso(failed.lastTransitionTime) ?? ends.at(-1)),
     };
   }
@@ -145,6 +180,18 @@ export function jobStatus(ref: JobRef, job: V1Job | undefined, pods: V1Pod[], de
   const want = isArray ? 1 : (spec?.completions ?? Math.max(1, tasks.length));
   const running = started >= want;
   const stuck = tasks.find((t) => t.phase === 'Pending' && t.reason);
+  const unstartable = tasks.find((t) => t.phase === 'Pending' && t.reason && UNSTARTABLE_REASONS.has(t.reason));
+  if (unstartable && job && !job.metadata?.deletionTimestamp) {
+    const why = waitingMessage(pods, unstartable.index);
+    return {
+      ...base,
+      phase: 'Failed',
+      tasks,
+      reason: `${unstartable.reason}${why ? `: ${why}` : ''}`.slice(0, MESSAGE_MAX),
+      ...(why ? { message: why } : {}),
+      ...times(new Date().toISOString()),
+    };
+  }
   const msg = stuck?.reason === 'Unschedulable' ? schedulingMessage(pods) : undefined;
   return {
     ...base,
@@ -173,6 +220,11 @@ export function statusKey(s: JobStatusEvent): string {
   return JSON.stringify([s.phase, s.reason, s.pendingReason, s.exitCode, s.tasks.map((t) => [t.index, t.phase, t.node, t.exitCode, t.reason])]);
 }
 
+/** The Job controller itself has ended the Job (as opposed to the agent giving up on it). */
+function finishedByKubernetes(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => ['Complete', 'Failed', 'FailureTarget'].includes(c.type) && c.status === 'True');
+}
+
 function refOf(o: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } }): JobRef | null {
   const l = o.metadata?.labels ?? {};
   const attempt = Number(l[LABELS.attempt]);
@@ -193,6 +245,11 @@ export interface JobTrackerOptions {
    * driver deletes the rest of it — the Job controller must not re-run it behind the hub's back.
    */
   onEvicted?: (ref: JobRef) => void;
+  /**
+   * An attempt's container can never start (its image cannot be pulled, the runtime cannot create it): it was
+   * reported Failed with the kubelet's reason and this is called so the driver deletes its Job.
+   */
+  onUnstartable?: (ref: JobRef) => void;
 }
 
 /** Watches Meridian's Jobs and pods in the jobs namespace and streams status changes up. */
@@ -207,6 +264,8 @@ export class JobTracker {
   private readonly cancelled = new Map<string, string>();
   /** Attempts that lost a running pod to an eviction, with the plain reason. */
   private readonly evicted = new Map<string, string>();
+  /** Attempts reported Failed because a container could never start, with that report (it stands while the Job goes). */
+  private readonly unstartable = new Map<string, JobStatusEvent>();
   private timer: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -324,6 +383,12 @@ export class JobTracker {
         ev = { ...ev, phase: 'Failed', reason: evicted, finishedAt: new Date().toISOString() };
         this.o.onEvicted?.(ref);
       }
+      const gaveUp = this.unstartable.get(k);
+      if (gaveUp && ev.phase !== 'Succeeded' && ev.phase !== 'Failed' && ev.phase !== 'Cancelled') ev = gaveUp;
+      else if (!gaveUp && ev.phase === 'Failed' && job && !finishedByKubernetes(job)) {
+        this.unstartable.set(k, ev);
+        this.o.onUnstartable?.(ref);
+      }
       const fp = statusKey(ev);
       if (this.last.get(k) === fp) continue;
       this.last.set(k, fp);
@@ -332,6 +397,7 @@ export class JobTracker {
       if (!job && pods.length === 0) {
         // Gone for good: forget it (keep the fingerprint so a late event does not resend Cancelled).
         this.podsByJob.delete(k);
+        this.unstartable.delete(k);
       }
     }
     this.schedule();
