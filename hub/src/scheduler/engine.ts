@@ -1,11 +1,11 @@
 // The scheduling engine: the state one cycle works on (snapshot, ledgers, running jobs) and the rules
 // for one job. runCycle builds a fresh Engine per cycle; the trace simulator keeps one alive and feeds
 // it events, so both exercise exactly the same decisions.
-import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
+import type { BalancedWeights, CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
 import { TIER_RANK, taskMilli } from './model.ts';
 import type { FitOptions } from './fit.ts';
 import type { TaskShape, WorkloadType } from './workload.ts';
-import { aggregateFits, placeGang } from './fit.ts';
+import { aggregateFits, chooseNode, lastScore, lastTie, placeGang } from './fit.ts';
 import type { Target } from './target.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
 import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
@@ -81,6 +81,12 @@ export function shapeOf(job: JobSpec): TaskShape {
   };
 }
 
+/** Rank slack within which the balanced policy compares targets by fragmentation, and how many it probes. */
+const FRAG_SLACK = 0.5;
+const FRAG_PROBES = 4;
+/** Rank units per GPU of fragmentation growth. */
+const FRAG_WEIGHT = 1;
+
 const gpuHoursOf = (job: JobSpec): number => (job.tasks * taskMilli(job) * job.expectedRuntimeSec) / 3600 / 1000;
 
 export class Engine {
@@ -114,6 +120,8 @@ export class Engine {
   /** False in tests only: every memo is bypassed (see EngineOptions). */
   readonly memo: boolean;
   private preemptionAttempts = 0;
+  /** Scratch list of fragmentationChoice. */
+  private readonly probeList: Candidate[] = [];
   private readonly filterMemo = new Map<string, ReturnType<typeof eligibleTargets>>();
   /** Candidate objects reused from job to job; outcomes keep copies (see commit and pending). */
   private readonly scratch = new CandidateScratch();
@@ -249,10 +257,12 @@ export class Engine {
     // what blocks it, and the reason must say so rather than blame capacity.
     const overBudget = budgetOk.length < quotaOk.length ? quotaOk.find((c) => c.fitsNow && !budgetOk.includes(c)) : undefined;
     cands = budgetOk;
-    scoreCandidates(cands, policy, this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS);
+    const weights = this.projects.get(job.project)?.weights ?? DEFAULT_WEIGHTS;
+    scoreCandidates(cands, policy, weights);
     // Ranked lazily: the best target is found by one scan and the rest sorted only when it does not
     // take the job (the order tried is exactly that of a full sort).
-    const top = cands[bestCandidate(cands, policy)]!;
+    let top = cands[bestCandidate(cands, policy)]!;
+    if (policy === 'balanced' && job.tasks === 1 && this.cfg.nodeStrategy === 'fgd') top = this.fragmentationChoice(cands, top, shape, weights);
 
     // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
     // starting now somewhere the data must first travel to.
@@ -358,6 +368,45 @@ export class Engine {
           return { code: 'QuotaExceeded', reason: this.quota.check(job.project, t.model, need)!, etaSec: null };
     if (overBudget) return { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, overBudget.maxCostUsd)!, etaSec: null };
     return null;
+  }
+
+  /**
+   * Balanced, single-task jobs: among the targets that rank within FRAG_SLACK of the best and have room
+   * now, take the one whose best node's fragmentation grows least (in GPUs, at FRAG_WEIGHT per GPU
+   * against the rank). Without it each cluster is packed well but the cluster is chosen blind to it:
+   * CPU-only tasks land on GPU nodes of one cluster while CPU-only nodes of another are idle, and
+   * tasks pinned to a model strand GPUs in whichever cluster ranks first. The winner is ranked first.
+   */
+  private fragmentationChoice(cands: Candidate[], top: Candidate, shape: TaskShape, weights: BalancedWeights): Candidate {
+    if (!top.fitsNow || cands.length < 2) return top;
+    // The inventory term (most free capacity first) spreads work over clusters: among targets that all
+    // have room now it is left out, and packing breaks ties as it does between nodes.
+    let maxFree = 0;
+    for (const c of cands) maxFree = Math.max(maxFree, c.freeMilli);
+    const spread = (c: Candidate): number => weights.inventory * (maxFree > 0 ? 1 - c.freeMilli / maxFree : 1);
+    // Targets with room, by rank without the spreading term; the best FRAG_PROBES within FRAG_SLACK.
+    const probe = this.probeList;
+    probe.length = 0;
+    let baseMin = Number.POSITIVE_INFINITY;
+    for (const c of cands) if (c.fitsNow) baseMin = Math.min(baseMin, c.rank - spread(c));
+    for (const c of cands) if (c.fitsNow && c.rank - spread(c) <= baseMin + FRAG_SLACK) probe.push(c);
+    if (probe.length > FRAG_PROBES) probe.sort((a, b) => a.rank - spread(a) - (b.rank - spread(b)) || a.tie - b.tie).length = FRAG_PROBES;
+    let best = top;
+    let bestScore = Number.POSITIVE_INFINITY;
+    let bestTie = Number.POSITIVE_INFINITY;
+    for (const c of probe) {
+      const a = chooseNode(c.indexes, shape, this.fitOpts);
+      if (!a) continue;
+      const score = c.rank - spread(c) + (FRAG_WEIGHT * lastScore()) / 1000;
+      const tie = lastTie();
+      if (score < bestScore - 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && (tie < bestTie || (tie === bestTie && c.tie < best.tie)))) {
+        best = c;
+        bestScore = score;
+        bestTie = tie;
+      }
+    }
+    if (best !== top) best.rank = top.rank - 1;
+    return best;
   }
 
   private hold(job: JobSpec, c: Candidate, need: number): void {

@@ -121,6 +121,16 @@ export class IntSet {
 const seenStates = new IntSet();
 /** Fragmentation after placing on the GPU bestShareGpu last chose (fgd only). */
 let lastShareFrag = 0;
+let lastChoiceScore = 0;
+let lastChoiceTie = 0;
+/** The packing tie-break of chooseNode's last choice (lower = packs tighter). */
+export function lastTie(): number {
+  return lastChoiceTie;
+}
+/** The score chooseNode's last choice had (under fgd: how much the node's fragmentation grows). */
+export function lastScore(): number {
+  return lastChoiceScore;
+}
 
 /** First `k` fully free healthy GPUs of a node (into `out`); returns how many were found. */
 function firstFree(n: NodeState, k: number, out: Int32Array): number {
@@ -313,6 +323,8 @@ export function chooseNode(indexes: readonly ModelIndex[], t: TaskShape, o: FitO
     if (t.milli > 0) for (const n of mi.partial) if (!visit(n, t, o, b)) break scan;
     for (let k = Math.max(t.gpus, t.milli > 0 ? 1 : 0); k < mi.byFree.length; k++) for (const n of mi.byFree[k]!) if (!visit(n, t, o, b)) break scan;
   }
+  lastChoiceScore = b.score;
+  lastChoiceTie = b.tie;
   if (!b.node) return null;
   const n = b.node;
   if (t.gpus > 0) {

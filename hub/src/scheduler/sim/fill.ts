@@ -3,7 +3,9 @@
 // a task that does not fit is dropped. What matters is the share of GPUs left unallocated: GPUs stranded
 // by fragmentation. Runs through the real Engine, so node and cluster policies are the production code.
 import type { ClusterSpec, NodeStrategy, PolicyName } from '../model.ts';
+import type { EngineOptions } from '../engine.ts';
 import { Engine } from '../engine.ts';
+import type { JobSpec } from '../model.ts';
 import { makeRng } from '../rng.ts';
 import type { WorkloadType } from '../workload.ts';
 import type { TracePod } from './trace.ts';
@@ -22,6 +24,15 @@ export interface FillOptions {
   maxNodesScored: number;
   /** Arrived-share points at which to record the curve. */
   checkpoints?: number[];
+  /**
+   * Tasks per scheduling cycle (default 1: each task decided on arrival, as FGD does). Above 1, arrivals
+   * are gathered into cycles of this many and each cycle is decided in `order`; a task that does not fit
+   * in its cycle is dropped, as on arrival.
+   */
+  batch?: number;
+  order?: (jobs: JobSpec[]) => JobSpec[];
+  /** Engine options (tests: memos off). */
+  engine?: EngineOptions;
 }
 
 export interface FillPoint {
@@ -38,11 +49,14 @@ export interface FillResult {
 }
 
 export function runFill(o: FillOptions): FillResult {
-  const engine = new Engine({
-    now: 0,
-    clusters: o.clusters,
-    config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxNodesScored: o.maxNodesScored, preemption: false, backfill: false },
-  });
+  const engine = new Engine(
+    {
+      now: 0,
+      clusters: o.clusters,
+      config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxNodesScored: o.maxNodesScored, preemption: false, backfill: false },
+    },
+    o.engine,
+  );
   engine.setWorkload(o.workload);
   engine.beginCycle();
   const capacity = gpuCapacityMilli(o.clusters);
@@ -53,19 +67,29 @@ export function runFill(o: FillOptions): FillResult {
   let allocated = 0;
   let tasks = 0;
   let placed = 0;
-  while (arrived < o.until * capacity) {
-    const p = o.pods[Math.floor(rng() * o.pods.length)]!;
-    const milli = p.numGpu === 1 && p.gpuMilli > 0 ? p.gpuMilli : p.numGpu * 1000;
-    arrived += milli;
-    tasks++;
-    const out = engine.scheduleJob(podJob(p, `t${tasks}`, 0, 3600));
-    if (out.kind === 'placed') {
-      allocated += milli;
-      placed++;
+  const batch = Math.max(1, o.batch ?? 1);
+  const milliOf = (j: JobSpec): number => j.tasks * (j.gpus > 0 ? j.gpus * 1000 : (j.milliGpu ?? 0));
+  let cycle: JobSpec[] = [];
+  // Checkpoints are read at cycle ends: a cycle's tasks have all arrived before any is decided.
+  const decide = (): void => {
+    for (const j of o.order && cycle.length > 1 ? o.order(cycle) : cycle) {
+      if (engine.scheduleJob(j).kind === 'placed') {
+        allocated += milliOf(j);
+        placed++;
+      }
     }
+    cycle = [];
     while (points.length && arrived >= points[0]! * capacity) {
       curve.push({ arrivedShare: points.shift()!, unallocatedShare: 1 - allocated / capacity });
     }
+  };
+  while (arrived < o.until * capacity) {
+    const p = o.pods[Math.floor(rng() * o.pods.length)]!;
+    tasks++;
+    const j = podJob(p, `t${tasks}`, tasks, 3600);
+    arrived += milliOf(j);
+    cycle.push(j);
+    if (cycle.length >= batch || arrived >= o.until * capacity) decide();
   }
   return { capacityGpus: capacity / 1000, tasksArrived: tasks, tasksPlaced: placed, unallocatedShare: 1 - allocated / capacity, curve };
 }
