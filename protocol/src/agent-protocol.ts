@@ -71,11 +71,15 @@ export const DispatchCommand = z.object({
   attempt: z.number().int().min(1),
   project: z.string(),
   name: z.string(),
+  /** The Meridian user who submitted it; a Slurm agent may run the job as the Unix account of that name (docs/slurm.md). */
+  user: z.string().optional(),
   tasks: z.number().int().min(1),
   perTask: ResourceAmounts.extend({ milliGpu: z.number().int().optional() }),
   gpuModel: z.string().optional(),
   /** Nodes the hub reserved, one per task (a hint the cluster's scheduler may honour). */
   nodes: z.array(z.string()).default([]),
+  /** GPU shares (perTask.milliGpu): per task, the index of the GPU on its node the hub chose for the share. */
+  gpuIndices: z.array(z.number().int().nonnegative()).optional(),
   image: z.string().optional(),
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
@@ -122,7 +126,32 @@ export const LogsCommand = z.object({
   jobId: z.string().min(1),
   task: z.number().int().nonnegative().default(0),
   tailLines: z.number().int().positive().max(10_000).default(200),
+  /** Follow: the bytes from this offset to the current end (up to LOGS_CHUNK_BYTES) instead of the tail. */
+  offset: z.number().int().nonnegative().optional(),
 });
+
+/** The most log bytes one `logs` answer carries; a follower asks again from the new offset. */
+export const LOGS_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Why a `logs` command found nothing to read, in its result's `detail.code`: the hub answers 404 for
+ * `not-found`, 409 for `not-started` and `no-container` (a task on a simulated node runs no container).
+ */
+export const LOGS_ERROR_CODES = ['not-found', 'not-started', 'no-container'] as const;
+export type LogsErrorCode = (typeof LOGS_ERROR_CODES)[number];
+
+/** A `logs` command's result `detail`: the text, where it ends in the log (bytes), and whether the task ended. */
+export const LogsDetail = z.object({
+  text: z.string(),
+  /** Byte offset of the end of `text` in the whole log: the next follow request starts there. */
+  offset: z.number().int().nonnegative().optional(),
+  /** The task has ended: nothing more will be written after `offset`. */
+  finished: z.boolean().optional(),
+  path: z.string().optional(),
+  pod: z.string().optional(),
+  node: z.string().optional(),
+});
+export type LogsDetail = z.infer<typeof LogsDetail>;
 
 /**
  * Hold / release a dispatched job that is still pending on its cluster (Slurm: `scontrol hold|release`). Sent
@@ -261,3 +290,9 @@ export const LABELS = {
   project: 'meridian.dev/project',
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
+
+/**
+ * NodeInfo label an agent sets on a node whose GPUs can take fractional shares, valued with the mechanism
+ * (`time-slicing` on Kubernetes, `shard` on Slurm). The hub sends milli-GPU jobs only to members that have one.
+ */
+export const GPU_SHARE_LABEL = 'meridian.dev/gpu-share';
