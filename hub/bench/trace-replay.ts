@@ -4,8 +4,10 @@
 //  2. Per scheduling policy on the trace nodes split into three priced regions: the same fill experiment,
 //     and a virtual-clock replay (compressed arrivals, half-size federation so work queues) reporting
 //     queueing delay, JCT, allocation and fragmentation.
-// Usage: npm run bench:trace [-- --quick] [-- --seeds N] [-- --compression C]
-// Prints tables, then (last line) one JSON object with the figures.
+//  3. The workload-family grid (family-grid.ts): FGD, best-fit and every policy on OpenB variants.
+// Usage: npm run bench:trace [-- --quick] [-- --seeds N] [-- --compression C] [-- --grid-only]
+//   [-- --grid-seeds N] [-- --grid-nodes K (every K-th trace node: a smaller cluster for a quick grid)]
+// Prints tables, then (last line) one JSON object with the figures (grid.averageRatio: default / FGD).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +20,8 @@ import { runFill } from '../src/scheduler/sim/fill.ts';
 import { runReplay } from '../src/scheduler/sim/replay.ts';
 import { resolveConfig } from '../src/scheduler/engine.ts';
 import type { ReplayResult } from '../src/scheduler/sim/replay.ts';
+import type { GridResult } from './family-grid.ts';
+import { gridHeader, gridLine, runGrid } from './family-grid.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -39,6 +43,25 @@ if (!quick) {
   traces.multigpu50 = parsePods(read('openb_pod_list_multigpu50.csv'));
 }
 const started = performance.now();
+const GRID_ONLY = args.includes('--grid-only');
+const GRID_SEEDS = arg('--grid-seeds', quick ? 1 : 2);
+const GRID_EVERY = arg('--grid-nodes', quick ? 2 : 1);
+
+function grid(): GridResult {
+  const gridNodes = nodes.filter((_, i) => i % GRID_EVERY === 0);
+  console.log(`Workload families: unallocated GPUs at ${UNTIL * 100}% arrival, ${gridNodes.length} nodes, ${GRID_SEEDS} seed(s) per cell. fgd, best-fit: one cluster, every node scored; policies: three regions, shipped config (* = default)`);
+  console.log(gridHeader());
+  const g = runGrid(gridNodes, traces.default!, GRID_SEEDS, (r) => console.log(gridLine(r)));
+  for (const [f, s] of Object.entries(g.families))
+    console.log(`${f.padEnd(8)} mean default/FGD ${s.meanRatio.toFixed(3)}; best policy ${s.bestPolicy}; default vs best policy ${(s.defaultVsBestPolicy * 100).toFixed(1)}%`);
+  console.log(`average default/FGD over the grid ${g.averageRatio.toFixed(3)}; worst family ${g.worstFamilyRatio.toFixed(3)}`);
+  return g;
+}
+if (GRID_ONLY) {
+  const g = grid();
+  console.log(JSON.stringify({ bench: 'trace-replay', quick, gridOnly: true, until: UNTIL, grid: g, benchSeconds: Math.round((performance.now() - started) / 1000) }));
+  process.exit(0);
+}
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
@@ -118,6 +141,8 @@ for (const v of policyVariants) {
 }
 console.log('');
 console.log('GPU allocation over the replay (balanced, default): ' + allocation['balanced (default)']!.filter((_, i) => i % 4 === 3).map(([h, a]) => `${h}h:${pct(a)}`).join(' '));
+console.log('');
+const gridResult = grid();
 const seconds = (performance.now() - started) / 1000;
 console.log(`bench time ${seconds.toFixed(0)} s`);
 console.log(
@@ -144,6 +169,7 @@ console.log(
         },
       ]),
     ),
+    grid: gridResult,
     benchSeconds: Math.round(seconds),
   }),
 );

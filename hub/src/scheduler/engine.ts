@@ -1,12 +1,12 @@
 // The scheduling engine: the state one cycle works on (snapshot, ledgers, running jobs) and the rules
 // for one job. runCycle builds a fresh Engine per cycle; the trace simulator keeps one alive and feeds
 // it events, so both exercise exactly the same decisions.
-import type { BalancedWeights, CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
+import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
 import { TIER_RANK, taskMilli } from './model.ts';
 import type { FitOptions } from './fit.ts';
 import type { TaskShape, WorkloadType } from './workload.ts';
-import { aggregateFits, chooseNode, lastScore, lastTie, placeGang } from './fit.ts';
-import type { Target } from './target.ts';
+import { placeGang } from './fit.ts';
+import { fragmentationChoice, limitReason, targetKey } from './choice.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
 import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
 import type { Candidate } from './policies.ts';
@@ -62,15 +62,6 @@ export interface EngineOptions {
   memo?: boolean;
 }
 
-/** The part of a memo key that names which nodes a placement attempt may use. */
-function targetKey(c: Candidate, modelsKey: string): object | string {
-  // A per-model target: its ModelIndex (object keys: no string built per target tried).
-  if (c.model !== null) return c.cluster.models.get(c.model) ?? c.cluster;
-  // A pooled target covers exactly its pool; a CPU-only one the CPU nodes plus the allowed GPU models.
-  if (c.pool !== null) return `${c.cluster.ord}\u0000p\u0000${c.pool.join('\u0001')}`;
-  return `${c.cluster.ord}\u0000c\u0000${modelsKey}`;
-}
-
 export function shapeOf(job: JobSpec): TaskShape {
   return {
     cpu: job.cpuMilli,
@@ -80,12 +71,6 @@ export function shapeOf(job: JobSpec): TaskShape {
     models: job.gpuModels && job.gpuModels.length > 0 ? new Set(job.gpuModels) : null,
   };
 }
-
-/** Rank slack within which the balanced policy compares targets by fragmentation, and how many it probes. */
-const FRAG_SLACK = 0.5;
-const FRAG_PROBES = 4;
-/** Rank units per GPU of fragmentation growth. */
-const FRAG_WEIGHT = 1;
 
 const gpuHoursOf = (job: JobSpec): number => (job.tasks * taskMilli(job) * job.expectedRuntimeSec) / 3600 / 1000;
 
@@ -262,7 +247,7 @@ export class Engine {
     // Ranked lazily: the best target is found by one scan and the rest sorted only when it does not
     // take the job (the order tried is exactly that of a full sort).
     let top = cands[bestCandidate(cands, policy)]!;
-    if (policy === 'balanced' && job.tasks === 1 && this.cfg.nodeStrategy === 'fgd') top = this.fragmentationChoice(cands, top, shape, weights);
+    if (policy === 'balanced' && job.tasks === 1 && this.cfg.nodeStrategy === 'fgd') top = fragmentationChoice(cands, top, shape, weights, this.fitOpts, this.probeList);
 
     // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
     // starting now somewhere the data must first travel to.
@@ -352,61 +337,9 @@ export class Engine {
     const model = best?.model ?? best?.pool?.join('|') ?? (shape.models ? [...shape.models].join('|') : 'GPU');
     let pend = job.tasks > 1 || job.gpus > 1 ? reasons.waitingForGang(need, model, best?.cluster.id ?? null, eta) : reasons.insufficient(need, model, eta === null ? null : (best?.cluster.id ?? null), eta);
     // Room exists now where only a quota or budget forbids it: that is the blocker to name first.
-    const limited = this.limitReason(job, shape, filtered.targets, need, hours, overBudget);
+    const limited = limitReason(this.quota, this.budget, job, shape, filtered.targets, need, hours, overBudget);
     if (limited) pend = { code: limited.code, reason: `${limited.reason}; within it: ${pend.reason}`, etaSec: pend.etaSec };
     return this.pending(job, pend, best, (best?.data.missingBytes ?? 0) > 0);
-  }
-
-  /**
-   * A quota or budget reason when one of them, not capacity, keeps the job from a target that has room
-   * now (aggregate capacity; the node-level fit is not tried for targets the job may not use anyway).
-   */
-  private limitReason(job: JobSpec, shape: TaskShape, targets: readonly Target[], need: number, hours: number, overBudget: Candidate | undefined): Pend | null {
-    if (need > 0 && this.quota.limits(job.project))
-      for (const t of targets)
-        if (t.mi && !this.quota.allows(job.project, t.model, need) && aggregateFits(t.mi.asList, shape, job.tasks))
-          return { code: 'QuotaExceeded', reason: this.quota.check(job.project, t.model, need)!, etaSec: null };
-    if (overBudget) return { code: 'BudgetExhausted', reason: this.budget.check(job.project, hours, overBudget.maxCostUsd)!, etaSec: null };
-    return null;
-  }
-
-  /**
-   * Balanced, single-task jobs: among the targets that rank within FRAG_SLACK of the best and have room
-   * now, take the one whose best node's fragmentation grows least (in GPUs, at FRAG_WEIGHT per GPU
-   * against the rank). Without it each cluster is packed well but the cluster is chosen blind to it:
-   * CPU-only tasks land on GPU nodes of one cluster while CPU-only nodes of another are idle, and
-   * tasks pinned to a model strand GPUs in whichever cluster ranks first. The winner is ranked first.
-   */
-  private fragmentationChoice(cands: Candidate[], top: Candidate, shape: TaskShape, weights: BalancedWeights): Candidate {
-    if (!top.fitsNow || cands.length < 2) return top;
-    // The inventory term (most free capacity first) spreads work over clusters: among targets that all
-    // have room now it is left out, and packing breaks ties as it does between nodes.
-    let maxFree = 0;
-    for (const c of cands) maxFree = Math.max(maxFree, c.freeMilli);
-    const spread = (c: Candidate): number => weights.inventory * (maxFree > 0 ? 1 - c.freeMilli / maxFree : 1);
-    // Targets with room, by rank without the spreading term; the best FRAG_PROBES within FRAG_SLACK.
-    const probe = this.probeList;
-    probe.length = 0;
-    let baseMin = Number.POSITIVE_INFINITY;
-    for (const c of cands) if (c.fitsNow) baseMin = Math.min(baseMin, c.rank - spread(c));
-    for (const c of cands) if (c.fitsNow && c.rank - spread(c) <= baseMin + FRAG_SLACK) probe.push(c);
-    if (probe.length > FRAG_PROBES) probe.sort((a, b) => a.rank - spread(a) - (b.rank - spread(b)) || a.tie - b.tie).length = FRAG_PROBES;
-    let best = top;
-    let bestScore = Number.POSITIVE_INFINITY;
-    let bestTie = Number.POSITIVE_INFINITY;
-    for (const c of probe) {
-      const a = chooseNode(c.indexes, shape, this.fitOpts);
-      if (!a) continue;
-      const score = c.rank - spread(c) + (FRAG_WEIGHT * lastScore()) / 1000;
-      const tie = lastTie();
-      if (score < bestScore - 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && (tie < bestTie || (tie === bestTie && c.tie < best.tie)))) {
-        best = c;
-        bestScore = score;
-        bestTie = tie;
-      }
-    }
-    if (best !== top) best.rank = top.rank - 1;
-    return best;
   }
 
   private hold(job: JobSpec, c: Candidate, need: number): void {
