@@ -202,6 +202,10 @@ export interface SlurmTransport {
   updateNode(name: string, update: NodeUpdate): Promise<void>;
   /** Last `lines` lines of a file on the cluster (job output); undefined when it does not exist. */
   readTail(path: string, lines: number): Promise<string | undefined>;
+  /** Size in bytes of a file on the cluster; undefined when it does not exist. */
+  fileSize(path: string): Promise<number | undefined>;
+  /** A file from byte `offset` (0-based) to its current end, as UTF-8 text; undefined when it does not exist. */
+  readFrom(path: string, offset: number): Promise<string | undefined>;
   close(): Promise<void>;
 }
 

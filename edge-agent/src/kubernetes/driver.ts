@@ -267,10 +267,8 @@ export class KubernetesDriver {
       }
       case 'node':
         return this.ops.apply(cmd);
-      case 'logs': {
-        const r = await taskLogs(this.core, this.o.namespace, cmd);
-        return { ok: true, detail: r };
-      }
+      case 'logs':
+        return taskLogs(this.core, this.o.namespace, cmd);
       case 'prewarm':
         return startPrewarm(this.batch, this.o.namespace, this.o.emit, cmd, this.o.log);
       case 'signal':

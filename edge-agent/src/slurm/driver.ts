@@ -3,6 +3,7 @@
 // (see ./link.ts): every command is idempotent, keyed by the federation job id carried in the Slurm comment.
 import type { AgentEvent, DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
 import type { SlurmJob, SlurmNode, SlurmTransport } from '@meridian/slurm-bridge/types';
+import { slurmTaskLogs } from './logs.ts';
 import { SlurmPrewarmer, type PrewarmInput } from './prewarm.ts';
 import { attemptKey, SlurmSecrets } from './secrets.ts';
 import {
@@ -221,21 +222,16 @@ export class SlurmDriver {
     return { ok: true, detail: { slurmJobIds: ids } };
   }
 
-  /** The tail of a job's output (stdout file) for the hub's logs endpoint: latest attempt, array index = task. */
-  async logs(cmd: { jobId: string; task?: number; tailLines?: number }): Promise<Outcome> {
+  /** A task's output file for the hub's logs endpoint (see ./logs.ts): latest attempt, array index = task. */
+  async logs(cmd: { jobId: string; task?: number; tailLines?: number; offset?: number }): Promise<Outcome> {
     const jobs = (await this.opts.transport.listJobs()).filter((j) => parseFederationComment(j.comment)?.jobId === cmd.jobId);
-    if (!jobs.length) return { ok: false, error: `Slurm has no job for ${cmd.jobId} (finished jobs are forgotten after MinJobAge)` };
+    if (!jobs.length) return { ok: false, error: `Slurm has no job for ${cmd.jobId} (finished jobs are forgotten after MinJobAge)`, detail: { code: 'not-found' } };
     const latest = Math.max(...jobs.map((j) => parseFederationComment(j.comment)!.attempt));
     const mine = jobs.filter((j) => parseFederationComment(j.comment)!.attempt === latest);
     const task = cmd.task ?? 0;
     const job = mine.find((j) => j.arrayTaskId === String(task)) ?? (task === 0 ? mine[0] : undefined);
-    if (!job) return { ok: false, error: `job ${cmd.jobId} has no task ${task}` };
-    const path = job.stdout.startsWith('/') ? job.stdout : job.stdout && job.workDir ? `${job.workDir}/${job.stdout}` : '';
-    if (!path || path.includes('%')) return { ok: false, error: `job ${cmd.jobId}: Slurm reports no expanded output path (${job.stdout || 'none'})` };
-    if (job.state === 'PENDING') return { ok: true, detail: { text: '', path } };
-    const text = await this.opts.transport.readTail(path, cmd.tailLines ?? 200);
-    if (text === undefined) return { ok: false, error: `job ${cmd.jobId}: output file ${path} does not exist (yet)` };
-    return { ok: true, detail: { text, path } };
+    if (!job) return { ok: false, error: `job ${cmd.jobId} has no task ${task}`, detail: { code: 'not-found' } };
+    return slurmTaskLogs(this.opts.transport, cmd.jobId, task, job, cmd);
   }
 
   /** Copies a dataset into the cluster's cache with a Slurm batch job (see ./prewarm.ts); answers at once. */

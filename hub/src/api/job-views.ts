@@ -14,6 +14,11 @@ export function mayReadEnv(p: Principal, j: Pick<JobRow, 'user'>): boolean {
   return p.isAdmin || (j.user !== null && j.user === p.name);
 }
 
+/** A job's log may print its environment: the owner and hub admins (as for the environment) and project admins. */
+export function mayReadLogs(p: Principal, j: Pick<JobRow, 'user' | 'project'>): boolean {
+  return mayReadEnv(p, j) || p.roles[j.project] === 'admin';
+}
+
 export async function jobViewsFor(ctx: Pick<ApiContext, 'pool' | 'keyring'>, p: Principal, rows: JobRow[], tasks: Map<string, AgentTask[]> = new Map()): Promise<JobView[]> {
   const readable = rows.filter((j) => mayReadEnv(p, j)).map((j) => j.id);
   const envs = await readJobEnvs(ctx.pool, ctx.keyring, readable);

@@ -78,6 +78,14 @@ export const ClusterCreate = z
   .strict();
 
 export const LogsQuery = z
-  .object({ task: z.coerce.number().int().min(0).max(4095).default(0), tail: z.coerce.number().int().min(1).max(10_000).default(200) })
+  .object({
+    task: z.coerce.number().int().min(0).max(4095).default(0),
+    tail: z.coerce.number().int().min(1).max(10_000).default(200),
+    follow: z
+      .enum(['true', 'false', '1', '0'], { error: 'follow is true or false' })
+      .default('false')
+      .transform((v) => v === 'true' || v === '1')
+      .describe('stream the log until the task has ended'),
+  })
   .strict();
 export const EventsQuery = z.object({ after: z.string().regex(/^\d{1,18}$/).optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }).strict();

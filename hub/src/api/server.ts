@@ -13,6 +13,7 @@ import { archiveRoutes } from './routes/archive.ts';
 import { clusterRoutes } from './routes/clusters.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { eventRoutes } from './routes/events.ts';
+import { jobLogRoutes } from './routes/job-logs.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { powerRoutes } from './routes/power.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -48,6 +49,7 @@ export async function buildServer(ctx: ApiContext, log: Logger, extras: ServerEx
   installAuth(app, ctx.pool);
   const routes = new Routes(app);
   jobRoutes(routes, ctx);
+  jobLogRoutes(routes, ctx);
   eventRoutes(routes, ctx);
   projectRoutes(routes, ctx);
   userRoutes(routes, ctx);

@@ -81,4 +81,31 @@ export class HubClient {
     }
     return parsed as T;
   }
+
+  /** A GET whose body is written to `out` as it arrives (a followed log); API errors as in `request`. */
+  async stream(path: string, out: NodeJS.WritableStream): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.cfg.token) headers.authorization = `Bearer ${this.cfg.token}`;
+    let res: Response;
+    try {
+      res = await fetch(this.cfg.url + path, { headers });
+    } catch (err) {
+      throw new CliError(`cannot reach the hub at ${this.cfg.url} (${(err as Error).message}); set MERIDIAN_URL or run meridian login`);
+    }
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* plain text */
+      }
+      throw new CliError(describeError(res.status, parsed));
+    }
+    try {
+      for await (const chunk of res.body) out.write(chunk);
+    } catch (err) {
+      throw new CliError(`the stream from the hub broke off (${(err as Error).message}); run the command again to go on`);
+    }
+  }
 }

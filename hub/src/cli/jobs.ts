@@ -112,12 +112,15 @@ export function jobCommands(program: Command): void {
 
   job
     .command('logs <id>')
-    .description('tail a task’s log from the cluster')
+    .description('a task’s log from its cluster (Kubernetes: the container log; Slurm: the output file)')
     .option('-t, --task <n>', 'task index', '0')
-    .option('--tail <lines>', 'lines', '200')
-    .action(async (id: string, o: { task: string; tail: string }) => {
-      const text = await new HubClient().request<string>('GET', `/api/v1/jobs/${encodeURIComponent(id)}/logs?task=${o.task}&tail=${o.tail}`);
-      process.stdout.write(String(text));
+    .option('--tail <lines>', 'the last lines to show first', '200')
+    .option('-f, --follow', 'keep printing new lines until the task has ended (waits for it to start)')
+    .action(async (id: string, o: { task: string; tail: string; follow?: boolean }) => {
+      const q = new URLSearchParams({ task: o.task, tail: o.tail, ...(o.follow ? { follow: 'true' } : {}) });
+      const path = `/api/v1/jobs/${encodeURIComponent(id)}/logs?${q}`;
+      // the log's bytes as they come (a log line that happens to be JSON is printed as it is)
+      await new HubClient().stream(path, process.stdout);
     });
 
   job

@@ -220,6 +220,26 @@ export class CliTransport implements SlurmTransport {
     return r.stdout;
   }
 
+  async fileSize(path: string): Promise<number | undefined> {
+    if (!path.startsWith('/')) throw new SlurmError(`not an absolute path: ${JSON.stringify(path)}`);
+    const r = await this.run(['stat', '-c', '%s', '--', path]);
+    if (r.code !== 0) {
+      if (/No such file/i.test(r.stderr)) return undefined;
+      throw slurmFailure(`stat ${path}`, r);
+    }
+    return Number(r.stdout.trim());
+  }
+
+  async readFrom(path: string, offset: number): Promise<string | undefined> {
+    if (!path.startsWith('/')) throw new SlurmError(`not an absolute path: ${JSON.stringify(path)}`);
+    const r = await this.run(['tail', '-c', `+${Math.max(0, Math.floor(offset)) + 1}`, '--', path]);
+    if (r.code !== 0) {
+      if (/No such file/i.test(r.stderr)) return undefined;
+      throw slurmFailure(`tail -c ${path}`, r);
+    }
+    return r.stdout;
+  }
+
   async close(): Promise<void> {
     await this.runner.close();
   }

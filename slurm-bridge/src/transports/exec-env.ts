@@ -14,8 +14,8 @@ export const DEFAULT_SYSTEM_BIN_DIR = '/usr/bin';
 
 /** The Slurm commands an agent may run; anything else is refused. */
 export const SLURM_COMMANDS = ['sbatch', 'squeue', 'scontrol', 'scancel', 'sacct', 'sinfo'] as const;
-/** System tools the CLI transports use: `tail` (job output), `env` (the fixed environment over SSH). */
-export const SYSTEM_COMMANDS = ['tail', 'env'] as const;
+/** System tools the CLI transports use: `tail` and `stat` (job output), `env` (the fixed environment over SSH). */
+export const SYSTEM_COMMANDS = ['tail', 'stat', 'env'] as const;
 export type AgentCommand = (typeof SLURM_COMMANDS)[number] | (typeof SYSTEM_COMMANDS)[number];
 
 /** Keys taken from the agent's own environment (never from a job's). */
@@ -62,7 +62,7 @@ export function agentEnv(config: Record<string, string> = {}, own: NodeJS.Proces
 export interface CommandPaths {
   /** Directory of sbatch, squeue, scontrol, scancel, sacct, sinfo (default /usr/bin). */
   slurmBinDir?: string;
-  /** Directory of tail and env (default /usr/bin). */
+  /** Directory of tail, stat and env (default /usr/bin). */
   systemBinDir?: string;
   /** One command's absolute path, overriding the directories. */
   commands?: Partial<Record<AgentCommand, string>>;

@@ -359,5 +359,15 @@ export class RestTransport implements SlurmTransport {
     return this.opts.fallback.readTail(path, lines);
   }
 
+  async fileSize(path: string): Promise<number | undefined> {
+    if (!this.opts.fallback) throw new SlurmUnsupportedError(`slurmrestd cannot read files; give the REST transport a CLI fallback to read ${path}`);
+    return this.opts.fallback.fileSize(path);
+  }
+
+  async readFrom(path: string, offset: number): Promise<string | undefined> {
+    if (!this.opts.fallback) throw new SlurmUnsupportedError(`slurmrestd cannot read files; give the REST transport a CLI fallback to read ${path}`);
+    return this.opts.fallback.readFrom(path, offset);
+  }
+
   async close(): Promise<void> {}
 }

@@ -21,7 +21,7 @@ let slurm: SlurmCluster;
 let sshd: SshdEngine;
 let outDir: string;
 let trap: string;
-const AGENT_COMMANDS = ['sbatch', 'squeue', 'scontrol', 'scancel', 'sacct', 'sinfo', 'tail', 'env', 'sh', 'bash'];
+const AGENT_COMMANDS = ['sbatch', 'squeue', 'scontrol', 'scancel', 'sacct', 'sinfo', 'tail', 'stat', 'env', 'sh', 'bash'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A driver per transport, each recording what it would send to the hub and what it logs. */

@@ -28,6 +28,8 @@ const CROSS_FIELD_RULES: [method: string, path: string][] = [
   ['POST', '/api/v1/datasets'],
   ['POST', '/api/v1/users'],
   ['POST', '/api/v1/clusters/{id}/nodes/{node}/{op}'],
+  // a task index past the job's own task count
+  ['GET', '/api/v1/jobs/{id}/logs'],
 ];
 // No state carried between runs (a run is the seed and this file), so every run tests the same cases.
 const CONFIG = `[cache]\nenabled = false\n\n${CROSS_FIELD_RULES.map(

@@ -81,6 +81,13 @@ export function describeTransport(name: string, ctx: () => SuiteContext): void {
       expect(readFileSync(out.replace('%j', jobId), 'utf8')).toBe(`gpus=0,1 name=m-${uniq}-ok greeting=hello world\n`);
       expect(await transport.readTail(out.replace('%j', jobId), 5)).toBe(`gpus=0,1 name=m-${uniq}-ok greeting=hello world\n`);
       expect(await transport.readTail(join(outDir, 'does-not-exist'), 5)).toBeUndefined();
+      // what a log follower asks: the size, then the bytes from an offset
+      const line = `gpus=0,1 name=m-${uniq}-ok greeting=hello world\n`;
+      expect(await transport.fileSize(out.replace('%j', jobId))).toBe(Buffer.byteLength(line));
+      expect(await transport.readFrom(out.replace('%j', jobId), 9)).toBe(line.slice(9));
+      expect(await transport.readFrom(out.replace('%j', jobId), 1000)).toBe('');
+      expect(await transport.fileSize(join(outDir, 'does-not-exist'))).toBeUndefined();
+      expect(await transport.readFrom(join(outDir, 'does-not-exist'), 0)).toBeUndefined();
     });
 
     it('reports a failing exit as FAILED with code:signal 3:0', async () => {

@@ -1,8 +1,7 @@
-// Jobs: submit (admission, one transaction, idempotent workflow start), get, list, cancel, why-pending, logs.
+// Jobs: submit (admission, one transaction, idempotent workflow start), get, list, cancel, why-pending (logs: job-logs.ts).
 import { z } from 'zod';
 import { JobSpecSchema } from '@meridian/protocol/job-spec';
 import { tx } from '../../store/db.ts';
-import { commandResult, enqueueCommand } from '../../store/repos/agent-stream.ts';
 import { admissionState, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
 import { splitJobEnv } from '../../store/repos/job-env.ts';
@@ -12,7 +11,7 @@ import type { ApiContext } from '../context.ts';
 import { ApiError, badRequest, conflict, forbidden, notFound } from '../errors.ts';
 import type { Routes } from '../route.ts';
 import { getProject } from '../../store/repos/projects.ts';
-import { JobId, JobListQuery, LogsQuery } from '../schemas.ts';
+import { JobId, JobListQuery } from '../schemas.ts';
 import { jobViewFor, jobViewsFor } from '../job-views.ts';
 import { jobView, page } from '../views.ts';
 import { checkPlacement } from './jobs-placement.ts';
@@ -174,39 +173,6 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
           ? (j.reason ?? 'waiting for the next scheduling cycle')
           : `the job is ${j.state}${j.cluster ? ` on ${j.cluster}` : ''}${j.reason ? `: ${j.reason}` : ''}`;
       return { id: j.id, state: j.state, attempt: j.attempt, reasonCode: j.state === 'Queued' ? j.reasonCode : null, reason: explain, etaSec: j.state === 'Queued' ? j.etaSec : null };
-    },
-  });
-
-  r.add({
-    method: 'GET',
-    url: '/api/v1/jobs/:id/logs',
-    tag: 'jobs',
-    summary: "Fetch a task's log tail from the cluster (through the agent)",
-    params: IdParams,
-    query: LogsQuery,
-    produces: 'text/plain',
-    responses: { 200: 'log text', 404: 'no such job, or the cluster has no such task (no pod or output file: not started, or already cleaned up)', 409: 'the job has not been dispatched', 502: 'the cluster failed to read the logs', 504: 'the agent did not answer in time' },
-    handler: async ({ principal, params, query, reply }) => {
-      const j = await visibleJob(ctx, principal, params.id);
-      if (!j.cluster || !j.dispatchedAt) throw conflict(`job ${j.id} has not been dispatched to a cluster yet (${j.state})`);
-      const cluster = j.cluster;
-      const seq = await tx(ctx.pool, (c) => enqueueCommand(c, cluster, { kind: 'logs', jobId: j.id, task: query.task, tailLines: query.tail }));
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        const res = (await commandResult(ctx.pool, cluster, seq)) as { ok: boolean; error?: string; detail?: unknown } | null;
-        if (res) {
-          if (!res.ok) {
-            const msg = `cluster ${cluster}: ${res.error ?? 'logs unavailable'}`;
-            // the agent found nothing to read (no pod, no task, no output file yet): the client's ask, not a failure
-            if (/\bno (pod|task|job)\b|has no|does not exist/i.test(res.error ?? '')) throw new ApiError(404, 'logs_not_found', msg, [{ path: 'query.task', message: res.error ?? 'no such task' }]);
-            throw new ApiError(502, 'agent_error', msg);
-          }
-          const d = res.detail as { text?: string } | string | undefined;
-          return void reply.type('text/plain').send(typeof d === 'string' ? d : (d?.text ?? ''));
-        }
-        await new Promise((r2) => setTimeout(r2, 100));
-      }
-      throw new ApiError(504, 'agent_timeout', `cluster ${cluster} did not return logs within 10s${ctx.gateway.connected(cluster) ? '' : ' (its agent is not connected)'}`);
     },
   });
 }
