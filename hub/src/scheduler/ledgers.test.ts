@@ -17,6 +17,16 @@ describe('quotas', () => {
     expect(out.pending[0]).toMatchObject({ jobId: 'b', code: 'QuotaExceeded', reason: 'QuotaExceeded(project p: 4/4 GPUs in use, job needs 1)' });
   });
 
+  it('names the quota, not capacity, when the only model with room is the one over quota', () => {
+    // H100 is full; A100 has room but the project's A100 quota is spent.
+    const c = cluster('c', [node('a', 2), node('h', 1, 'H100')]);
+    const running = [runningOn(c, 'h', [0], { jobId: 'r', project: 'q', tier: 'batch', gpuModel: 'H100' })];
+    const out = runCycle({ now: 0, clusters: [c], running, jobs: [job('j')], projects: [{ name: 'p', weight: 1, quota: { perModel: { A100: 0 } } }, { name: 'q', weight: 1 }] });
+    expect(out.placements).toEqual([]);
+    expect(out.pending[0]).toMatchObject({ jobId: 'j', code: 'QuotaExceeded' });
+    expect(out.pending[0]!.reason).toMatch(/^QuotaExceeded\(project p: .*A100.*\); within it: InsufficientGPU\(1 GPU H100/);
+  });
+
   it('caps per GPU model and lets the job use another model', () => {
     const c = cluster('c', [node('a', 2), node('h', 2, 'H100')]);
     const out = runCycle({
