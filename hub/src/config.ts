@@ -22,6 +22,8 @@ export interface HubConfig {
   bootstrapAdmin: string;
   schedulerIntervalMs: number;
   clusterLostTimeoutMs: number;
+  /** Withdraw a dispatched job its member has not started on every task after this long (MERIDIAN_DISPATCH_WAIT_TIMEOUT_MS; 0 = never). */
+  dispatchWaitTimeoutMs: number;
   heartbeatIntervalMs: number;
   workflowPollMs: number;
   cancelConfirmMs: number;
@@ -53,6 +55,15 @@ export interface HubConfig {
 
 const num = (v: string | undefined, d: number): number => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
 
+/** MERIDIAN_DISPATCH_WAIT_TIMEOUT_MS: whole milliseconds ≥ 0 (0 never withdraws), two minutes when unset. */
+export function dispatchWaitTimeoutMs(v: string | undefined): number {
+  if (v === undefined || v.trim() === '') return 120_000;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`MERIDIAN_DISPATCH_WAIT_TIMEOUT_MS=${JSON.stringify(v)} is not a duration: give whole milliseconds, e.g. 120000 for two minutes (0 never withdraws a dispatched job)`);
+  return n;
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
   const tierBounds: Partial<Record<string, number>> = {};
   for (const t of ['realtime', 'batch', 'interruptible', 'filler']) {
@@ -72,6 +83,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     bootstrapAdmin: env.MERIDIAN_BOOTSTRAP_ADMIN ?? 'admin',
     schedulerIntervalMs: num(env.MERIDIAN_SCHEDULER_INTERVAL_MS, 2000),
     clusterLostTimeoutMs: num(env.MERIDIAN_CLUSTER_LOST_TIMEOUT_MS, 60_000),
+    dispatchWaitTimeoutMs: dispatchWaitTimeoutMs(env.MERIDIAN_DISPATCH_WAIT_TIMEOUT_MS),
     heartbeatIntervalMs: num(env.MERIDIAN_HEARTBEAT_INTERVAL_MS, 10_000),
     workflowPollMs: num(env.MERIDIAN_WORKFLOW_POLL_MS, 300_000),
     cancelConfirmMs: num(env.MERIDIAN_CANCEL_CONFIRM_MS, 120_000),

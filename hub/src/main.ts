@@ -170,6 +170,7 @@ export async function startHub(partial: Partial<HubConfig> & Pick<HubConfig, 'da
       databaseUrl: config.databaseUrl,
       intervalMs: config.schedulerIntervalMs,
       clusterLostTimeoutMs: config.clusterLostTimeoutMs,
+      dispatchWaitTimeoutMs: config.dispatchWaitTimeoutMs,
       scheduler: config.scheduler,
     }, metrics);
     await scheduler.start();

@@ -78,7 +78,8 @@ export class KubernetesDriver {
       gpuModelLabel: inv.gpuModelLabel,
       gpuResource: inv.gpuResource,
       rdmaResource: inv.rdmaResource,
-      milliGpuResource: inv.milliGpuResource,
+      sharedGpuResource: inv.sharedGpuResource,
+      sharedGpuReplicas: inv.sharedGpuReplicas,
       ...o.jobs,
       namespace: o.namespace,
     };

@@ -5,7 +5,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { V1Node, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { AgentEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
-import { LABELS } from '@meridian/protocol/agent-protocol';
+import { GPU_SHARE_LABEL, LABELS } from '@meridian/protocol/agent-protocol';
 import { KeptInformer, rawList } from './informer.ts';
 import { count, cpuMilli, memoryMiB } from './quantity.ts';
 
@@ -15,8 +15,12 @@ export interface InventoryOptions {
   /** Extended resource for whole GPUs. */
   gpuResource: string;
   rdmaResource: string;
-  /** Extended resource for fractional GPU shares in milli-GPU (1000 per GPU), where the cluster has one. */
-  milliGpuResource: string;
+  /**
+   * Time-slicing replicas as the NVIDIA device plugin advertises them (`renameByDefault`: nvidia.com/gpu.shared),
+   * `sharedGpuReplicas` per physical GPU (its `replicas` setting). A node with some is one Meridian shares.
+   */
+  sharedGpuResource: string;
+  sharedGpuReplicas: number;
   /** Taint keys Meridian's pods tolerate: such a taint does not make a node unschedulable for the hub. */
   toleratedTaints: string[];
 }
@@ -25,7 +29,8 @@ export const DEFAULT_INVENTORY_OPTIONS: InventoryOptions = {
   gpuModelLabel: 'nvidia.com/gpu.product',
   gpuResource: 'nvidia.com/gpu',
   rdmaResource: 'rdma/hca',
-  milliGpuResource: 'meridian.dev/milli-gpu',
+  sharedGpuResource: 'nvidia.com/gpu.shared',
+  sharedGpuReplicas: 10,
   toleratedTaints: [],
 };
 
@@ -47,7 +52,12 @@ export interface PodUsage {
   milliGpu: number;
   rdma: number;
   jobId?: string;
+  /** The GPU the hub chose for a share (pod annotation meridian.dev/gpu-index). */
+  gpuIndex?: number;
 }
+
+/** On a share's pods: the index of the GPU the hub chose (whole GPUs first, then the time-sliced ones). */
+export const GPU_INDEX_ANNOTATION = 'meridian.dev/gpu-index';
 
 interface Amounts {
   cpuMilli: number;
@@ -64,7 +74,8 @@ function containerAmounts(r: V1ResourceRequirements | undefined, o: InventoryOpt
     cpuMilli: cpuMilli(get('cpu')),
     memoryMiB: memoryMiB(get('memory')),
     gpus: count(get(o.gpuResource)),
-    milliGpu: count(get(o.milliGpuResource)),
+    // a replica is 1000 / replicas milli-GPU of one time-sliced GPU
+    milliGpu: Math.round((count(get(o.sharedGpuResource)) * 1000) / Math.max(1, o.sharedGpuReplicas)),
     rdma: count(get(o.rdmaResource)),
   };
 }
@@ -90,12 +101,13 @@ export function podUsage(pod: V1Pod, o: InventoryOptions = DEFAULT_INVENTORY_OPT
     sum.memoryMiB += memoryMiB(overhead.memory);
   }
   const jobId = pod.metadata?.labels?.[LABELS.jobId];
-  return { key: `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`, node, ...sum, ...(jobId ? { jobId } : {}) };
+  const gpuIndex = Number(pod.metadata?.annotations?.[GPU_INDEX_ANNOTATION] ?? NaN);
+  return { key: `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`, node, ...sum, ...(jobId ? { jobId } : {}), ...(Number.isInteger(gpuIndex) && gpuIndex >= 0 ? { gpuIndex } : {}) };
 }
 
 export function sameUsage(a: PodUsage | null | undefined, b: PodUsage | null | undefined): boolean {
   if (!a || !b) return a === b || (!a && !b);
-  return a.node === b.node && a.cpuMilli === b.cpuMilli && a.memoryMiB === b.memoryMiB && a.gpus === b.gpus && a.milliGpu === b.milliGpu && a.rdma === b.rdma && a.jobId === b.jobId;
+  return a.node === b.node && a.cpuMilli === b.cpuMilli && a.memoryMiB === b.memoryMiB && a.gpus === b.gpus && a.milliGpu === b.milliGpu && a.rdma === b.rdma && a.jobId === b.jobId && a.gpuIndex === b.gpuIndex;
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -104,10 +116,12 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 export function nodeInfo(node: V1Node, usages: Iterable<PodUsage>, o: InventoryOptions = DEFAULT_INVENTORY_OPTIONS): NodeInfo {
   const cap = node.status?.capacity ?? {};
   const alloc = node.status?.allocatable ?? {};
+  const R = Math.max(1, o.sharedGpuReplicas);
+  const shared = (r: Record<string, string>) => Math.floor(count(r[o.sharedGpuResource]) / R);
   const amounts = (r: Record<string, string>) => ({
     cpuMilli: cpuMilli(r.cpu),
     memoryMiB: round3(memoryMiB(r.memory)),
-    gpus: count(r[o.gpuResource]),
+    gpus: count(r[o.gpuResource]) + shared(r),
     rdma: count(r[o.rdmaResource]),
   });
   const requested = { cpuMilli: 0, memoryMiB: 0, gpus: 0, rdma: 0 };
@@ -121,21 +135,30 @@ export function nodeInfo(node: V1Node, usages: Iterable<PodUsage>, o: InventoryO
   requested.memoryMiB = round3(requested.memoryMiB);
 
   // GPUs: the device plugin withdraws unhealthy devices from allocatable, so capacity − allocatable are unhealthy.
-  // Whole GPUs go to pods in a stable order; fractional shares are packed first-fit onto the rest.
-  const capGpus = count(cap[o.gpuResource]);
-  const allocGpus = Math.min(capGpus, count(alloc[o.gpuResource]));
-  const gpus: NodeInfo['gpus'] = Array.from({ length: capGpus }, (_, index) => ({ index, healthy: index < allocGpus, milliUsed: 0 }));
+  // Whole GPUs (indices first) go to pods in a stable order; the time-sliced GPUs follow them and take the
+  // shares: on the GPU the hub chose (annotation), else first-fit.
+  const capWhole = count(cap[o.gpuResource]);
+  const allocWhole = Math.min(capWhole, count(alloc[o.gpuResource]));
+  const capShared = shared(cap);
+  const allocShared = Math.min(capShared, shared(alloc));
+  const gpus: NodeInfo['gpus'] = Array.from({ length: capWhole + capShared }, (_, index) => ({
+    index,
+    healthy: index < capWhole ? index < allocWhole : index - capWhole < allocShared,
+    milliUsed: 0,
+  }));
   let next = 0;
   for (const u of sorted) {
-    for (let i = 0; i < u.gpus && next < allocGpus; i++, next++) {
+    for (let i = 0; i < u.gpus && next < allocWhole; i++, next++) {
       const g = gpus[next]!;
       g.milliUsed = 1000;
       if (u.jobId) g.jobId = u.jobId;
     }
   }
+  const sharable = gpus.slice(capWhole, capWhole + allocShared);
   for (const u of sorted) {
     if (u.milliGpu <= 0) continue;
-    const g = gpus.slice(next, allocGpus).find((x) => x.milliUsed + u.milliGpu <= 1000) ?? gpus.slice(next, allocGpus).find((x) => x.milliUsed < 1000);
+    const chosen = u.gpuIndex !== undefined ? sharable.find((x) => x.index === u.gpuIndex) : undefined;
+    const g = chosen ?? sharable.find((x) => x.milliUsed + u.milliGpu <= 1000) ?? sharable.find((x) => x.milliUsed < 1000);
     if (!g) continue;
     g.milliUsed = Math.min(1000, g.milliUsed + u.milliGpu);
     if (u.jobId && !g.jobId) g.jobId = u.jobId;
@@ -161,7 +184,7 @@ export function nodeInfo(node: V1Node, usages: Iterable<PodUsage>, o: InventoryO
     allocatable: amounts(alloc),
     requested,
     gpus,
-    labels: { ...(node.metadata?.labels ?? {}) },
+    labels: { ...(node.metadata?.labels ?? {}), ...(capShared > 0 ? { [GPU_SHARE_LABEL]: 'time-slicing' } : {}) },
     taints,
     unschedulable: cordoned || Boolean(blocking),
     ready,

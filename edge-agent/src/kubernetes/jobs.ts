@@ -7,6 +7,7 @@ import type { V1EnvVar, V1Job, V1Toleration } from '@kubernetes/client-node';
 import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
 import { LABELS } from '@meridian/protocol/agent-protocol';
 import { errText, statusOf } from './informer.ts';
+import { GPU_INDEX_ANNOTATION } from './inventory.ts';
 import { slurmScriptParts } from './slurm-script.ts';
 
 export const MANAGED_BY = 'meridian';
@@ -24,7 +25,9 @@ export interface JobOptions {
   gpuModelLabel: string;
   gpuResource: string;
   rdmaResource: string;
-  milliGpuResource: string;
+  /** Time-slicing replicas (nvidia.com/gpu.shared) and how many the device plugin makes of one GPU: a share takes its part of them. */
+  sharedGpuResource: string;
+  sharedGpuReplicas: number;
   /** Image for commands that carry a script but no image. */
   defaultImage: string;
   /** Image for login-node batch scripts without an image (they expect bash and coreutils, as on a Slurm node). */
@@ -43,7 +46,8 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   gpuModelLabel: 'nvidia.com/gpu.product',
   gpuResource: 'nvidia.com/gpu',
   rdmaResource: 'rdma/hca',
-  milliGpuResource: 'meridian.dev/milli-gpu',
+  sharedGpuResource: 'nvidia.com/gpu.shared',
+  sharedGpuReplicas: 10,
   defaultImage: 'busybox:1.36',
   slurmScriptImage: DEFAULT_SLURM_SCRIPT_IMAGE,
   tolerations: [],
@@ -85,6 +89,38 @@ export function jobLabels(cmd: Pick<DispatchCommand, 'jobId' | 'attempt' | 'proj
 
 const qualifiedName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
+/** Time-slicing replicas a share of `milli` takes: its part of one GPU, rounded up (at least one). */
+export function shareReplicas(milli: number, replicas: number): number {
+  return Math.max(1, Math.ceil((milli * Math.max(1, replicas)) / 1000));
+}
+
+/** The GPU index every task's share uses, when the hub chose one and the same one for all. */
+function uniformShareIndex(cmd: DispatchCommand): number | undefined {
+  const ix = cmd.gpuIndices ?? [];
+  return cmd.perTask.milliGpu && ix.length && ix.every((i) => i === ix[0]) ? ix[0] : undefined;
+}
+
+/**
+ * What limits a share inside its container: the GPU the hub chose (NVIDIA_VISIBLE_DEVICES, for the container
+ * toolkit), its compute part (CUDA_MPS_ACTIVE_THREAD_PERCENTAGE, honoured under MPS) and its memory part
+ * (MERIDIAN_GPU_MEMORY_FRACTION, and XLA_PYTHON_CLIENT_MEM_FRACTION which JAX obeys). Tasks on different
+ * GPUs read theirs from MERIDIAN_GPU_INDICES by MERIDIAN_RANK.
+ */
+export function shareEnv(cmd: DispatchCommand): V1EnvVar[] {
+  const milli = cmd.perTask.gpus > 0 ? 0 : (cmd.perTask.milliGpu ?? 0);
+  if (milli <= 0) return [];
+  const fraction = String(milli / 1000);
+  const index = uniformShareIndex(cmd);
+  return [
+    { name: 'MERIDIAN_GPU_SHARE_MILLI', value: String(milli) },
+    ...(index !== undefined ? [{ name: 'NVIDIA_VISIBLE_DEVICES', value: String(index) }] : []),
+    ...(cmd.gpuIndices?.length ? [{ name: 'MERIDIAN_GPU_INDICES', value: cmd.gpuIndices.join(',') }] : []),
+    { name: 'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', value: String(Math.max(1, Math.ceil(milli / 10))) },
+    { name: 'MERIDIAN_GPU_MEMORY_FRACTION', value: fraction },
+    { name: 'XLA_PYTHON_CLIENT_MEM_FRACTION', value: fraction },
+  ];
+}
+
 /** The Job for one dispatch (pure). */
 export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIONS, suspend = false): V1Job {
   const labels = jobLabels(cmd);
@@ -95,7 +131,7 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
   if (t.cpuMilli > 0) requests.cpu = `${Math.round(t.cpuMilli)}m`;
   if (t.memoryMiB > 0) requests.memory = limits.memory = `${Math.ceil(t.memoryMiB)}Mi`;
   if (t.gpus > 0) requests[o.gpuResource] = limits[o.gpuResource] = String(t.gpus);
-  else if (t.milliGpu && t.milliGpu > 0) requests[o.milliGpuResource] = limits[o.milliGpuResource] = String(t.milliGpu);
+  else if (t.milliGpu && t.milliGpu > 0) requests[o.sharedGpuResource] = limits[o.sharedGpuResource] = String(shareReplicas(t.milliGpu, o.sharedGpuReplicas));
   if (t.rdma > 0) requests[o.rdmaResource] = limits[o.rdmaResource] = String(t.rdma);
 
   const env: V1EnvVar[] = [
@@ -104,6 +140,7 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
     { name: 'MERIDIAN_PROJECT', value: cmd.project },
     { name: 'MERIDIAN_RANK', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } } },
     { name: 'MERIDIAN_WORLD_SIZE', value: String(cmd.tasks) },
+    ...shareEnv(cmd),
     ...Object.entries(cmd.env).map(([k, v]) => ({ name: k, value: v })),
   ];
   let command = cmd.command;
@@ -120,13 +157,16 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
   const podAnnotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(cmd.annotations)) if (qualifiedName.test(k) && k.length <= 317) podAnnotations[k] = v;
   if (cmd.checkpointSignal) podAnnotations[JOB_ANNOTATIONS.checkpointSignal] = cmd.checkpointSignal;
+  const shareIndex = uniformShareIndex(cmd);
+  if (shareIndex !== undefined) podAnnotations[GPU_INDEX_ANNOTATION] = String(shareIndex);
 
   const wholeGpus = t.gpus > 0 || Boolean(t.milliGpu);
   const nodeSelector: Record<string, string> = {};
   if (cmd.gpuModel && wholeGpus) nodeSelector[o.gpuModelLabel] = cmd.gpuModel;
   // The nodes the hub reserved are a hard pin: the kube-scheduler may only bind the pods there (it still checks
   // room, so a foreign pod that took the room leaves them Pending with its Unschedulable message). matchFields on
-  // metadata.name is the node's own name, whatever its hostname label says.
+  // metadata.name is the node's own name, whatever its hostname label says; it takes one value per term, and
+  // terms are ORed, so one term per node.
   const pinned = [...new Set(cmd.nodes)];
 
   return {
@@ -166,7 +206,7 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
           restartPolicy: 'Never',
           ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
           ...(pinned.length
-            ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: pinned }] }] } } } }
+            ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: pinned.map((n) => ({ matchFields: [{ key: 'metadata.name', operator: 'In', values: [n] }] })) } } } }
             : {}),
           ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
           ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
@@ -211,7 +251,8 @@ export async function ensureJob(batch: k8s.BatchV1Api, cmd: DispatchCommand, o: 
     const job = await batch.createNamespacedJob({ namespace: o.namespace, body });
     return { created: true, name, namespace: o.namespace, job };
   } catch (err) {
-    if (statusOf(err) !== 409) throw new Error(`creating Job ${o.namespace}/${name} failed: ${errText(err)}`);
+    // the cause keeps the apiserver's status code: a refusal (422) fails the dispatch at once, not after retries
+    if (statusOf(err) !== 409) throw new Error(`creating Job ${o.namespace}/${name} failed: ${errText(err)}`, { cause: err });
   }
   const existing = await batch.readNamespacedJob({ name, namespace: o.namespace });
   const l = existing.metadata?.labels ?? {};

@@ -2,7 +2,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { DispatchCommand } from '@meridian/protocol/agent-protocol';
-import { buildJob, RESERVATION_LABEL } from './jobs.ts';
+import { buildJob, RESERVATION_LABEL, shareReplicas } from './jobs.ts';
 import { jobStatus } from './status.ts';
 
 const cmd = (o: Record<string, unknown> = {}) =>
@@ -12,7 +12,10 @@ describe('pinning', () => {
   it('requires the nodes the hub reserved (by node name) and labels the pods with the reservation', () => {
     const j = buildJob(cmd({ nodes: ['n1', 'n1', 'n2', 'n3'] }));
     const spec = j.spec!.template.spec!;
-    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1', 'n2', 'n3'] }] }]);
+    // one term per node (the apiserver takes one value per metadata.name field requirement; terms are ORed)
+    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual(
+      ['n1', 'n2', 'n3'].map((n) => ({ matchFields: [{ key: 'metadata.name', operator: 'In', values: [n] }] })),
+    );
     expect(spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
     expect(j.spec!.template.metadata!.labels![RESERVATION_LABEL]).toBe('mj-9-a1');
   });
@@ -52,5 +55,27 @@ describe('a gang runs only when every task has started', () => {
   it('an array runs as soon as one index has started', () => {
     const array: V1Job = { ...job, spec: { ...job.spec!, parallelism: 2, backoffLimitPerIndex: 0 } };
     expect(jobStatus(ref, array, [running(0), unschedulable(1)]).phase).toBe('Running');
+  });
+});
+
+describe('GPU shares', () => {
+  it('a 500-milli share takes 5 of 10 time-slicing replicas, on the GPU the hub chose, its part in the environment', () => {
+    const j = buildJob(cmd({ tasks: 1, perTask: { cpuMilli: 0, memoryMiB: 0, gpus: 0, rdma: 0, milliGpu: 500 }, nodes: ['ts-0'], gpuIndices: [0] }));
+    const c = j.spec!.template.spec!.containers[0]!;
+    expect(c.resources!.limits).toEqual({ 'nvidia.com/gpu.shared': '5' });
+    const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ MERIDIAN_GPU_SHARE_MILLI: '500', NVIDIA_VISIBLE_DEVICES: '0', MERIDIAN_GPU_INDICES: '0', CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: '50', MERIDIAN_GPU_MEMORY_FRACTION: '0.5' });
+    expect(j.spec!.template.metadata!.annotations!['meridian.dev/gpu-index']).toBe('0');
+  });
+
+  it('rounds a share up to whole replicas; tasks on different GPUs get the per-rank list only', () => {
+    expect(shareReplicas(600, 10)).toBe(6);
+    expect(shareReplicas(1, 10)).toBe(1);
+    expect(shareReplicas(250, 4)).toBe(1);
+    const j = buildJob(cmd({ tasks: 2, perTask: { cpuMilli: 0, memoryMiB: 0, gpus: 0, rdma: 0, milliGpu: 300 }, nodes: ['a', 'a'], gpuIndices: [0, 1] }));
+    const env = Object.fromEntries(j.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+    expect(env.NVIDIA_VISIBLE_DEVICES).toBeUndefined();
+    expect(env.MERIDIAN_GPU_INDICES).toBe('0,1');
+    expect(j.spec!.template.metadata!.annotations!['meridian.dev/gpu-index']).toBeUndefined();
   });
 });

@@ -51,9 +51,15 @@ describe('inventory translation', () => {
   it('ignores finished and unbound pods, packs fractional GPU shares', () => {
     expect(podUsage(pod('x', { 'nvidia.com/gpu': '1' }, { phase: 'Succeeded' }))).toBeNull();
     expect(podUsage({ ...pod('y', {}), spec: { containers: [] } })).toBeNull();
-    const shares = [pod('s1', { 'meridian.dev/milli-gpu': '300' }), pod('s2', { 'meridian.dev/milli-gpu': '500' }), pod('s3', { 'meridian.dev/milli-gpu': '400' })].map((p) => podUsage(p)!);
-    const info = nodeInfo(node({ gpus: 2 }), shares);
+    // time-slicing: 10 replicas per GPU, a replica is 100 milli-GPU
+    const shares = [pod('s1', { 'nvidia.com/gpu.shared': '3' }), pod('s2', { 'nvidia.com/gpu.shared': '5' }), pod('s3', { 'nvidia.com/gpu.shared': '4' })].map((p) => podUsage(p)!);
+    const sliced = node({ gpus: 0 });
+    sliced.status!.capacity!['nvidia.com/gpu.shared'] = sliced.status!.allocatable!['nvidia.com/gpu.shared'] = '20';
+    const info = nodeInfo(sliced, shares);
     expect(info.gpus.map((g) => g.milliUsed)).toEqual([800, 400]);
+    expect(info.capacity.gpus).toBe(2);
+    expect(info.labels['meridian.dev/gpu-share']).toBe('time-slicing');
+    expect(nodeInfo(node({ gpus: 2 }), []).labels['meridian.dev/gpu-share']).toBeUndefined();
   });
 
   it('marks cordoned, NoSchedule-tainted and not-ready nodes with a reason', () => {
@@ -70,7 +76,7 @@ const cmd = (o: Partial<DispatchCommand> = {}): DispatchCommand =>
 
 describe('dispatch → Job', () => {
   it('builds an Indexed gang Job with labels, GPU limits, model selector, env and annotations', () => {
-    const j = buildJob(cmd(), { namespace: 'ml', gpuModelLabel: 'nvidia.com/gpu.product', gpuResource: 'nvidia.com/gpu', rdmaResource: 'rdma/hca', milliGpuResource: 'meridian.dev/milli-gpu', defaultImage: 'busybox', tolerations: [], ttlSecondsAfterFinished: 60 });
+    const j = buildJob(cmd(), { namespace: 'ml', gpuModelLabel: 'nvidia.com/gpu.product', gpuResource: 'nvidia.com/gpu', rdmaResource: 'rdma/hca', sharedGpuResource: 'nvidia.com/gpu.shared', sharedGpuReplicas: 10, defaultImage: 'busybox', tolerations: [], ttlSecondsAfterFinished: 60 });
     expect(j.metadata).toMatchObject({ name: 'mj-42-a2', namespace: 'ml', labels: { 'meridian.dev/job-id': '42', 'meridian.dev/attempt': '2', 'meridian.dev/project': expect.stringMatching(/^Vision-Team-[0-9a-f]{8}$/), 'app.kubernetes.io/managed-by': 'meridian' } });
     expect(j.spec).toMatchObject({ completionMode: 'Indexed', completions: 4, parallelism: 4, backoffLimit: 0, activeDeadlineSeconds: 3600 });
     const c = j.spec!.template.spec!.containers[0]!;

@@ -26,7 +26,7 @@ export async function waitForJob(client: HubClient, id: string, timeoutMs: numbe
   let last = '';
   for (;;) {
     const j = await client.request<Job>('GET', `/api/v1/jobs/${id}`);
-    const line = `${j.state}${j.cluster ? ` on ${j.cluster}` : ''}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}${j.reason && j.state === 'Queued' ? `: ${j.reason}` : ''}`;
+    const line = `${j.state}${j.cluster ? ` on ${j.cluster}` : ''}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}${j.reason && (j.state === 'Queued' || j.state === 'Dispatched') ? `: ${j.reason}` : ''}`;
     if (line !== last && !quiet) process.stderr.write(`job ${id}: ${line}\n`);
     last = line;
     if (['Succeeded', 'Failed', 'Cancelled'].includes(j.state)) return j;

@@ -1,6 +1,6 @@
 // Builds one scheduling cycle's input from the store: clusters with node snapshots combined with the
 // hub's own reservations (placed/dispatched/running jobs), the queued jobs, and projects with budget left.
-import type { NodeInfo } from '@meridian/protocol/agent-protocol';
+import { GPU_SHARE_LABEL, type NodeInfo } from '@meridian/protocol/agent-protocol';
 import type { ClusterSpec, CycleInput, JobSpec, NodeSpec, ProjectSpec, RunningAllocation, SchedulerConfig } from '../scheduler/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { listClusters, listNodes } from '../store/repos/clusters.ts';
@@ -76,8 +76,29 @@ export async function buildCycleInput(db: Queryable, now: number, config: Schedu
   return (await buildGatedInput(db, now, config, maxJobs)).input;
 }
 
+/** Why a GPU-share job waits when no member can share (the loop writes it over the scheduler's reason). */
+export const NO_GPU_SHARE = {
+  code: 'NoGpuShare',
+  reason:
+    'no member can share a GPU: a milliGpu job needs a node that advertises GPU shares (Kubernetes: time-slicing replicas as nvidia.com/gpu.shared; Slurm: gres/shard); ask for whole GPUs (resources.gpus) or add such a node',
+} as const;
+
+/**
+ * The clusters a GPU-share job may use: those with a node whose agent reports it can share, narrowed further by
+ * `restrict` (Slurm-only requests) when there is one.
+ */
+export function shareClusters(live: { id: string }[], nodeRows: { clusterId: string; info: NodeInfo }[], restrict?: string[]): string[] {
+  const can = new Set(nodeRows.filter((n) => n.info.labels?.[GPU_SHARE_LABEL]).map((n) => n.clusterId));
+  return (restrict ?? live.map((c) => c.id)).filter((c) => can.has(c));
+}
+
 /** The cycle input plus the gate decisions (dependency waits and never-satisfiable jobs) the loop writes. */
-export async function buildGatedInput(db: Queryable, now: number, config: SchedulerConfig, maxJobs = 5000): Promise<{ input: CycleInput; gates: GateResult }> {
+export async function buildGatedInput(
+  db: Queryable,
+  now: number,
+  config: SchedulerConfig,
+  maxJobs = 5000,
+): Promise<{ input: CycleInput; gates: GateResult; noShare: Set<string> }> {
   const [allClusters, nodeRows, projectRows, spend] = await Promise.all([listClusters(db), listNodes(db), listProjects(db), projectSpend(db)]);
   // an archived cluster takes no placements (its nodes are dropped too; this also covers a late snapshot)
   const clusterRows = allClusters.filter((c) => !c.archivedAt);
@@ -161,8 +182,16 @@ export async function buildGatedInput(db: Queryable, now: number, config: Schedu
   const live = clusterRows.filter((c) => c.status !== 'lost' && c.status !== 'new');
   const gates = await gateQueued(db, queued.map((q) => ({ id: q.id, user_id: q.user_id ?? null, spec: q.spec })), clusterNodes(live, nodeRows), now);
   const gated = new Set([...gates.waiting, ...gates.never].map((g) => g.id));
-  const jobs = queued.filter((q) => !gated.has(q.id)).map((q) => toSchedulerJob(q, gates.restrict.get(q.id)));
+  const noShare = new Set<string>();
+  const jobs = queued
+    .filter((q) => !gated.has(q.id))
+    .map((q) => {
+      if (!q.spec.resources.milliGpu) return toSchedulerJob(q, gates.restrict.get(q.id));
+      const can = shareClusters(live, nodeRows, gates.restrict.get(q.id));
+      if (!can.length) noShare.add(q.id);
+      return toSchedulerJob(q, can);
+    });
   const requested = new Map(queued.filter((q) => q.spec.datasets?.length).map((q) => [q.id, q.spec.datasets]));
   if (requested.size) applyLocality(jobs, requested, clusters, await cacheFacts(db, [...new Set([...requested.values()].flat().map((d) => d.name))]));
-  return { input: { now, clusters, jobs, running, projects, config }, gates };
+  return { input: { now, clusters, jobs, running, projects, config }, gates, noShare };
 }

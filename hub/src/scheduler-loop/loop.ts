@@ -9,11 +9,12 @@ import type { CycleOutput, SchedulerConfig } from '../scheduler/index.ts';
 import { tx } from '../store/db.ts';
 import { PgListener } from '../store/listener.ts';
 import { markLostClusters } from '../store/repos/clusters.ts';
+import { withdrawOverdueDispatches } from '../store/repos/dispatch-wait.ts';
 import { activeJobsOn, claimStaleSteps, jobAttempt, jobsMissingWorkflow, markWorkflowStarted, requestRequeue, SCHEDULE_CHANNEL } from '../store/repos/jobs.ts';
 import { applyPlacement, setPendingReasons } from '../store/repos/lifecycle.ts';
 import type { JobWorkflows } from '../temporal/client.ts';
 import { applyGates } from './gates.ts';
-import { buildGatedInput } from './input.ts';
+import { buildGatedInput, NO_GPU_SHARE } from './input.ts';
 import { Leadership } from './leader.ts';
 import { sendPrewarms } from './prewarm.ts';
 
@@ -21,8 +22,13 @@ export interface LoopConfig {
   databaseUrl: string;
   intervalMs: number;
   clusterLostTimeoutMs: number;
+  /** A dispatched job its member has not started on every task is withdrawn and placed again after this long. */
+  dispatchWaitTimeoutMs?: number;
   scheduler: SchedulerConfig;
 }
+
+/** MERIDIAN_DISPATCH_WAIT_TIMEOUT_MS's default: two minutes. */
+export const DEFAULT_DISPATCH_WAIT_TIMEOUT_MS = 120_000;
 
 export class SchedulingLoop {
   private readonly leadership: Leadership;
@@ -96,6 +102,7 @@ export class SchedulingLoop {
   private async runOnce(): Promise<void> {
     if (!(await this.leadership.tryAcquire())) return;
     await this.sweepLostClusters();
+    await this.withdrawOverdue();
     await this.cycle();
     if (Date.now() - this.lastReconcile > 3000) {
       this.lastReconcile = Date.now();
@@ -107,7 +114,7 @@ export class SchedulingLoop {
   /** One scheduling cycle; returns the output (also kept as lastOutput). */
   async cycle(): Promise<CycleOutput | null> {
     const started = process.hrtime.bigint();
-    const { input, gates } = await buildGatedInput(this.pool, Date.now(), this.cfg.scheduler);
+    const { input, gates, noShare } = await buildGatedInput(this.pool, Date.now(), this.cfg.scheduler);
     if (gates.waiting.length || gates.never.length) {
       const ended = await tx(this.pool, (c) => applyGates(c, gates));
       if (ended.length) this.log.info({ jobs: ended }, 'dependencies can never be satisfied: jobs cancelled');
@@ -122,7 +129,10 @@ export class SchedulingLoop {
     await tx(this.pool, async (c) => {
       for (const p of out.placements)
         if (await applyPlacement(c, { jobId: p.jobId, clusterId: p.clusterId, gpuModel: p.gpuModel, tasks: p.tasks, estimatedUsd: p.estimatedUsd })) placed.push(p.jobId);
-      await setPendingReasons(c, out.pending.filter((p) => /^\d+$/.test(p.jobId)));
+      await setPendingReasons(
+        c,
+        out.pending.filter((p) => /^\d+$/.test(p.jobId)).map((p) => (noShare.has(p.jobId) ? { ...p, code: NO_GPU_SHARE.code, reason: NO_GPU_SHARE.reason, etaSec: null } : p)),
+      );
       for (const pr of out.preemptions)
         for (const v of pr.victims) {
           const attempt = await jobAttempt(c, v);
@@ -158,6 +168,16 @@ export class SchedulingLoop {
       if (await requestRequeue(this.pool, j.id, j.attempt, `cluster lost: no heartbeat for ${Math.round(this.cfg.clusterLostTimeoutMs / 1000)}s`)) wake.push(j.id);
     this.log.warn({ clusters: lost, requeued: wake.length }, 'clusters lost');
     await this.workflows()?.wake(wake);
+  }
+
+  /** Withdraws dispatches their member has not started within the timeout; their workflows requeue them. */
+  private async withdrawOverdue(): Promise<void> {
+    const timeout = this.cfg.dispatchWaitTimeoutMs ?? DEFAULT_DISPATCH_WAIT_TIMEOUT_MS;
+    if (timeout <= 0) return;
+    const withdrawn = await withdrawOverdueDispatches(this.pool, timeout);
+    if (withdrawn.length === 0) return;
+    this.log.info({ jobs: withdrawn.map((d) => ({ id: d.id, cluster: d.cluster, waitedSec: d.waitedSec, reason: d.reason })) }, 'dispatched jobs withdrawn: not started on their member in time');
+    await this.workflows()?.wake(withdrawn.map((d) => d.id));
   }
 
   /**

@@ -4,6 +4,7 @@ import { JobSpecSchema } from '@meridian/protocol/job-spec';
 import { tx } from '../../store/db.ts';
 import { admissionState, getJob, holdJob, insertJob, latestAgentTasks, listJobs, releaseJob, requestCancel, setClusterHold } from '../../store/repos/jobs.ts';
 import type { JobRow } from '../../store/repos/jobs.ts';
+import { DISPATCHED_WAITING } from '../../store/repos/lifecycle.ts';
 import { splitJobEnv } from '../../store/repos/job-env.ts';
 import type { Principal } from '../../store/repos/users.ts';
 import { hasRole, visibleProjects } from '../auth.ts';
@@ -168,11 +169,15 @@ export function jobRoutes(r: Routes, ctx: ApiContext): void {
     params: IdParams,
     handler: async ({ principal, params }) => {
       const j = await visibleJob(ctx, principal, params.id);
+      // a dispatched job its member has not started says so in the member's words ("dispatched, waiting in ...")
+      const waiting = j.state === 'Dispatched' && j.reasonCode === DISPATCHED_WAITING;
       const explain =
         j.state === 'Queued'
           ? (j.reason ?? 'waiting for the next scheduling cycle')
-          : `the job is ${j.state}${j.cluster ? ` on ${j.cluster}` : ''}${j.reason ? `: ${j.reason}` : ''}`;
-      return { id: j.id, state: j.state, attempt: j.attempt, reasonCode: j.state === 'Queued' ? j.reasonCode : null, reason: explain, etaSec: j.state === 'Queued' ? j.etaSec : null };
+          : waiting && j.reason
+            ? j.reason
+            : `the job is ${j.state}${j.cluster ? ` on ${j.cluster}` : ''}${j.reason ? `: ${j.reason}` : ''}`;
+      return { id: j.id, state: j.state, attempt: j.attempt, reasonCode: j.state === 'Queued' || waiting ? j.reasonCode : null, reason: explain, etaSec: j.state === 'Queued' ? j.etaSec : null };
     },
   });
 }

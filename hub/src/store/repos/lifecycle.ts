@@ -71,7 +71,8 @@ export async function cancelNeverSatisfiable(db: Queryable, jobId: string, reaso
 
 export function dispatchCommand(job: JobRow): DispatchCommand {
   const s = job.spec;
-  const tasks = (Array.isArray(job.placement) ? job.placement : []) as { node: string }[];
+  const tasks = (Array.isArray(job.placement) ? job.placement : []) as { node: string; gpuIndex?: number }[];
+  const shareGpus = tasks.map((t) => t.gpuIndex);
   return {
     kind: 'dispatch',
     jobId: job.id,
@@ -82,6 +83,7 @@ export function dispatchCommand(job: JobRow): DispatchCommand {
     perTask: { cpuMilli: s.resources.cpu, memoryMiB: s.resources.memory, gpus: s.resources.gpus, rdma: s.resources.rdma, ...(s.resources.milliGpu ? { milliGpu: s.resources.milliGpu } : {}) },
     ...(job.gpuModel ? { gpuModel: job.gpuModel } : {}),
     nodes: tasks.map((t) => t.node),
+    ...(s.resources.milliGpu && shareGpus.length && shareGpus.every((i) => i !== undefined) ? { gpuIndices: shareGpus as number[] } : {}),
     ...(s.workload.image ? { image: s.workload.image } : {}),
     ...(s.workload.command ? { command: s.workload.command } : {}),
     ...(s.workload.args ? { args: s.workload.args } : {}),
@@ -104,11 +106,24 @@ export async function dispatchJob(pool: pg.Pool, jobId: string, attempt: number)
     if (!job || job.attempt !== attempt) return { outcome: 'not-placed', state: job?.state ?? 'Cancelled' };
     if (await hasCommand(c, jobId, attempt, 'dispatch')) return { outcome: 'already', cluster: job.cluster! };
     if (job.state !== 'Placed' || !job.cluster) return { outcome: 'not-placed', state: job.state };
-    await c.query(`UPDATE jobs SET state = 'Dispatched', dispatched_at = now(), updated_at = now() WHERE id = $1`, [jobId]);
+    await c.query(`UPDATE jobs SET state = 'Dispatched', dispatched_at = now(), updated_at = now(), reason = $2, reason_code = $3 WHERE id = $1`, [
+      jobId,
+      waitingReason(job.cluster, 'dispatch sent, not yet reported by the member'),
+      DISPATCHED_WAITING,
+    ]);
     await addEvent(c, jobId, 'dispatched', 'Dispatched', attempt, `dispatch command sent to ${job.cluster}`);
     await enqueueCommand(c, job.cluster, dispatchCommand(job), jobId, attempt);
     return { outcome: 'dispatched', cluster: job.cluster };
   });
+}
+
+/** The reason code of a job the hub dispatched and its member has not started on every task. */
+export const DISPATCHED_WAITING = 'DispatchedWaiting';
+export const waitingReason = (cluster: string, memberReason: string): string => `dispatched, waiting in ${cluster}: ${memberReason}`;
+
+/** The member's words for why an attempt it holds has not started: its pendingReason, else its reason and message. */
+function memberPendingReason(ev: JobStatusEvent): string {
+  return ev.pendingReason ?? ([ev.reason, ev.message].filter(Boolean).join(': ') || 'pending, no reason given');
 }
 
 /** Sends a cancel command for the current attempt when the cluster has (or may have) it. */
@@ -127,22 +142,28 @@ export async function sendCancel(pool: pg.Pool, jobId: string, attempt: number, 
  * attempt on the reporting cluster; returns whether the workflow should be woken.
  */
 export async function recordAgentStatus(db: Queryable, clusterId: string, ev: JobStatusEvent): Promise<{ applied: boolean; why?: string }> {
-  const cur = await db.query<{ cluster_id: string | null; attempt: number; state: JobState; agent_phase: string | null }>(
-    'SELECT cluster_id, attempt, state, agent_phase FROM jobs WHERE id = $1 FOR UPDATE',
+  const cur = await db.query<{ cluster_id: string | null; attempt: number; state: JobState; agent_phase: string | null; reason: string | null }>(
+    'SELECT cluster_id, attempt, state, agent_phase, reason FROM jobs WHERE id = $1 FOR UPDATE',
     [/^\d{1,18}$/.test(ev.jobId) ? ev.jobId : '0'],
   );
   const row = cur.rows[0];
   if (!row) return { applied: false, why: `unknown job ${ev.jobId}` };
   if (row.cluster_id !== clusterId || row.attempt !== ev.attempt) return { applied: false, why: `job ${ev.jobId} attempt ${ev.attempt} is not on cluster ${clusterId}` };
   const toRunning = ev.phase === 'Running' && (row.state === 'Placed' || row.state === 'Dispatched');
+  // Dispatched and not started on every task: the job shows the member's own reason; its GPUs stay reserved
+  // until it runs or the scheduler loop withdraws it (withdrawOverdueDispatches).
+  const waiting = ev.phase === 'Pending' && row.state === 'Dispatched' ? waitingReason(clusterId, memberPendingReason(ev)) : null;
   await db.query(
     `UPDATE jobs SET agent_phase = $2, agent_attempt = $3, agent_reason = $4, exit_code = COALESCE($5, exit_code),
        cluster_job_id = COALESCE($6, cluster_job_id), updated_at = now(),
        started_at = CASE WHEN started_at IS NULL AND $2 IN ('Running', 'Succeeded', 'Failed', 'Cancelled') THEN now() ELSE started_at END,
-       state = CASE WHEN $7 THEN 'Running' ELSE state END
+       state = CASE WHEN $7 THEN 'Running' ELSE state END,
+       reason = CASE WHEN $8::text IS NOT NULL THEN $8 WHEN $7 AND reason_code = $9 THEN NULL ELSE reason END,
+       reason_code = CASE WHEN $8::text IS NOT NULL THEN $9 WHEN $7 AND reason_code = $9 THEN NULL ELSE reason_code END
      WHERE id = $1`,
-    [ev.jobId, ev.phase, ev.attempt, ev.reason ?? ev.message ?? null, ev.exitCode ?? null, ev.clusterJobId ?? null, toRunning],
+    [ev.jobId, ev.phase, ev.attempt, ev.reason ?? ev.message ?? null, ev.exitCode ?? null, ev.clusterJobId ?? null, toRunning, waiting, DISPATCHED_WAITING],
   );
+  if (waiting && waiting !== row.reason) await addEvent(db, ev.jobId, 'waiting', row.state, ev.attempt, waiting, { tasks: ev.tasks });
   if (row.agent_phase !== ev.phase || toRunning)
     await addEvent(db, ev.jobId, 'agent-status', toRunning ? 'Running' : row.state, ev.attempt, `${clusterId} reports ${ev.phase}${ev.reason ? `: ${ev.reason}` : ''}`, {
       tasks: ev.tasks,
