@@ -9,6 +9,7 @@ import type { Target } from './target.ts';
 import type { QuotaLedger } from './quota.ts';
 import type { BudgetLedger } from './budget.ts';
 import type { Pend } from './reasons.ts';
+import type { TaskAlloc } from './snapshot.ts';
 
 /** The part of a memo key that names which nodes a placement attempt may use. */
 export function targetKey(c: Candidate, modelsKey: string): object | string {
@@ -45,7 +46,8 @@ export function limitReason(quota: QuotaLedger, budget: BudgetLedger, job: JobSp
  * CPU-only tasks land on GPU nodes of one cluster while CPU-only nodes of another are idle, and
  * tasks pinned to a model strand GPUs in whichever cluster ranks first. The winner is ranked first.
  */
-export function fragmentationChoice(cands: Candidate[], top: Candidate, shape: TaskShape, weights: BalancedWeights, fitOpts: FitOptions, probe: Candidate[]): Candidate {
+export function fragmentationChoice(cands: Candidate[], top: Candidate, shape: TaskShape, weights: BalancedWeights, fitOpts: FitOptions, probe: Candidate[], picked: { alloc: TaskAlloc | null }): Candidate {
+  picked.alloc = null;
   if (!top.fitsNow || cands.length < 2) return top;
   // The inventory term (most free capacity first) spreads work over clusters: among targets that all
   // have room now it is left out, and packing breaks ties as it does between nodes.
@@ -57,6 +59,8 @@ export function fragmentationChoice(cands: Candidate[], top: Candidate, shape: T
   let baseMin = Number.POSITIVE_INFINITY;
   for (const c of cands) if (c.fitsNow) baseMin = Math.min(baseMin, c.rank - spread(c));
   for (const c of cands) if (c.fitsNow && c.rank - spread(c) <= baseMin + FRAG_SLACK) probe.push(c);
+  // One target within reach: nothing to compare, and placing it finds the same node anyway.
+  if (probe.length < 2) return probe.length === 1 && probe[0] !== top ? rankFirst(probe[0]!, top) : top;
   if (probe.length > FRAG_PROBES) probe.sort((a, b) => a.rank - spread(a) - (b.rank - spread(b)) || a.tie - b.tie).length = FRAG_PROBES;
   let best = top;
   let bestScore = Number.POSITIVE_INFINITY;
@@ -70,9 +74,14 @@ export function fragmentationChoice(cands: Candidate[], top: Candidate, shape: T
       best = c;
       bestScore = score;
       bestTie = tie;
+      picked.alloc = a;
     }
   }
-  if (best !== top) best.rank = top.rank - 1;
-  return best;
+  return best === top ? top : rankFirst(best, top);
+}
+
+function rankFirst(c: Candidate, top: Candidate): Candidate {
+  c.rank = top.rank - 1;
+  return c;
 }
 

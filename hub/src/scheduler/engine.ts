@@ -8,7 +8,12 @@ import type { TaskShape, WorkloadType } from './workload.ts';
 import { placeGang } from './fit.ts';
 import { fragmentationChoice, limitReason, targetKey } from './choice.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
-import { buildSnapshot, fromTaskPlacement, release } from './snapshot.ts';
+import { buildSnapshot, fromTaskPlacement, release, reserve } from './snapshot.ts';
+
+const reserveOne = (a: TaskAlloc): TaskAlloc[] => {
+  reserve(a);
+  return [a];
+};
 import type { Candidate } from './policies.ts';
 import { DEFAULT_WEIGHTS, bestCandidate, fallbackPrices, gpuPrice, scoreCandidates, sortCandidates } from './policies.ts';
 import { eligibleTargets } from './filters.ts';
@@ -105,8 +110,9 @@ export class Engine {
   /** False in tests only: every memo is bypassed (see EngineOptions). */
   readonly memo: boolean;
   private preemptionAttempts = 0;
-  /** Scratch list of fragmentationChoice. */
+  /** Scratch list of fragmentationChoice, and the node it found for its pick. */
   private readonly probeList: Candidate[] = [];
+  private readonly picked: { alloc: TaskAlloc | null } = { alloc: null };
   private readonly filterMemo = new Map<string, ReturnType<typeof eligibleTargets>>();
   /** Candidate objects reused from job to job; outcomes keep copies (see commit and pending). */
   private readonly scratch = new CandidateScratch();
@@ -247,7 +253,8 @@ export class Engine {
     // Ranked lazily: the best target is found by one scan and the rest sorted only when it does not
     // take the job (the order tried is exactly that of a full sort).
     let top = cands[bestCandidate(cands, policy)]!;
-    if (policy === 'balanced' && job.tasks === 1 && this.cfg.nodeStrategy === 'fgd') top = fragmentationChoice(cands, top, shape, weights, this.fitOpts, this.probeList);
+    if (policy === 'balanced' && job.tasks === 1 && this.cfg.nodeStrategy === 'fgd') top = fragmentationChoice(cands, top, shape, weights, this.fitOpts, this.probeList, this.picked);
+    else this.picked.alloc = null;
 
     // Data gravity: when the best-ranked target is busy but holds the data, waiting for it can beat
     // starting now somewhere the data must first travel to.
@@ -274,7 +281,8 @@ export class Engine {
       }
       const fkeyObj = targetKey(c, modelsKey);
       if (this.memo && failedHere?.get(fkeyObj) === c.cluster.releases) continue;
-      const allocs = placeGang(c.indexes, shape, job.tasks, this.fitOpts);
+      // The fragmentation pick already found this target's node (nothing has changed since).
+      const allocs = i === 0 && this.picked.alloc ? reserveOne(this.picked.alloc) : placeGang(c.indexes, shape, job.tasks, this.fitOpts);
       if (!allocs) {
         if (!failedHere) this.failedPlace.set(shapeKey, (failedHere = new Map()));
         failedHere.set(fkeyObj, c.cluster.releases);
