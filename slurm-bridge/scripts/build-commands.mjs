@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the bridge's commands (login node: sbatch squeue scancel sinfo sacct scontrol; power save:
+// Bundles the bridge's commands (login node: sbatch squeue scancel sinfo sacct sacctmgr scontrol; power save:
 // meridian-slurm-resume/suspend) into one prebuilt ESM file, dist/commands.mjs, so bin/* start with plain
 // `node` instead of running TypeScript through tsx on every call (a third of the CPU; docs/benchmarks.md#slurm).
 // The build is skipped when its inputs are unchanged: a SHA-256 over this script, the esbuild version and
@@ -17,7 +17,7 @@ export const BUNDLE = 'commands.mjs';
 export const META = 'commands.meta.json';
 
 // Every export the bin wrappers call; esbuild fails the build if one of them disappears from the sources.
-const ENTRY = `export { processIo, sbatchMain, squeueMain, scancelMain, sinfoMain, sacctMain, scontrolMain } from './src/login/commands.ts';
+const ENTRY = `export { processIo, sbatchMain, squeueMain, scancelMain, sinfoMain, sacctMain, sacctmgrMain, scontrolMain } from './src/login/commands.ts';
 export { powerMain } from './src/power/power.ts';
 `;
 const ENTRY_NAME = 'commands-entry.ts';

@@ -10,7 +10,7 @@ import { bundlePaths, ensureCommandsBundle } from '../scripts/build-commands.mjs
 import { loadCommands, newerInputs } from '../scripts/launch.mjs';
 
 const bridge = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const LOGIN = ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol'];
+const LOGIN = ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'sacctmgr', 'scontrol'];
 let scratch: string;
 
 /** A copy of the installed layout (bin/, scripts/launch.mjs, no sources) in a scratch directory. */

@@ -37,6 +37,17 @@ export interface QueueRow {
   features: string;
   tresPerNode: string;
   exitCode?: string;
+  /** squeue's tres-alloc (cpu=N,mem=NM,node=N,billing=N), where known. */
+  tresAlloc?: string;
+  /** squeue's ReqNodes / ExcNodes / Reservation / STDOUT / STDERR, where known. */
+  reqNodes?: string;
+  stdOut?: string;
+  stdErr?: string;
+  cluster?: string;
+  nice?: number;
+  /** sbatch -n and -c, where given. */
+  ntasks?: number;
+  cpusPerTask?: number;
 }
 
 export const STATE_COMPACT: Record<string, string> = {
@@ -85,7 +96,7 @@ const FIELDS: Record<string, Field> = {
   a: { title: 'ACCOUNT', value: (r) => r.account || '(null)' },
   A: { title: 'JOBID', value: (r) => r.arrayJobId ?? r.jobId },
   b: { title: 'TRES_PER_NODE', value: (r) => r.tresPerNode || 'N/A' },
-  c: { title: 'MIN_CPUS', value: (r) => String(Math.max(1, Math.round(r.numCpus / Math.max(1, r.numNodes)))) },
+  c: { title: 'MIN_CPUS', value: (r) => String(r.cpusPerTask ?? Math.max(1, Math.round(r.numCpus / Math.max(1, r.numNodes)))) },
   C: { title: 'CPUS', value: (r) => String(r.numCpus) },
   D: { title: 'NODES', value: (r) => String(r.numNodes) },
   e: { title: 'END_TIME', value: (r) => (r.endTime ? slurmTime(r.endTime) : 'N/A'), noCut: true },
@@ -117,6 +128,9 @@ const FIELDS: Record<string, Field> = {
   V: { title: 'SUBMIT_TIME', value: (r) => slurmTime(r.submitTime), noCut: true },
   Z: { title: 'WORK_DIR', value: (r) => r.workDir },
 };
+
+/** The value squeue -o prints for a letter (undefined for letters it does not know). */
+export const squeueLetterValue = (letter: string): ((r: QueueRow) => string) | undefined => FIELDS[letter]?.value;
 
 export const SQUEUE_DEFAULT_FORMAT = '%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R';
 export const SQUEUE_LONG_FORMAT = '%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R';

@@ -67,6 +67,23 @@ async function exchange(url: string, method: string, authorization: string, body
   });
 }
 
+/** A node as GET /api/v1/nodes lists it (the agent's NodeInfo under `info`). */
+export interface HubNode {
+  clusterId: string;
+  name: string;
+  info: {
+    state?: string;
+    unschedulable: boolean;
+    ready: boolean;
+    reason?: string;
+    capacity: { cpuMilli: number; memoryMiB: number; gpus: number };
+    requested?: { cpuMilli: number; memoryMiB: number; gpus: number };
+    gpus?: { index: number; milliUsed?: number }[];
+    labels?: Record<string, string>;
+    gpuModel?: string;
+  };
+}
+
 export class HubClient {
   constructor(private readonly opts: HubClientOptions) {}
 
@@ -128,7 +145,11 @@ export class HubClient {
     return this.call<HubJobView>('POST', `/api/v1/jobs/${encodeURIComponent(id)}/release`);
   }
 
-  nodes(): Promise<{ items: { clusterId: string; name: string; info: { state?: string; unschedulable: boolean; ready: boolean; reason?: string; capacity: { cpuMilli: number; memoryMiB: number; gpus: number }; gpuModel?: string } }[] }> {
+  nodes(): Promise<{ items: HubNode[] }> {
     return this.call('GET', '/api/v1/nodes');
+  }
+
+  clusters(): Promise<{ items: { id: string; kind: string; region?: string }[] }> {
+    return this.call('GET', '/api/v1/clusters');
   }
 }

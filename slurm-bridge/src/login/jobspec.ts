@@ -14,7 +14,10 @@ export interface SubmitContext {
   host: string;
   /** Script path as given (undefined for stdin / --wrap). */
   scriptPath?: string;
-  /** Meridian project when --account is absent (MERIDIAN_PROJECT), else "default". */
+  /**
+   * The Meridian project: the one the account table maps --account to (accounts.ts), else MERIDIAN_PROJECT,
+   * else "default". --account itself is a Slurm account, never read as a project name.
+   */
   project?: string;
   /** Told the names of credentials the --export list named and that were left out (never their values). */
   onDropped?: (names: string[]) => void;
@@ -165,7 +168,7 @@ export function jobSpecFor(o: SbatchOptions, script: string, ctx: SubmitContext)
   put('submitHost', ctx.host);
   put('submitUser', ctx.user);
   put('command', o.wrap !== undefined ? undefined : ctx.scriptPath);
-  const project = o.account ? dnsLabel(o.account) : (ctx.project ?? 'default');
+  const project = ctx.project ?? 'default';
   const spec: JobSpecInput = {
     name: dnsLabel(name),
     project,

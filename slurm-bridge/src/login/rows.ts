@@ -102,6 +102,7 @@ export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
   const tasks = v.spec?.tasks ?? 1;
   const cpus = Math.max(1, Math.round(((v.spec?.resources?.cpu ?? 1000) / 1000) * tasks));
   const limitMin = a('timeLimitMin');
+  const memPerNode = Number(v.spec?.resources?.memory ?? 1024);
   return {
     displayId: v.id,
     jobId: v.id,
@@ -128,6 +129,16 @@ export function queueRowFromHub(v: HubJobView, now: number): QueueRow {
     features: a('constraint') ?? '',
     tresPerNode: a('gres') ? `gres:${a('gres')}` : '',
     exitCode: `${v.exitCode ?? 0}:${v.slurm?.exitSignal ?? 0}`,
+    minMemory: `${memPerNode}M`,
+    // as Slurm's tres-alloc: what the job holds, memory over all its nodes
+    tresAlloc: `cpu=${cpus},mem=${memPerNode * tasks}M,node=${tasks},billing=${cpus}`,
+    reqNodes: a('nodelist') ?? '',
+    stdOut: v.slurm?.stdOut,
+    stdErr: v.slurm?.stdErr,
+    cluster: v.cluster ?? undefined,
+    nice: v.spec?.priority !== undefined ? -v.spec.priority : 0,
+    ntasks: a('ntasks') !== undefined ? Number(a('ntasks')) : undefined,
+    cpusPerTask: a('ntasks') !== undefined || a('cpusPerTask') !== undefined ? Number(a('cpusPerTask') ?? 1) : undefined,
   };
 }
 

@@ -162,9 +162,10 @@ describe('sbatch → Meridian job spec', () => {
   it('maps the gang, resources and keeps Slurm detail in annotations', () => {
     const o = opts('-N', '2', '--ntasks-per-node=4', '-c', '2', '--mem-per-cpu=1G', '--gres=gpu:a100:4', '-t', '2:00:00', '-A', 'Physics', '-a', '0-3%2', '-o', 'x-%A_%a.out', '-H');
     const spec = jobSpecFor(o, S, ctx);
-    expect(spec).toMatchObject({ name: 'train-model-sh', project: 'physics', tasks: 2, resources: { cpu: 8, memory: 8192, gpus: 4, gpuModels: ['a100'] }, maxRuntime: 7200 });
+    expect(spec).toMatchObject({ name: 'train-model-sh', project: 'default', tasks: 2, resources: { cpu: 8, memory: 8192, gpus: 4, gpuModels: ['a100'] }, maxRuntime: 7200 });
     expect(spec.annotations).toMatchObject({
       'slurm.meridian.dev/jobName': 'Train Model.sh',
+      'slurm.meridian.dev/account': 'Physics',
       'slurm.meridian.dev/array': '0-3%2',
       'slurm.meridian.dev/output': 'x-%A_%a.out',
       'slurm.meridian.dev/hold': 'true',
