@@ -19,13 +19,15 @@ interface GridVariant {
   policy: PolicyName;
   maxNodesScored: number;
   federation: boolean;
+  /** The paper's scorers keep no CPU back on GPU nodes; Meridian's policies run the shipped config. */
+  config?: { gpuNodeReserve: boolean };
 }
 
 export const DEFAULT_VARIANT = 'balanced (default)';
 const CAP = resolveConfig().maxNodesScored;
 export const GRID_VARIANTS: GridVariant[] = [
-  { name: 'fgd', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0, federation: false },
-  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0, federation: false },
+  { name: 'fgd', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false } },
+  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false } },
   { name: DEFAULT_VARIANT, strategy: 'fgd', policy: 'balanced', maxNodesScored: CAP, federation: true },
   { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: CAP, federation: true },
   { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: CAP, federation: true },
@@ -71,7 +73,7 @@ export function runGrid(nodes: TraceNode[], base: TracePod[], seeds: number, onR
         measured += familyShares(pods)[family] / seeds;
         const workload = traceWorkload(pods, 64);
         for (const v of GRID_VARIANTS) {
-          const r = runFill({ clusters: v.federation ? fed : one, pods, workload, strategy: v.strategy, policy: v.policy, seed: s, until: 1.3, maxNodesScored: v.maxNodesScored });
+          const r = runFill({ clusters: v.federation ? fed : one, pods, workload, strategy: v.strategy, policy: v.policy, seed: s, until: 1.3, maxNodesScored: v.maxNodesScored, ...(v.config ? { config: v.config } : {}) });
           (runs[v.name] ??= []).push(r.unallocatedShare);
         }
       }

@@ -20,6 +20,33 @@ export function targetKey(c: Candidate, modelsKey: string): object | string {
   return `${c.cluster.ord}\u0000c\u0000${modelsKey}`;
 }
 
+/**
+ * What a failed fit on target c is memoised against: capacity released there, and for a task asking
+ * for no GPU also GPU capacity taken there (it lowers what GPU nodes keep back; see FitOptions.reserveCpu).
+ */
+export function memoStamp(c: Candidate, shape: TaskShape): number {
+  return shape.gpus === 0 && shape.milli === 0 ? c.cluster.releases + c.cluster.gpuTakes : c.cluster.releases;
+}
+
+/**
+ * The reason a task asking for no GPU waits when it would fit on some GPU node but for the CPU and memory
+ * that node keeps for its free GPUs (null when that is not what blocks it).
+ */
+export function gpuNodeReserveReason(cands: readonly Candidate[], shape: TaskShape, fitOpts: FitOptions): Pend | null {
+  if (shape.gpus !== 0 || shape.milli !== 0 || (!fitOpts.reserveCpu && !fitOpts.reserveMem)) return null;
+  const open: FitOptions = { ...fitOpts, reserveCpu: 0, reserveMem: 0 };
+  for (const c of cands) {
+    if (!chooseNode(c.indexes, shape, open)) continue;
+    const per = (x: number): string => String(Math.round(x * 1000));
+    return {
+      code: 'ReservedForGpus',
+      reason: `ReservedForGpus(no CPU-only room; GPU nodes on ${c.cluster.id} keep ${per(fitOpts.reserveCpu ?? 0)} CPU milli and ${per(fitOpts.reserveMem ?? 0)} MiB per free GPU for the GPU work queued)`,
+      etaSec: null,
+    };
+  }
+  return null;
+}
+
 /** Rank slack within which the balanced policy compares targets by fragmentation, and how many it probes. */
 const FRAG_SLACK = 0.5;
 const FRAG_PROBES = 4;

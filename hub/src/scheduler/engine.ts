@@ -5,8 +5,9 @@ import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, 
 import { TIER_RANK, taskMilli } from './model.ts';
 import type { FitOptions } from './fit.ts';
 import type { TaskShape, WorkloadType } from './workload.ts';
+import { reserveRates } from './workload.ts';
 import { placeGang } from './fit.ts';
-import { fragmentationChoice, limitReason, targetKey } from './choice.ts';
+import { fragmentationChoice, gpuNodeReserveReason, limitReason, memoStamp, targetKey } from './choice.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
 import { buildSnapshot, fromTaskPlacement, release, reserve } from './snapshot.ts';
 
@@ -38,6 +39,7 @@ export interface ResolvedConfig {
   defaultPolicy: PolicyName;
   nodeStrategy: NodeStrategy;
   maxNodesScored: number;
+  gpuNodeReserve: boolean;
   maxPrewarmHoldSec: number;
   preemption: boolean;
   maxPreemptionAttempts: number;
@@ -51,6 +53,7 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     defaultPolicy: c.defaultPolicy ?? 'balanced',
     nodeStrategy: c.nodeStrategy ?? 'fgd',
     maxNodesScored: c.maxNodesScored ?? 128,
+    gpuNodeReserve: c.gpuNodeReserve ?? true,
     maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
     preemption: c.preemption ?? true,
     maxPreemptionAttempts: c.maxPreemptionAttempts ?? 100,
@@ -129,13 +132,16 @@ export class Engine {
     this.quota = new QuotaLedger(this.projects);
     this.budget = new BudgetLedger(this.projects);
     this.prices = fallbackPrices(this.snap.clusters);
-    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, seed: hash32('node-draw', this.cfg.seed) };
+    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, seed: hash32('node-draw', this.cfg.seed), reserveCpu: 0, reserveMem: 0 };
     for (const r of input.running ?? []) this.addRunning(r);
   }
 
   setWorkload(w: WorkloadType[]): void {
     this.workload = w;
     this.fitOpts.workload = w;
+    const r = this.cfg.gpuNodeReserve ? reserveRates(w) : { cpu: 0, mem: 0 };
+    this.fitOpts.reserveCpu = r.cpu;
+    this.fitOpts.reserveMem = r.mem;
     for (const c of this.snap.clusters) for (const n of c.nodes) n.fragVersion = -1;
   }
 
@@ -280,12 +286,12 @@ export class Engine {
         continue;
       }
       const fkeyObj = targetKey(c, modelsKey);
-      if (this.memo && failedHere?.get(fkeyObj) === c.cluster.releases) continue;
+      if (this.memo && failedHere?.get(fkeyObj) === memoStamp(c, shape)) continue;
       // The fragmentation pick already found this target's node (nothing has changed since).
       const allocs = i === 0 && this.picked.alloc ? reserveOne(this.picked.alloc) : placeGang(c.indexes, shape, job.tasks, this.fitOpts);
       if (!allocs) {
         if (!failedHere) this.failedPlace.set(shapeKey, (failedHere = new Map()));
-        failedHere.set(fkeyObj, c.cluster.releases);
+        failedHere.set(fkeyObj, memoStamp(c, shape));
         continue;
       }
       // Do not keep GPUs idle through a long copy: pend as Prewarming and start when the cache is warm.
@@ -313,9 +319,9 @@ export class Engine {
         allowed,
         this.victims,
         this.fitOpts,
-        (c) => this.failed.set(pkey(c), c.cluster.releases),
+        (c) => this.failed.set(pkey(c), memoStamp(c, shape)),
         undefined,
-        (c) => this.memo && this.failed.get(pkey(c)) === c.cluster.releases,
+        (c) => this.memo && this.failed.get(pkey(c)) === memoStamp(c, shape),
       );
       if (plan) {
         for (const v of plan.victims) {
@@ -326,6 +332,8 @@ export class Engine {
       }
     }
     if (heldBy) return this.pending(job, heldBy);
+    const reserved = gpuNodeReserveReason(cands, shape, this.fitOpts);
+    if (reserved) return this.pending(job, reserved);
     // Still pending: report the target where it would start soonest and hold it for the gang.
     let best: Candidate | null = null;
     let bestEta = Number.POSITIVE_INFINITY;

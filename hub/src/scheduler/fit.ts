@@ -20,6 +20,12 @@ export interface FitOptions {
    * pointless attempt (the engine's failed-fit memos) would change later decisions.
    */
   seed: number;
+  /**
+   * CPU and memory per free milli-GPU that a task asking for no GPU must leave on a GPU node (0 = none):
+   * otherwise CPU-only work takes the CPU the node's GPUs need and strands them.
+   */
+  reserveCpu?: number;
+  reserveMem?: number;
 }
 
 /**
@@ -224,7 +230,10 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
     gpu = bestShareGpu(n, t, o.strategy, o.seed, o.workload);
     if (gpu < 0) return false;
     milliTaken = t.milli;
-  } else milliTaken = 0;
+  } else {
+    if (n.freeMilli > 0 && (n.cpuFree - t.cpu < n.freeMilli * (o.reserveCpu ?? 0) || n.memFree - t.mem < n.freeMilli * (o.reserveMem ?? 0))) return false;
+    milliTaken = 0;
+  }
   const freeAfter = n.freeMilli - milliTaken;
   let score: number;
   let tie: number;

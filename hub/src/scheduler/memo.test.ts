@@ -125,7 +125,7 @@ function endState(inp: CycleInput, out: CycleOutput): ClusterSpec[] {
 }
 
 /** Reasons that name something other than free capacity: a reservation, a quota, a budget, the data. */
-const NAMED_BLOCKERS = new Set(['HeldForReservation', 'QuotaExceeded', 'BudgetExhausted', 'WaitingForLocalData', 'Prewarming']);
+const NAMED_BLOCKERS = new Set(['HeldForReservation', 'QuotaExceeded', 'BudgetExhausted', 'WaitingForLocalData', 'Prewarming', 'ReservedForGpus']);
 
 describe('engine memos', () => {
   it('never change a decision: every cycle output is identical with memos on and off', () => {

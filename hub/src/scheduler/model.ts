@@ -143,6 +143,11 @@ export interface SchedulerConfig {
   nodeStrategy?: NodeStrategy;
   /** Cap on nodes scored per task (kube-scheduler's percentageOfNodesToScore, as a count). 0 = all. */
   maxNodesScored?: number;
+  /**
+   * Tasks that ask for no GPU leave a GPU node the CPU and memory its free GPUs need, at the queue's CPU
+   * and memory per GPU (default true; off = the FGD paper's scheduler, which only scores fragmentation).
+   */
+  gpuNodeReserve?: boolean;
   /** Do not hold GPUs idle while data copies for longer than this; pend as Prewarming instead. */
   maxPrewarmHoldSec?: number;
   preemption?: boolean;
@@ -198,7 +203,8 @@ export type ReasonCode =
   | 'InsufficientGPU'
   | 'WaitingForLocalData'
   | 'Prewarming'
-  | 'HeldForReservation';
+  | 'HeldForReservation'
+  | 'ReservedForGpus';
 
 export interface PendingJob {
   jobId: string;

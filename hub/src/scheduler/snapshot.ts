@@ -69,6 +69,11 @@ export interface ClusterState {
    * placement that failed stays impossible until this changes: the engine memoises failures on it.
    */
   releases: number;
+  /**
+   * Bumped whenever GPU capacity is reserved. The CPU a GPU node keeps for its free GPUs shrinks as they
+   * fill, so a task asking for no GPU may fit after a GPU reservation: its failures are memoised on both.
+   */
+  gpuTakes: number;
   /** Bumped on every reserve or release in the cluster: per-target aggregates are cached against it. */
   version: number;
   ord: number;
@@ -147,6 +152,7 @@ export function buildSnapshot(specs: ClusterSpec[]): Snapshot {
     const cl: ClusterState = {
       id: spec.id,
       releases: 0,
+      gpuTakes: 0,
       version: 0,
       ord,
       region: spec.region,
@@ -232,6 +238,7 @@ export function applyAlloc(a: TaskAlloc, sign: 1 | -1): void {
   const mi = indexOf(n);
   if (mi) mi.version++;
   if (sign < 0) n.cluster.releases++;
+  else if (a.milli > 0 && a.gpuIndices.length > 0) n.cluster.gpuTakes++;
   reindex(n);
 }
 

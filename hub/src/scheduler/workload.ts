@@ -39,3 +39,21 @@ export function buildWorkload(shapes: Iterable<{ shape: TaskShape; count: number
   const total = top.reduce((s, [, g]) => s + g.count, 0);
   return top.map(([, g]) => ({ ...g.shape, weight: g.count / total }));
 }
+
+/**
+ * CPU and memory the workload asks per milli-GPU (popularity-weighted): what a GPU node should keep for
+ * the GPU tasks its free GPUs can still take. 0 and 0 for a workload with no GPU types.
+ */
+export function reserveRates(w: readonly WorkloadType[]): { cpu: number; mem: number } {
+  let cpu = 0;
+  let mem = 0;
+  let milli = 0;
+  for (const t of w) {
+    const m = t.gpus > 0 ? t.gpus * 1000 : t.milli;
+    if (m === 0) continue;
+    cpu += t.weight * t.cpu;
+    mem += t.weight * t.mem;
+    milli += t.weight * m;
+  }
+  return milli > 0 ? { cpu: cpu / milli, mem: mem / milli } : { cpu: 0, mem: 0 };
+}

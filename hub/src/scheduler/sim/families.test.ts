@@ -51,9 +51,23 @@ describe('balanced across clusters', () => {
     const slice = nodes.filter((_, i) => i % 4 === 0);
     const pods = deriveFamily(base, slice, 'cpu', 0.3, 1);
     const workload = traceWorkload(pods, 64);
-    const fill = (clusters: ReturnType<typeof oneCluster>) => runFill({ clusters, pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0 }).unallocatedShare;
-    const fgd = fill(oneCluster(slice));
-    const fed = fill(threeRegions(slice));
+    const fill = (clusters: ReturnType<typeof oneCluster>, gpuNodeReserve: boolean) =>
+      runFill({ clusters, pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0, config: { gpuNodeReserve } }).unallocatedShare;
+    const fgd = fill(oneCluster(slice), false);
+    const fed = fill(threeRegions(slice), false);
     expect(fed).toBeLessThanOrEqual(fgd * 1.05);
+  });
+
+  it('where CPU-only pods outrun the CPU, GPU nodes keeping CPU for their free GPUs strand far fewer GPUs than FGD', () => {
+    const slice = nodes.filter((_, i) => i % 4 === 0);
+    const pods = deriveFamily(base, slice, 'cpu', 0.5, 1);
+    const workload = traceWorkload(pods, 64);
+    const fill = (gpuNodeReserve: boolean) => runFill({ clusters: oneCluster(slice), pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0, config: { gpuNodeReserve } });
+    const fgd = fill(false);
+    const kept = fill(true);
+    expect(fgd.unallocatedShare).toBeGreaterThan(0.2);
+    expect(kept.unallocatedShare).toBeLessThan(fgd.unallocatedShare / 2);
+    // CPU-only pods still run: on CPU-only nodes and in the CPU the GPU nodes can spare.
+    expect(kept.tasksPlaced).toBeGreaterThan(fgd.tasksPlaced * 0.5);
   });
 });

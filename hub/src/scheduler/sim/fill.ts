@@ -2,7 +2,7 @@
 // an empty cluster, never releasing any, until the GPU requests that arrived are well past capacity;
 // a task that does not fit is dropped. What matters is the share of GPUs left unallocated: GPUs stranded
 // by fragmentation. Runs through the real Engine, so node and cluster policies are the production code.
-import type { ClusterSpec, NodeStrategy, PolicyName } from '../model.ts';
+import type { ClusterSpec, NodeStrategy, PolicyName, SchedulerConfig } from '../model.ts';
 import type { EngineOptions } from '../engine.ts';
 import { Engine } from '../engine.ts';
 import type { JobSpec } from '../model.ts';
@@ -31,6 +31,8 @@ export interface FillOptions {
    */
   batch?: number;
   order?: (jobs: JobSpec[]) => JobSpec[];
+  /** Scheduler settings beyond the above (the paper's FGD: gpuNodeReserve off). */
+  config?: Partial<SchedulerConfig>;
   /** Engine options (tests: memos off). */
   engine?: EngineOptions;
 }
@@ -53,7 +55,7 @@ export function runFill(o: FillOptions): FillResult {
     {
       now: 0,
       clusters: o.clusters,
-      config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxNodesScored: o.maxNodesScored, preemption: false, backfill: false },
+      config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxNodesScored: o.maxNodesScored, preemption: false, backfill: false, ...o.config },
     },
     o.engine,
   );
