@@ -20,7 +20,7 @@ import { KubeAgentProcess } from './kubernetes-agents.ts';
 const A100 = 'NVIDIA-A100-SXM4-80GB';
 const NS = 'meridian-jobs';
 /** Short, so the test sees a withdrawal; long enough to watch the gang wait first. */
-const WITHDRAW_MS = 20_000;
+const WITHDRAW_MS = 45_000;
 
 type Job = { id: string; state: string; cluster: string | null; attempt: number; reason: string | null; reasonCode: string | null; placement: { node: string }[] | null };
 
