@@ -83,7 +83,7 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      conditionNames: ['development', 'import', 'require', 'node', 'default', 'types'],
       extensions: ['.ts', '.mjs', '.js', '.d.ts', '.d.mts', '.json'],
       mainFields: ['module', 'main', 'types', 'typings'],
     },

@@ -20,6 +20,8 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
           include: ['*/src/**/*.engine.test.ts', '*/test/**/*.engine.test.ts'],
           exclude: ['**/node_modules/**'],
+          // agents, collectors, the hub process, the sandbox and the CLI run the built output: build it first
+          globalSetup: ['test/src/build-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,
           pool: 'forks',

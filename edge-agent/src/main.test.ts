@@ -26,7 +26,7 @@ it('exits 3 with one line when the hub says the credential is revoked', async ()
   try {
     const main = fileURLToPath(new URL('./main.ts', import.meta.url));
     const hubUrl = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', main, '--hub-url', hubUrl, '--cluster-id', 'c1', '--credential', 'mrc_old', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', main, '--hub-url', hubUrl, '--cluster-id', 'c1', '--credential', 'mrc_old', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -96,7 +96,7 @@ try {
   if (runs.meridianCliTsx) {
     const viaTsx = fileURLToPath(new URL('./sbatch-tsx.ts', import.meta.url));
     const tsx = import.meta.resolve('tsx'); // absolute: the commands run in a scratch directory
-    await time('meridianCliTsx', async () => check('sbatch through tsx', await run(process.execPath, ['--import', tsx, viaTsx, ...jobArgs], { cwd: dir, env })));
+    await time('meridianCliTsx', async () => check('sbatch through tsx', await run(process.execPath, ['--conditions=development', '--import', tsx, viaTsx, ...jobArgs], { cwd: dir, env })));
   }
 
   const rows = Object.entries(runs).map(([k, ms]) => ({ k, ...stats(ms, wall[k]!), cpuMs: k === 'meridianInProcess' ? null : cpu[k]! }));

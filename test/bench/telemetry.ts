@@ -53,7 +53,7 @@ function procCpuSeconds(pid: number): number {
 }
 
 function spawnTsx(script: string, argv: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; lines: AsyncIterableIterator<string>; out: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', script, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env });
   children.push(child);
   let buf = '';
   let all = '';

@@ -134,7 +134,7 @@ describe('telemetry pipeline on real engines', () => {
     const perBatch = 25;
     const args = [walDir, hub.writeUrl, 'token-eu', run, String(Date.now()), String(batches), String(perBatch), '50'];
     const startChild = () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));

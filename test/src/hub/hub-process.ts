@@ -1,4 +1,4 @@
-// The hub as a child process (`node --import tsx hub/src/main.ts`) on a fixed port, so tests can kill -9 it
+// The hub as a child process (`node hub/dist/main.js`, the built hub) on a fixed port, so tests can kill -9 it
 // and start it again where agents and clients expect it.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { generateSecretsKey } from '@meridian/hub/store/sealed';
 import { packagePath } from '../packages.ts';
 
-const MAIN = packagePath('hub', 'src/main.ts');
+const MAIN = packagePath('hub', 'dist/main.js');
 
 export class HubProcess {
   private child: ChildProcess | null = null;
@@ -22,7 +22,7 @@ export class HubProcess {
 
   async start(timeoutMs = 120_000): Promise<string> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, MERIDIAN_SECRETS_KEY: this.secretsKey, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, MERIDIAN_SECRETS_KEY: this.secretsKey, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.pipe(log);
     this.url = await new Promise<string>((resolve, reject) => {

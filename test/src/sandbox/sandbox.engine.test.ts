@@ -40,7 +40,8 @@ describe('sandbox (npm start)', () => {
   });
 
   it('comes up, serves kubectl and sinfo, and stops clean on Ctrl-C', async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/src/sandbox/main.ts')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    // what `npm start` runs: the built sandbox (the engines' global setup built it)
+    child = spawn(process.execPath, [join(repoRoot, 'test/dist/sandbox/main.js')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     await new Promise<void>((resolve, reject) => {

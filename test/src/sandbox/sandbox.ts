@@ -121,7 +121,7 @@ export class Sandbox {
       {
         name: 'hub',
         command: process.execPath,
-        args: ['--import', 'tsx', join(repoRoot, 'hub/src/main.ts')],
+        args: [join(repoRoot, 'hub/dist/main.js')],
         cwd: repoRoot,
         env: {
           ...process.env,
