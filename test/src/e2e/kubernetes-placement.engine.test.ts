@@ -4,13 +4,12 @@
 // Running, keeps its GPUs reserved, and past the withdraw timeout is rolled back (its pods deleted) and requeued.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { V1Node } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
 import { ADMIN_TOKEN, Api, FAST, waitFor } from '../hub/helpers.ts';
 import { KubeCluster } from '../harness/kube/cluster.ts';
-import { gpuNodeManifest, gpuPool } from '../harness/kube/nodes.ts';
+import { gpuPool } from '../harness/kube/nodes.ts';
 import { PostgresEngine } from '../harness/postgres.ts';
 import { RunDir } from '../harness/rundir.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
@@ -36,12 +35,6 @@ function job(name: string, o: { gpus: number; tasks: number; run?: string; milli
   };
 }
 
-/** One GPU time-sliced into 10 replicas, as the NVIDIA device plugin advertises it (renameByDefault). */
-function timeSlicedNode(name: string): V1Node {
-  const n = gpuNodeManifest({ name, gpuModel: A100, gpus: 0, labels: { 'nvidia.com/gpu.replicas': '10', 'nvidia.com/gpu.sharing-strategy': 'time-slicing', 'nvidia.com/gpu.count': '1' } });
-  n.status!.capacity!['nvidia.com/gpu.shared'] = n.status!.allocatable!['nvidia.com/gpu.shared'] = '10';
-  return n;
-}
 
 describe('Kubernetes placement: pinning, dispatched-waiting, gang rollback', () => {
   let pgEngine: PostgresEngine;
@@ -190,7 +183,8 @@ describe('Kubernetes placement: pinning, dispatched-waiting, gang rollback', () 
     expect(why.reason).toMatch(/^no member can share a GPU: .*nvidia\.com\/gpu\.shared.*gres\/shard/);
     expect((await admin.post(`/api/v1/jobs/${refused}/cancel`, {})).status).toBe(202);
 
-    const share = await KubeCluster.start({ name: 'e2e-share', nodes: [] });
+    // one GPU time-sliced into 10 replicas (nvidia.com/gpu.shared), as the NVIDIA device plugin advertises it
+    const share = await KubeCluster.start({ name: 'e2e-share', nodes: [{ name: 'ts-0', gpuModel: A100, gpus: 0, timeSliced: { gpus: 1, replicas: 10 } }] });
     const shareAgent = new KubeAgentProcess({
       hubUrl: hub.url,
       clusterId: 'share',
@@ -199,7 +193,6 @@ describe('Kubernetes placement: pinning, dispatched-waiting, gang rollback', () 
       runDir,
     });
     try {
-      await share.core().createNode({ body: timeSlicedNode('ts-0') });
       await shareAgent.start();
       type NodeRow = { name: string; info: { labels: Record<string, string>; capacity: { gpus: number }; gpus: { index: number; milliUsed: number }[] } };
       const shareNode = async () => (await admin.get<{ items: NodeRow[] }>('/api/v1/nodes?cluster=share')).body.items[0];

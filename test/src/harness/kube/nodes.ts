@@ -12,11 +12,17 @@ export interface GpuNodeSpec {
   /** RDMA devices advertised as rdma/hca (0 = none). */
   rdma?: number;
   labels?: Record<string, string>;
+  /**
+   * GPUs time-sliced as the NVIDIA device plugin advertises them with `renameByDefault`: `replicas` per GPU as
+   * nvidia.com/gpu.shared, beside the whole GPUs in `gpus`.
+   */
+  timeSliced?: { gpus: number; replicas: number };
   taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
 }
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const RDMA_RESOURCE = 'rdma/hca';
+export const SHARED_GPU_RESOURCE = 'nvidia.com/gpu.shared';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
 export function gpuNodeManifest(spec: GpuNodeSpec): V1Node {
@@ -31,6 +37,7 @@ export function gpuNodeManifest(spec: GpuNodeSpec): V1Node {
     [GPU_RESOURCE]: String(spec.gpus),
   };
   if (spec.rdma) resources[RDMA_RESOURCE] = String(spec.rdma);
+  if (spec.timeSliced) resources[SHARED_GPU_RESOURCE] = String(spec.timeSliced.gpus * spec.timeSliced.replicas);
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -44,7 +51,8 @@ export function gpuNodeManifest(spec: GpuNodeSpec): V1Node {
         'node-role.kubernetes.io/gpu': '',
         'type': 'kwok',
         [GPU_PRODUCT_LABEL]: spec.gpuModel,
-        'nvidia.com/gpu.count': String(spec.gpus),
+        'nvidia.com/gpu.count': String(spec.gpus + (spec.timeSliced?.gpus ?? 0)),
+        ...(spec.timeSliced ? { 'nvidia.com/gpu.replicas': String(spec.timeSliced.replicas), 'nvidia.com/gpu.sharing-strategy': 'time-slicing' } : {}),
         ...spec.labels,
       },
     },
