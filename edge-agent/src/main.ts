@@ -37,11 +37,17 @@ export interface MainOptions extends SlurmModeOptions, TelemetryModeOptions {
   journal?: string;
   drift: 'report' | 'reconcile';
   gpuLabel: string;
+  gpuShareReplicas: number;
   tolerate: string[];
   apiserverLostAfter: number;
   logLevel: string;
 }
 
+const replicas = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1: the time-slicing replicas per GPU of the NVIDIA device plugin config (e.g. 10)');
+  return n;
+};
 const positiveInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds >= 0');
@@ -67,6 +73,7 @@ export function program(): Command {
     .addOption(new Option('--journal <path>', 'journal file (unacked events survive a restart)').env('MERIDIAN_AGENT_JOURNAL'))
     .addOption(new Option('--drift <mode>', 'a hand-undone hub cordon/taint: report it, or put it back').choices(['report', 'reconcile']).env('MERIDIAN_DRIFT').default('report'))
     .addOption(new Option('--gpu-label <label>', 'node label with the GPU model').env('MERIDIAN_GPU_LABEL').default('nvidia.com/gpu.product'))
+    .addOption(new Option('--gpu-share-replicas <n>', 'time-slicing replicas per GPU (nvidia.com/gpu.shared), as the device plugin is configured').env('MERIDIAN_GPU_SHARE_REPLICAS').argParser(replicas).default(10))
     .addOption(new Option('--tolerate <taint-key...>', 'taint keys Meridian Jobs tolerate').env('MERIDIAN_TOLERATE').default([]))
     .addOption(new Option('--apiserver-lost-after <ms>', 'disconnect from the hub when the apiserver is unreachable this long (0 = never)').env('MERIDIAN_APISERVER_LOST_AFTER_MS').argParser(positiveInt).default(30_000))
     .addOption(new Option('--log-level <level>').env('LOG_LEVEL').default('info'))
@@ -125,8 +132,8 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | Sl
     namespace: o.namespace,
     ...(o.journal ? { journalFile: o.journal } : {}),
     driftMode: o.drift,
-    inventory: { gpuModelLabel: o.gpuLabel, toleratedTaints: tolerate },
-    jobs: { tolerations: tolerate.map((key) => ({ key, operator: 'Exists' })) },
+    inventory: { gpuModelLabel: o.gpuLabel, toleratedTaints: tolerate, sharedGpuReplicas: o.gpuShareReplicas },
+    jobs: { sharedGpuReplicas: o.gpuShareReplicas, tolerations: tolerate.map((key) => ({ key, operator: 'Exists' })) },
     apiserverLostAfterMs: o.apiserverLostAfter,
     registry,
     log,
