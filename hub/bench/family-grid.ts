@@ -20,14 +20,14 @@ interface GridVariant {
   maxNodesScored: number;
   federation: boolean;
   /** The paper's scorers keep no CPU back on GPU nodes; Meridian's policies run the shipped config. */
-  config?: { gpuNodeReserve: boolean };
+  config?: { gpuNodeReserve: boolean; cpuAwareFragmentation: boolean };
 }
 
 export const DEFAULT_VARIANT = 'balanced (default)';
 const CAP = resolveConfig().maxNodesScored;
 export const GRID_VARIANTS: GridVariant[] = [
-  { name: 'fgd', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false } },
-  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false } },
+  { name: 'fgd', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false, cpuAwareFragmentation: false } },
+  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false, cpuAwareFragmentation: false } },
   { name: DEFAULT_VARIANT, strategy: 'fgd', policy: 'balanced', maxNodesScored: CAP, federation: true },
   { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: CAP, federation: true },
   { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: CAP, federation: true },

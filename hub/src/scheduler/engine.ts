@@ -40,6 +40,7 @@ export interface ResolvedConfig {
   nodeStrategy: NodeStrategy;
   maxNodesScored: number;
   gpuNodeReserve: boolean;
+  cpuAwareFragmentation: boolean;
   maxPrewarmHoldSec: number;
   preemption: boolean;
   maxPreemptionAttempts: number;
@@ -54,6 +55,7 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     nodeStrategy: c.nodeStrategy ?? 'fgd',
     maxNodesScored: c.maxNodesScored ?? 128,
     gpuNodeReserve: c.gpuNodeReserve ?? true,
+    cpuAwareFragmentation: c.cpuAwareFragmentation ?? true,
     maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
     preemption: c.preemption ?? true,
     maxPreemptionAttempts: c.maxPreemptionAttempts ?? 100,
@@ -132,7 +134,7 @@ export class Engine {
     this.quota = new QuotaLedger(this.projects);
     this.budget = new BudgetLedger(this.projects);
     this.prices = fallbackPrices(this.snap.clusters);
-    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, seed: hash32('node-draw', this.cfg.seed), reserveCpu: 0, reserveMem: 0 };
+    this.fitOpts = { strategy: this.cfg.nodeStrategy, workload: this.workload, maxScan: this.cfg.maxNodesScored, seed: hash32('node-draw', this.cfg.seed), reserveCpu: 0, reserveMem: 0, cpuAware: this.cfg.cpuAwareFragmentation };
     for (const r of input.running ?? []) this.addRunning(r);
   }
 

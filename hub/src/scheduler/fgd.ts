@@ -63,9 +63,11 @@ function compatFor(c: CompiledWorkload, model: string): Uint8Array {
  * For one type m: all of the node's free GPU capacity if m cannot run there at all (model, CPU,
  * memory, or too few GPUs); otherwise the free share of GPUs too small for m (for whole-GPU types the
  * leftovers of partly used GPUs, for a share of s milli the GPUs with less than s free). Types that
- * ask for no GPU add nothing. Inlined into one loop: this is the scheduler's hottest function.
+ * ask for no GPU add nothing. With `cpuAware`, a share type also strands the free GPU capacity beyond
+ * what the shares the node's CPU and memory can still feed would use (the paper checks one task only).
+ * Inlined into one loop: this is the scheduler's hottest function.
  */
-export function nodeFragmentation(n: NodeState, workload: readonly WorkloadType[]): number {
+export function nodeFragmentation(n: NodeState, workload: readonly WorkloadType[], cpuAware = false): number {
   const fm = n.freeMilli;
   if (fm === 0) return 0;
   const c = compile(workload);
@@ -101,10 +103,22 @@ export function nodeFragmentation(n: NodeState, workload: readonly WorkloadType[
         continue;
       }
       let frag = 0;
-      for (let j = 0; j < k; j++) {
-        const v = freeBuf[j]!;
-        if (v < s) frag += v;
-      }
+      if (cpuAware) {
+        // Shares the GPUs could still take, against those the node's CPU and memory can feed: GPU
+        // capacity past what the fed shares use is stranded too.
+        let slots = n.freeWhole * Math.floor(1000 / s);
+        for (let j = 0; j < k; j++) {
+          const v = freeBuf[j]!;
+          if (v < s) frag += v;
+          else slots += Math.floor(v / s);
+        }
+        const fed = Math.min(cpu[i]! > 0 ? Math.floor(cpuFree / cpu[i]!) : slots, mem[i]! > 0 ? Math.floor(memFree / mem[i]!) : slots);
+        if (fed < slots) frag = Math.max(frag, fm - fed * s);
+      } else
+        for (let j = 0; j < k; j++) {
+          const v = freeBuf[j]!;
+          if (v < s) frag += v;
+        }
       f += w * frag;
     } else f += w * (n.freeWhole < gpus[i]! ? fm : partialFree);
   }

@@ -36,6 +36,21 @@ describe('nodeFragmentation (FGD measure)', () => {
     const { cl: c2 } = snapWith(node('n', 2));
     expect(nodeFragmentation(c2.nodes[0]!, [w({ ...whole(1), models: new Set(['H100']) }, 1)])).toBe(2000);
   });
+
+  it('cpu-aware: GPU capacity that the CPU or memory of the node cannot feed to shares is a fragment too', () => {
+    // 2 free GPUs hold eight 250-milli shares, but 3 CPUs feed only three of 1 CPU each: 2000 − 750.
+    const { cl } = snapWith(node('n', 2, 'A100', { cpuAllocatedMilli: 61_000 }));
+    const s = cl.nodes[0]!;
+    expect(nodeFragmentation(s, [w(frac(250), 1)])).toBe(0);
+    expect(nodeFragmentation(s, [w(frac(250), 1)], true)).toBe(1250);
+    // Memory binds the same way; and with CPU for every share nothing changes.
+    const { cl: c2 } = snapWith(node('n', 2, 'A100', { memoryAllocatedMiB: 512 * 1024 - 2048 }));
+    expect(nodeFragmentation(c2.nodes[0]!, [w(frac(250), 1)], true)).toBe(1500);
+    const { cl: c3 } = snapWith(node('n', 2));
+    expect(nodeFragmentation(c3.nodes[0]!, [w(frac(250), 1)], true)).toBe(0);
+    // Whole-GPU types keep the paper's measure.
+    expect(nodeFragmentation(s, [w(whole(1), 1)], true)).toBe(nodeFragmentation(s, [w(whole(1), 1)]));
+  });
 });
 
 describe('chooseNode', () => {

@@ -26,6 +26,8 @@ export interface FitOptions {
    */
   reserveCpu?: number;
   reserveMem?: number;
+  /** Fragmentation counts the GPU shares a node's CPU and memory cannot feed (nodeFragmentation). */
+  cpuAware?: boolean;
 }
 
 /**
@@ -38,10 +40,12 @@ function draw(n: NodeState, g: number, seed: number): number {
   return h / 4294967296;
 }
 
-function cachedFrag(n: NodeState, workload: readonly WorkloadType[]): number {
-  if (n.fragVersion !== n.version) {
-    n.fragValue = nodeFragmentation(n, workload);
-    n.fragVersion = n.version;
+function cachedFrag(n: NodeState, workload: readonly WorkloadType[], cpuAware = false): number {
+  // The cpu-aware measure is cached under a negative key (resetFragCache's -1 matches neither).
+  const key = cpuAware ? -2 - n.version : n.version;
+  if (n.fragVersion !== key) {
+    n.fragValue = nodeFragmentation(n, workload, cpuAware);
+    n.fragVersion = key;
   }
   return n.fragValue;
 }
@@ -55,7 +59,7 @@ export function resetFragCache(nodes: Iterable<NodeState>): void {
  * Fragmentation of node n as if a task took `milli` on each GPU in `gpus` (plus cpu/mem), computed by
  * mutating the node in place and restoring it: no allocation, no index churn.
  */
-function fragAfter(n: NodeState, gpus: ArrayLike<number>, count: number, milli: number, cpu: number, mem: number, workload: readonly WorkloadType[]): number {
+function fragAfter(n: NodeState, gpus: ArrayLike<number>, count: number, milli: number, cpu: number, mem: number, workload: readonly WorkloadType[], cpuAware: boolean): number {
   const fw = n.freeWhole;
   const fm = n.freeMilli;
   n.cpuFree -= cpu;
@@ -66,7 +70,7 @@ function fragAfter(n: NodeState, gpus: ArrayLike<number>, count: number, milli: 
     n.used[g] = n.used[g]! + milli;
   }
   n.freeMilli -= milli * count;
-  const f = nodeFragmentation(n, workload);
+  const f = nodeFragmentation(n, workload, cpuAware);
   for (let i = 0; i < count; i++) n.used[gpus[i]!] = n.used[gpus[i]!]! - milli;
   n.cpuFree += cpu;
   n.memFree += mem;
@@ -153,19 +157,19 @@ function freeList(n: NodeState, k: number): number[] {
 }
 
 /** GPU indices a task would take on node n (null when it does not fit there). */
-export function pickGpus(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: number, workload: readonly WorkloadType[] = []): number[] | null {
+export function pickGpus(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: number, workload: readonly WorkloadType[] = [], cpuAware = false): number[] | null {
   if (n.cpuFree < t.cpu || n.memFree < t.mem) return null;
   if (t.gpus > 0) {
     if (n.freeWhole < t.gpus) return null;
     return freeList(n, t.gpus);
   }
   if (t.milli === 0) return [];
-  const g = bestShareGpu(n, t, strategy, seed, workload);
+  const g = bestShareGpu(n, t, strategy, seed, workload, cpuAware);
   return g < 0 ? null : [g];
 }
 
 /** For a fractional task: the GPU to share on this node, or -1. */
-function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: number, workload: readonly WorkloadType[]): number {
+function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: number, workload: readonly WorkloadType[], cpuAware: boolean): number {
   let best = -1;
   let bestScore = Number.POSITIVE_INFINITY;
   let bestTie = Number.POSITIVE_INFINITY;
@@ -188,7 +192,7 @@ function bestShareGpu(n: NodeState, t: TaskShape, strategy: NodeStrategy, seed: 
     switch (strategy) {
       case 'fgd':
         scratch[0] = g;
-        score = fragAfter(n, scratch, 1, t.milli, t.cpu, t.mem, workload);
+        score = fragAfter(n, scratch, 1, t.milli, t.cpu, t.mem, workload, cpuAware);
         break;
       case 'best-fit':
         score = 1000 - u;
@@ -227,7 +231,7 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
     if (n.freeWhole < t.gpus) return false;
     milliTaken = t.gpus * 1000;
   } else if (t.milli > 0) {
-    gpu = bestShareGpu(n, t, o.strategy, o.seed, o.workload);
+    gpu = bestShareGpu(n, t, o.strategy, o.seed, o.workload, o.cpuAware === true);
     if (gpu < 0) return false;
     milliTaken = t.milli;
   } else {
@@ -240,10 +244,11 @@ function consider(n: NodeState, t: TaskShape, o: FitOptions, b: Best): boolean {
   switch (o.strategy) {
     case 'fgd': {
       let after: number;
-      if (t.gpus > 0) after = fragAfter(n, scratch, firstFree(n, t.gpus, scratch), 1000, t.cpu, t.mem, o.workload);
+      const aware = o.cpuAware === true;
+      if (t.gpus > 0) after = fragAfter(n, scratch, firstFree(n, t.gpus, scratch), 1000, t.cpu, t.mem, o.workload, aware);
       else if (gpu >= 0) after = lastShareFrag;
-      else after = fragAfter(n, scratch, 0, 0, t.cpu, t.mem, o.workload);
-      score = after - cachedFrag(n, o.workload);
+      else after = fragAfter(n, scratch, 0, 0, t.cpu, t.mem, o.workload, aware);
+      score = after - cachedFrag(n, o.workload, aware);
       // Ties go towards packing: less free GPU on the node, then on the chosen GPU, then CPU.
       tie = freeAfter * 1e9 + (gpu >= 0 ? (1000 - n.used[gpu]! - t.milli) * 1e4 : 0) + (n.cpuFree - t.cpu) / 1e3;
       break;

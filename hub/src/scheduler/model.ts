@@ -148,6 +148,11 @@ export interface SchedulerConfig {
    * and memory per GPU (default true; off = the FGD paper's scheduler, which only scores fragmentation).
    */
   gpuNodeReserve?: boolean;
+  /**
+   * The fgd scorer counts GPU capacity a node's CPU and memory could not feed to GPU-sharing tasks as
+   * fragmented (default true; off = the paper's measure, which checks whether one task fits).
+   */
+  cpuAwareFragmentation?: boolean;
   /** Do not hold GPUs idle while data copies for longer than this; pend as Prewarming instead. */
   maxPrewarmHoldSec?: number;
   preemption?: boolean;

@@ -142,7 +142,7 @@ function tryCandidate(cand: Candidate, pool: RunningEntry[], shape: TaskShape, c
         victims.push(v);
         evicted.add(v);
       }
-      const g = pickGpus(bestNode, shape, o.strategy, o.seed, o.workload)!;
+      const g = pickGpus(bestNode, shape, o.strategy, o.seed, o.workload, o.cpuAware === true)!;
       a = { node: bestNode, cpu: shape.cpu, mem: shape.mem, gpuIndices: g, milli };
     }
     reserve(a);

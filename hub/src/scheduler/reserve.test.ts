@@ -51,7 +51,8 @@ describe('CPU kept on GPU nodes for GPU work', () => {
     }
   });
 
-  it('refuses a config.gpuNodeReserve that is not a boolean, naming the field', () => {
+  it('refuses a config.gpuNodeReserve or config.cpuAwareFragmentation that is not a boolean, naming the field', () => {
     expect(() => validateStructure({ now: 0, clusters: [cluster()], jobs: [], config: { gpuNodeReserve: 'yes' as unknown as boolean } })).toThrow(/config\.gpuNodeReserve: must be true or false, got "yes"/);
+    expect(() => validateStructure({ now: 0, clusters: [cluster()], jobs: [], config: { cpuAwareFragmentation: 1 as unknown as boolean } })).toThrow(/config\.cpuAwareFragmentation: must be true or false, got 1/);
   });
 });

@@ -179,7 +179,8 @@ export function validateStructure(input: CycleInput): void {
   if (cfg.nodeStrategy !== undefined) c.oneOf('config.nodeStrategy', cfg.nodeStrategy, NODE_STRATEGIES);
   if (cfg.seed !== undefined) c.num('config.seed', cfg.seed, { min: Number.NEGATIVE_INFINITY, int: true });
   if (cfg.maxNodesScored !== undefined) c.num('config.maxNodesScored', cfg.maxNodesScored, { int: true });
-  if (cfg.gpuNodeReserve !== undefined && typeof cfg.gpuNodeReserve !== 'boolean') c.fail('config.gpuNodeReserve', `must be true or false, got ${JSON.stringify(cfg.gpuNodeReserve)}`);
+  for (const k of ['gpuNodeReserve', 'cpuAwareFragmentation'] as const)
+    if (cfg[k] !== undefined && typeof cfg[k] !== 'boolean') c.fail(`config.${k}`, `must be true or false, got ${JSON.stringify(cfg[k])}`);
   if (c.issues.length) throw new SchedulerInputError(c.issues);
 }
 
