@@ -29,10 +29,23 @@ export async function overdueDispatches(db: Queryable, timeoutMs: number, limit 
   return r.rows;
 }
 
+/**
+ * Member reasons that are the job's own wish, not the member disagreeing with the hub: a start time
+ * (`sbatch --begin`: BeginTime), a hold on the cluster, a dependency the cluster keeps. Such a job is not withdrawn.
+ */
+const BY_CHOICE = /\b(BeginTime|JobHeld(User|Admin)?|Dependency)\b/;
+
+/** Whether a dispatched job waits on its member by its own wish (its reason names one), so it stays. */
+export function waitsByChoice(reason: string | null): boolean {
+  const member = reason?.replace(/^dispatched, waiting in [^:]*: /, '') ?? '';
+  return BY_CHOICE.test(member);
+}
+
 /** Asks the workflows of overdue dispatches to withdraw and requeue them; returns the job IDs to wake. */
 export async function withdrawOverdueDispatches(db: Queryable, timeoutMs: number): Promise<OverdueDispatch[]> {
   const done: OverdueDispatch[] = [];
   for (const d of await overdueDispatches(db, timeoutMs)) {
+    if (waitsByChoice(d.reason)) continue;
     const why = d.reason ? d.reason.replace(/^dispatched, /, '') : `waiting in ${d.cluster}`;
     if (await requestRequeue(db, d.id, d.attempt, `withdrawn after ${d.waitedSec}s dispatched but not started (${why})`)) done.push(d);
   }
