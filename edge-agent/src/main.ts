@@ -43,6 +43,16 @@ export interface MainOptions extends SlurmModeOptions, TelemetryModeOptions {
   logLevel: string;
 }
 
+/** `alice=asmith,bob=bjones` → { alice: 'asmith', bob: 'bjones' }; a malformed entry names itself. */
+const userMap = (v: string): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([^=\s]+)=([a-z_][a-z0-9_.-]{0,31})$/i.exec(item);
+    if (!m) throw new InvalidArgumentError(`"${item}" is not meridianUser=unixAccount (e.g. alice=asmith)`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+};
 const replicas = (v: string): number => {
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1: the time-slicing replicas per GPU of the NVIDIA device plugin config (e.g. 10)');
@@ -51,6 +61,11 @@ const replicas = (v: string): number => {
 const positiveInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds >= 0');
+  return n;
+};
+const count = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number >= 0');
   return n;
 };
 const port = (v: string): number => {
@@ -93,6 +108,11 @@ export function program(): Command {
     .addOption(new Option('--slurm-workdir <dir>', 'slurm: directory jobs start in when the dispatch names none').env('MERIDIAN_SLURM_WORKDIR').default(process.cwd()))
     .addOption(new Option('--slurm-runtime <rt>', 'slurm: how container images run').choices(['pyxis', 'apptainer', 'podman', 'docker', 'host']).env('MERIDIAN_SLURM_RUNTIME').default('host'))
     .addOption(new Option('--slurm-poll-interval <ms>', 'slurm: inventory and job poll interval').env('MERIDIAN_SLURM_POLL_MS').argParser(positiveInt).default(2000))
+    .addOption(new Option('--slurm-jobid-lib <path>', 'slurm: the library built from slurm-bridge/shim/sbatch-jobid.c (absolute path, on the login node for ssh): jobs keep their Meridian ID in Slurm (needs root or SlurmUser, and FirstJobId above Meridian\'s IDs)').env('MERIDIAN_SLURM_JOBID_LIB'))
+    .addOption(new Option('--slurm-run-as <who>', 'slurm: run jobs as the agent\'s account, or as the Unix account of the Meridian user who submitted them (sbatch --uid/--gid; the agent runs as root)').choices(['agent', 'submitter']).env('MERIDIAN_SLURM_RUN_AS').default('agent'))
+    .addOption(new Option('--slurm-user-map <map>', 'slurm: Meridian user → Unix account where the names differ, e.g. alice=asmith,bob=bjones').env('MERIDIAN_SLURM_USER_MAP').argParser(userMap))
+    .addOption(new Option('--slurm-min-uid <uid>', 'slurm: the lowest uid a job may run as with --slurm-run-as submitter').env('MERIDIAN_SLURM_MIN_UID').argParser(count).default(1000))
+    .addOption(new Option('--slurm-shards-per-gpu <n>', 'slurm: gres/shard per GPU as gres.conf has it; milli-GPU jobs run as --gres=shard:N (unset: GPU shares are refused)').env('MERIDIAN_SLURM_SHARDS_PER_GPU').argParser(count))
     // GPU telemetry (either kind)
     .addOption(new Option('--telemetry', 'forward GPU metrics (NVML) to the hub\'s telemetry receiver').env('MERIDIAN_TELEMETRY').default(false))
     .addOption(new Option('--telemetry-wal <dir>', 'telemetry write-ahead buffer directory (default: a temp dir)').env('MERIDIAN_TELEMETRY_WAL'))

@@ -31,6 +31,12 @@ export interface SlurmModeOptions {
   slurmWorkdir: string;
   slurmRuntime: ContainerRuntime;
   slurmPollInterval: number;
+  /** The job-ID library (slurm-bridge/shim/sbatch-jobid.c built), absolute, on the host sbatch runs on. */
+  slurmJobidLib?: string;
+  slurmRunAs?: 'agent' | 'submitter';
+  slurmUserMap?: Record<string, string>;
+  slurmMinUid?: number;
+  slurmShardsPerGpu?: number;
 }
 
 export interface SlurmModeInput {
@@ -50,6 +56,7 @@ export function slurmTransport(o: SlurmModeOptions): SlurmTransport {
     return buildTransport(o);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
+    if (msg.startsWith('sbatchJobIdLib')) throw new Error(`--slurm-jobid-lib (MERIDIAN_SLURM_JOBID_LIB): ${msg.replace(/^sbatchJobIdLib /, '')}`);
     throw new Error(msg.startsWith('slurmBinDir') ? `--slurm-bin-dir (MERIDIAN_SLURM_BIN_DIR): ${msg.replace(/^slurmBinDir /, '')}` : msg);
   }
 }
@@ -57,7 +64,7 @@ export function slurmTransport(o: SlurmModeOptions): SlurmTransport {
 function buildTransport(o: SlurmModeOptions): SlurmTransport {
   // The commands' whole environment: a system PATH plus SLURM_CONF; their paths: --slurm-bin-dir.
   const env = o.slurmConf ? { SLURM_CONF: o.slurmConf } : undefined;
-  const paths = o.slurmBinDir ? { slurmBinDir: o.slurmBinDir } : {};
+  const paths = { ...(o.slurmBinDir ? { slurmBinDir: o.slurmBinDir } : {}), ...(o.slurmJobidLib ? { sbatchJobIdLib: o.slurmJobidLib } : {}) };
   const local = (): SlurmTransport => new LocalTransport({ ...(env ? { env } : {}), ...paths });
   switch (o.slurmTransport) {
     case 'local':
@@ -103,6 +110,10 @@ export class SlurmModeAgent {
       workDir: o.slurmWorkdir,
       runtime: o.slurmRuntime,
       pollIntervalMs: o.slurmPollInterval,
+      runAs: o.slurmRunAs ?? 'agent',
+      ...(o.slurmUserMap ? { userMap: o.slurmUserMap } : {}),
+      ...(o.slurmMinUid !== undefined ? { minUid: o.slurmMinUid } : {}),
+      ...(o.slurmShardsPerGpu ? { shardsPerGpu: o.slurmShardsPerGpu } : {}),
       log: o.log,
     });
     this.agent = new SlurmAgent({ hubUrl: o.hubUrl, credential: o.credential, clusterId: o.clusterId, driver: this.driver, ...(o.journal ? { journalFile: o.journal } : {}) });

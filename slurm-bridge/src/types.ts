@@ -154,6 +154,18 @@ export interface SubmitRequest {
   begin?: string;
   /** Signal before the time limit, e.g. "USR1@60" (checkpoint). */
   signal?: string;
+  /** Submit under this job ID (the Meridian ID; CLI transports with the job-ID library only). */
+  jobId?: string;
+  /** Run the job as this Unix account (sbatch --uid/--gid; the agent must run as root). */
+  uid?: number;
+  gid?: number;
+}
+
+/** A Unix account on the cluster's login node. */
+export interface UnixAccount {
+  name: string;
+  uid: number;
+  gid: number;
 }
 
 export interface SubmitResult {
@@ -206,6 +218,10 @@ export interface SlurmTransport {
   fileSize(path: string): Promise<number | undefined>;
   /** A file from byte `offset` (0-based) to its current end, as UTF-8 text; undefined when it does not exist. */
   readFrom(path: string, offset: number): Promise<string | undefined>;
+  /** Whether `submit` honours `SubmitRequest.jobId`. */
+  readonly setsJobIds?: boolean;
+  /** A Unix account by name on the host sbatch runs on (getent passwd); undefined when there is none. */
+  account?(name: string): Promise<UnixAccount | undefined>;
   close(): Promise<void>;
 }
 

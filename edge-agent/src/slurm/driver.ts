@@ -2,7 +2,7 @@
 // Transport-agnostic (slurmrestd or SSH). The agent wires it to the hub link with `slurmCommandHandler`
 // (see ./link.ts): every command is idempotent, keyed by the federation job id carried in the Slurm comment.
 import type { AgentEvent, DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
-import type { SlurmJob, SlurmNode, SlurmTransport } from '@meridian/slurm-bridge/types';
+import type { SlurmJob, SlurmNode, SlurmTransport, UnixAccount } from '@meridian/slurm-bridge/types';
 import { slurmTaskLogs } from './logs.ts';
 import { SlurmPrewarmer, type PrewarmInput } from './prewarm.ts';
 import { attemptKey, SlurmSecrets } from './secrets.ts';
@@ -50,6 +50,24 @@ export interface SlurmDriverOptions {
   gpuTypes?: Record<string, string>;
   defaultPartition?: string;
   pollIntervalMs?: number;
+  /**
+   * Submit under the Meridian job ID, so sbatch's answer, squeue, sacct and SLURM_JOB_ID agree. Default: when the
+   * transport can (the CLI with the job-ID library). The cluster's FirstJobId must lie above Meridian's IDs.
+   */
+  jobIds?: boolean;
+  /**
+   * Whose Unix account a job runs as: `agent` (the agent's own) or `submitter` (the account named like the
+   * Meridian user who submitted it, or as `userMap` says; sbatch --uid/--gid, so the agent runs as root).
+   */
+  runAs?: 'agent' | 'submitter';
+  /** Meridian user → Unix account, where the names differ. */
+  userMap?: Record<string, string>;
+  /** The lowest uid a job may run as (root and system accounts never). Default 1000. */
+  minUid?: number;
+  /** Pin each job to the nodes the hub chose (--nodelist). Default true. */
+  pin?: boolean;
+  /** gres/shard per GPU (as gres.conf has it) for milli-GPU jobs; unset: shares are refused. */
+  shardsPerGpu?: number;
   log?: { info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void };
 }
 
@@ -61,6 +79,9 @@ export class SlurmDriver {
   private readonly lastStatus = new Map<string, string>();
   private readonly lastNodes = new Map<string, string>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Attempts cancelled here: a dispatch of one of them (a resend) never submits. */
+  private readonly cancelled = new Set<string>();
+  private readonly accounts = new Map<string, { at: number; account: UnixAccount | undefined }>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private stopped = false;
@@ -137,7 +158,10 @@ export class SlurmDriver {
     // Dispatches of one job run one at a time, so a resend racing the original cannot submit twice.
     const key = `${cmd.jobId}:${cmd.attempt}`;
     const prev = this.inFlight.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.dispatchOnce(cmd));
+    const next = prev.catch(() => undefined).then(() => this.dispatchOnce(cmd)).catch((err: unknown) => {
+      this.dispatchFailed(cmd, err);
+      throw err;
+    });
     const tail = next.catch(() => undefined).finally(() => {
       if (this.inFlight.get(key) === tail) this.inFlight.delete(key);
     });
@@ -145,12 +169,45 @@ export class SlurmDriver {
     return next;
   }
 
+  /**
+   * A dispatch Slurm refused (sbatch's error, an unknown account, a share the cluster cannot back) goes up at
+   * once as the attempt's end, Failed with Slurm's words as the reason: the hub fails or retries it by its
+   * rules instead of waiting on a job that will never appear.
+   */
+  private dispatchFailed(cmd: DispatchCommand, err: unknown): void {
+    if (this.cancelled.has(`${cmd.jobId}:${cmd.attempt}`)) return;
+    const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim().slice(0, 1000);
+    this.opts.log?.warn({ jobId: cmd.jobId, attempt: cmd.attempt, err: text }, 'dispatch failed');
+    const ev: JobStatusEvent = { type: 'job.status', jobId: cmd.jobId, attempt: cmd.attempt, phase: 'Failed', tasks: [], reason: `DispatchFailed: ${text}`, message: `not submitted to Slurm: ${text}`, finishedAt: new Date().toISOString() };
+    this.lastStatus.set(`${cmd.jobId}:${cmd.attempt}`, JSON.stringify(ev));
+    this.emit(ev);
+  }
+
+  /** The Unix account a job of `user` runs as on this cluster (cached a minute); errors say what to fix. */
+  private async accountFor(cmd: DispatchCommand): Promise<{ uid: number; gid: number } | undefined> {
+    if ((this.opts.runAs ?? 'agent') === 'agent') return undefined;
+    if (!cmd.user) throw new Error(`job ${cmd.jobId} has no submitting user; this cluster runs jobs only as their submitter`);
+    const name = this.opts.userMap?.[cmd.user] ?? cmd.user;
+    if (!this.opts.transport.account) throw new Error(`the ${this.opts.transport.kind} transport cannot look up Unix accounts; run jobs as their submitter through the local or ssh transport`);
+    let hit = this.accounts.get(name);
+    if (!hit || Date.now() - hit.at > 60_000) {
+      hit = { at: Date.now(), account: await this.opts.transport.account(name) };
+      this.accounts.set(name, hit);
+    }
+    if (!hit.account) throw new Error(`Meridian user ${cmd.user} has no Unix account ${JSON.stringify(name)} on this cluster (add the account, or map the user with --slurm-user-map)`);
+    const minUid = this.opts.minUid ?? 1000;
+    if (hit.account.uid < minUid) throw new Error(`Unix account ${name} has uid ${hit.account.uid}; jobs run only as accounts with uid >= ${minUid}`);
+    return { uid: hit.account.uid, gid: hit.account.gid };
+  }
+
   private async dispatchOnce(cmd: DispatchCommand): Promise<{ clusterJobId: string; existing: boolean }> {
+    if (this.cancelled.has(`${cmd.jobId}:${cmd.attempt}`)) throw new Error(`job ${cmd.jobId} attempt ${cmd.attempt} was cancelled before Slurm had it`);
     const existing = await this.jobsOf(cmd.jobId, cmd.attempt);
     if (existing.length) {
       const id = existing[0]!.arrayJobId ?? existing[0]!.jobId;
       return { clusterJobId: id, existing: true };
     }
+    const runAs = await this.accountFor(cmd);
     // A login-node dependency (annotation) is enforced by the hub, which dispatches the job only once its
     // conditions hold (the prerequisite may have run anywhere); only an explicit `slurm.dependency` goes to Slurm.
     const extras = readExtras(cmd.slurm);
@@ -165,8 +222,30 @@ export class SlurmDriver {
     const secretsFile = hasSecrets ? await this.secrets.write(cmd.jobId, cmd.attempt, cmd.secrets!) : undefined;
     let jobId: string;
     try {
-      const req = submitRequestFor(cmd, { runtime: this.opts.runtime ?? 'host', gpuTypes: this.opts.gpuTypes, defaultWorkDir: this.opts.workDir, defaultPartition: this.opts.defaultPartition, secretsFile }, dependency);
-      ({ jobId } = await this.opts.transport.submit(req));
+      const req = submitRequestFor(
+        cmd,
+        {
+          runtime: this.opts.runtime ?? 'host',
+          gpuTypes: this.opts.gpuTypes,
+          defaultWorkDir: this.opts.workDir,
+          defaultPartition: this.opts.defaultPartition,
+          secretsFile,
+          jobIds: this.opts.jobIds ?? this.opts.transport.setsJobIds === true,
+          ...(runAs ? { runAs } : {}),
+          pin: this.opts.pin ?? true,
+          shardsPerGpu: this.opts.shardsPerGpu,
+        },
+        dependency,
+      );
+      try {
+        ({ jobId } = await this.opts.transport.submit(req));
+      } catch (err) {
+        // Slurm still remembers an earlier attempt under this ID (MinJobAge): this attempt gets an ID of its own.
+        if (req.jobId === undefined || !/Duplicate job id/i.test(String((err as Error).message))) throw err;
+        this.opts.log?.warn({ jobId: cmd.jobId, attempt: cmd.attempt }, 'Slurm already has a job with this ID; submitting under a Slurm-chosen ID');
+        delete req.jobId;
+        ({ jobId } = await this.opts.transport.submit(req));
+      }
     } catch (err) {
       if (hasSecrets) await this.secrets.remove(attemptKey(cmd.jobId, cmd.attempt));
       throw err;
@@ -175,8 +254,18 @@ export class SlurmDriver {
     return { clusterJobId: jobId, existing: false };
   }
 
-  /** Cancels every Slurm job of the federation job (one attempt, or all attempts), with an optional grace signal. */
+  /**
+   * Cancels every Slurm job of the federation job (one attempt, or all attempts), with an optional grace signal.
+   * A dispatch of that attempt still under way finishes first (its job is then cancelled too). An attempt Slurm
+   * never had (its dispatch failed, or never came) is reported Cancelled at once, so the hub does not wait.
+   */
   async cancel(cmd: CancelInput): Promise<{ cancelled: string[] }> {
+    if (cmd.attempt !== undefined) {
+      const key = `${cmd.jobId}:${cmd.attempt}`;
+      this.cancelled.add(key);
+      if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.values().next().value!);
+      await this.inFlight.get(key)?.catch(() => undefined);
+    }
     const jobs = (await this.opts.transport.listJobs()).filter((j) => {
       const f = parseFederationComment(j.comment);
       return f && f.jobId === cmd.jobId && (cmd.attempt === undefined || f.attempt === cmd.attempt);
@@ -189,6 +278,11 @@ export class SlurmDriver {
     }
     await Promise.all(ids.map((id) => this.opts.transport.cancel(id)));
     await this.secrets.removeJob(cmd.jobId, cmd.attempt);
+    if (cmd.attempt !== undefined && !jobs.length) {
+      const ev: JobStatusEvent = { type: 'job.status', jobId: cmd.jobId, attempt: cmd.attempt, phase: 'Cancelled', tasks: [], reason: 'Cancelled', message: 'cancelled before Slurm had a job for it', finishedAt: new Date().toISOString() };
+      this.lastStatus.set(`${cmd.jobId}:${cmd.attempt}`, JSON.stringify(ev));
+      this.emit(ev);
+    }
     return { cancelled: ids };
   }
 

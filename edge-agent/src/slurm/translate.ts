@@ -1,6 +1,6 @@
 // Pure translations between the agent protocol and Slurm: dispatch → submit request (a batch script, or a
 // container job wrapped in one), Slurm jobs → JobStatusEvent, Slurm nodes → NodeInfo.
-import type { DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
+import { GPU_SHARE_LABEL, type DispatchCommand, type JobStatusEvent, type NodeInfo } from '@meridian/protocol/agent-protocol';
 import { SLURM_ANNOTATION_KEYS, SLURM_ANNOTATION_PREFIX, SLURM_NODE_LABELS, slurmAnnotationName, type SlurmAnnotationKey } from '@meridian/protocol/slurm/annotations';
 import { arraySpecIndices } from '@meridian/protocol/slurm/array-spec';
 import { dependencyTerm, SLURM_DRIVER_DEPENDENCY_TYPES } from '@meridian/protocol/slurm/dependency';
@@ -123,6 +123,33 @@ export interface TranslateOptions {
   defaultPartition?: string;
   /** The attempt's secrets file on the cluster (./secrets.ts); the job gets its path, never the values. */
   secretsFile?: string;
+  /** Submit under the Meridian job ID (the transport can: see SlurmTransport.setsJobIds). */
+  jobIds?: boolean;
+  /** The Unix account the job runs as (sbatch --uid/--gid); default: the agent's own. */
+  runAs?: { uid: number; gid: number };
+  /** Pin the job to the nodes the hub chose (--nodelist). Default true. */
+  pin?: boolean;
+  /** gres/shard per GPU on this cluster (gres.conf); 0 or unset: GPU shares are refused. */
+  shardsPerGpu?: number;
+}
+
+/** A numeric Meridian job ID Slurm can take as its own (1 .. 67108863). */
+export function slurmJobIdFor(jobId: string): string | undefined {
+  return /^[1-9]\d{0,7}$/.test(jobId) && Number(jobId) <= 67_108_863 ? jobId : undefined;
+}
+
+/** The nodes the hub chose, as a --nodelist; undefined when none, or for an array spread over several nodes. */
+export function pinnedNodes(cmd: DispatchCommand, isArray: boolean): string | undefined {
+  const nodes = [...new Set(cmd.nodes ?? [])];
+  // every array task is its own Slurm job: a list of several nodes would make each task take them all
+  if (!nodes.length || (isArray && nodes.length > 1)) return undefined;
+  return nodes.join(',');
+}
+
+/** A milli-GPU share as gres/shard: ceil(milli × shards per GPU / 1000) shards, all from one GPU. */
+export function shardGres(milliGpu: number, shardsPerGpu: number | undefined, jobId: string): string {
+  if (!shardsPerGpu) throw new Error(`job ${jobId} asks for ${milliGpu} milli-GPU, but this Slurm cluster offers no GPU shares (gres/shard); start the agent with --slurm-shards-per-gpu matching gres.conf`);
+  return `shard:${Math.max(1, Math.ceil((milliGpu * shardsPerGpu) / 1000))}`;
 }
 
 /** A dispatch → the request the transport submits. `dependency` must already use Slurm ids. */
@@ -159,10 +186,18 @@ export function submitRequestFor(cmd: DispatchCommand, opts: TranslateOptions, s
     requeue: x.requeue,
     begin: x.begin,
     signal: x.signal ?? (cmd.checkpointSignal ? `B:${cmd.checkpointSignal.replace(/^SIG/, '')}@60` : undefined),
+    nodeList: opts.pin === false ? undefined : pinnedNodes(cmd, x.array !== undefined),
+    jobId: opts.jobIds ? slurmJobIdFor(cmd.jobId) : undefined,
+    uid: opts.runAs?.uid,
+    gid: opts.runAs?.gid,
   };
+  for (const k of ['nodeList', 'jobId', 'uid', 'gid'] as const) if (req[k] === undefined) delete req[k];
   if ((cmd.slurm || fromLogin) && (x.nodes !== undefined || x.ntasks !== undefined || x.cpusPerTask !== undefined || x.gres !== undefined || x.memPerNodeMiB !== undefined || x.memPerCpuMiB !== undefined)) {
     // A login-node sbatch: keep the user's own resource shape.
     Object.assign(req, { nodes: x.nodes, tasks: x.ntasks, tasksPerNode: x.ntasksPerNode, cpusPerTask: x.cpusPerTask, gres: x.gres, memoryPerNodeMiB: x.memPerNodeMiB, memoryPerCpuMiB: x.memPerCpuMiB });
+  } else if (gpus === 0 && (cmd.perTask.milliGpu ?? 0) > 0) {
+    // A GPU share: one task per node, each with its shards of one GPU (Slurm's gres/shard).
+    Object.assign(req, { nodes: cmd.tasks, tasks: cmd.tasks, tasksPerNode: 1, cpusPerTask: cpus, gres: shardGres(cmd.perTask.milliGpu!, opts.shardsPerGpu, cmd.jobId), memoryPerNodeMiB: Math.ceil(cmd.perTask.memoryMiB) });
   } else if (gpus > 0) {
     // A gang of N GPU tasks: one task per node, each with its GPUs, CPUs and memory.
     Object.assign(req, { nodes: cmd.tasks, tasks: cmd.tasks, tasksPerNode: 1, cpusPerTask: cpus, gres: `gpu:${gresType ? `${gresType}:` : ''}${gpus}`, memoryPerNodeMiB: Math.ceil(cmd.perTask.memoryMiB) });
@@ -293,6 +328,8 @@ export function statusEvent(jobId: string, attempt: number, jobs: SlurmJob[]): J
     exitCode: terminal ? lead.exitCode : undefined,
     reason: phase === 'Pending' || terminal ? (phase === 'Succeeded' ? undefined : leadPhase.reason) : undefined,
     message: terminal ? `Slurm job ${parent} ${lead.state} ExitCode=${lead.exitCode}:${lead.signal}` : phase === 'Pending' ? `Slurm job ${parent} pending: ${lead.reason}` : undefined,
+    // Slurm's own reason code (squeue %r: Resources, Priority, ...) for "dispatched, waiting in <cluster>: <reason>"
+    ...(phase === 'Pending' && leadPhase.reason ? { pendingReason: leadPhase.reason } : {}),
     startedAt: starts.length ? new Date(Math.min(...starts)).toISOString() : undefined,
     finishedAt: terminal && ends.length ? new Date(Math.max(...ends)).toISOString() : undefined,
     clusterJobId: parent,
@@ -328,6 +365,8 @@ export function nodeInfoOf(n: SlurmNode, clusterName?: string): NodeInfo {
   for (const feat of n.features) labels[`${SLURM_NODE_LABELS.featurePrefix}${feat}`] = 'true';
   if (n.reasonUser) labels[SLURM_NODE_LABELS.reasonUser] = n.reasonUser;
   if (f.has('CLOUD')) labels[SLURM_NODE_LABELS.cloud] = 'true';
+  // gres/shard on the node: milli-GPU jobs can run here (--gres=shard:N)
+  if (gpus > 0 && gresTotal(n.gres, 'shard') > 0) labels[GPU_SHARE_LABEL] = 'shard';
   if (poweredOff) labels[SLURM_NODE_LABELS.power] = f.has('POWERING_UP') ? 'powering-up' : f.has('POWERING_DOWN') ? 'powering-down' : 'off';
   const unschedulable = f.has('DRAIN') || down || f.has('FAIL') || f.has('MAINTENANCE') || f.has('REBOOT_REQUESTED');
   return {

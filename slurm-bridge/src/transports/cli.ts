@@ -2,7 +2,7 @@
 // their machine-readable forms (`--parsable`, `scontrol show -o`, `sacct -P`). Runs locally or over SSH.
 import { jobsFromSacct, parseSacctParsable, SACCT_FIELDS } from '../parsers/sacct.ts';
 import { parseParsableSubmit, parseScontrolJobs, parseScontrolNodes, parseScontrolPartitions } from '../parsers/scontrol.ts';
-import { SlurmError, type NodeUpdate, type PrivateFiles, type SlurmJob, type SlurmNode, type SlurmPartition, type SlurmTransport, type SubmitRequest, type SubmitResult } from '../types.ts';
+import { SlurmError, type NodeUpdate, type UnixAccount, type PrivateFiles, type SlurmJob, type SlurmNode, type SlurmPartition, type SlurmTransport, type SubmitRequest, type SubmitResult } from '../types.ts';
 import { exportFileBody } from './exec-env.ts';
 import type { CommandRunner, RunResult } from './runner.ts';
 
@@ -47,6 +47,8 @@ export function sbatchArgs(req: SubmitRequest, exportFile?: string): string[] {
   opt('nodelist', req.nodeList);
   opt('begin', req.begin);
   opt('signal', req.signal);
+  opt('uid', req.uid);
+  opt('gid', req.gid);
   if (req.hold) a.push('--hold');
   if (req.exclusive) a.push('--exclusive');
   if (req.requeue === true) a.push('--requeue');
@@ -97,8 +99,25 @@ export class CliTransport implements SlurmTransport {
     this.useSacct = opts.useSacct ?? true;
   }
 
-  private run(argv: string[], stdin?: string): Promise<RunResult> {
-    return this.runner.exec(argv, { stdin, timeoutMs: this.opts.timeoutMs ?? 60_000 });
+  private run(argv: string[], stdin?: string, slurmJobId?: string): Promise<RunResult> {
+    return this.runner.exec(argv, { stdin, timeoutMs: this.opts.timeoutMs ?? 60_000, ...(slurmJobId !== undefined ? { slurmJobId } : {}) });
+  }
+
+  /** True when the job-ID library is configured: `submit` then asks Slurm for `req.jobId`. */
+  get setsJobIds(): boolean {
+    return this.runner.jobIdLib !== undefined;
+  }
+
+  async account(name: string): Promise<UnixAccount | undefined> {
+    if (!/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(name)) throw new SlurmError(`${JSON.stringify(name)} is not a Unix account name`);
+    const r = await this.run(['getent', 'passwd', name]);
+    if (r.code === 2) return undefined; // getent: key not found
+    if (r.code !== 0) throw slurmFailure(`getent passwd ${name}`, r);
+    const f = r.stdout.trim().split('\n')[0]?.split(':') ?? [];
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (f[0] !== name || !Number.isInteger(uid) || !Number.isInteger(gid)) throw new SlurmError(`getent passwd ${name}: unexpected answer ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    return { name, uid, gid };
   }
 
   async ping(): Promise<void> {
@@ -120,7 +139,7 @@ export class CliTransport implements SlurmTransport {
     try {
       const file = `${dir}/export.env`;
       await this.runner.writePrivateFile(file, body);
-      const r = await this.run(['sbatch', ...sbatchArgs(req, file)], req.script);
+      const r = await this.run(['sbatch', ...sbatchArgs(req, file)], req.script, req.jobId);
       if (r.code !== 0) throw slurmFailure('sbatch', r);
       return { jobId: parseParsableSubmit(r.stdout).jobId };
     } finally {

@@ -1,7 +1,7 @@
 // The agent's own command environment and command paths: nothing of a job's (or the agent process's own
 // credentials) reaches a child, and a command never comes from a PATH lookup.
 import { describe, expect, it } from 'vitest';
-import { agentEnv, exportFileBody, isHostileEnvKey, resolveArgv, resolveCommands, SYSTEM_PATH } from './exec-env.ts';
+import { agentEnv, exportFileBody, isHostileEnvKey, jobIdEnv, resolveArgv, resolveCommands, resolveJobIdLib, SYSTEM_PATH } from './exec-env.ts';
 import { fixedEnvCommandLine, LocalRunner } from './runner.ts';
 import { sbatchArgs } from './cli.ts';
 
@@ -102,5 +102,27 @@ describe("the job's environment goes to Slurm in an export file", () => {
 
   it('sbatch gets --export=ALL and --export-file', () => {
     expect(sbatchArgs({ script: '#!/bin/sh\n' }, '/tmp/meridian-x/export.env').slice(-2)).toEqual(['--export=ALL', '--export-file=/tmp/meridian-x/export.env']);
+  });
+});
+
+describe('jobIdEnv: the job-ID library for one sbatch call', () => {
+  const env = { PATH: SYSTEM_PATH };
+  const lib = '/usr/local/lib/meridian/libmeridian-sbatch-jobid.so';
+  it('adds the configured library and the ID for sbatch only; nothing without an ID', () => {
+    expect(jobIdEnv(env, ['sbatch', '--parsable'], '42', lib)).toEqual({ PATH: SYSTEM_PATH, LD_PRELOAD: lib, MERIDIAN_SLURM_JOB_ID: '42' });
+    expect(jobIdEnv(env, ['scontrol', 'ping'], undefined, lib)).toEqual(env);
+    expect(() => jobIdEnv(env, ['scancel', '1'], '42', lib)).toThrow('a requested job ID is for sbatch only, not scancel');
+  });
+  it('refuses a missing library and IDs Slurm cannot hold, naming the fix', () => {
+    expect(() => jobIdEnv(env, ['sbatch'], '42', undefined)).toThrow('sbatch: a requested job ID needs the job-ID library (sbatchJobIdLib, --slurm-jobid-lib)');
+    for (const bad of ['0', '67108864', '12a', '-1', ' 42']) expect(() => jobIdEnv(env, ['sbatch'], bad, lib)).toThrow(/is not a number from 1 to 67108863/);
+  });
+  it('the library path is absolute like the command paths', () => {
+    expect(resolveJobIdLib({})).toBeUndefined();
+    expect(resolveJobIdLib({ sbatchJobIdLib: lib })).toBe(lib);
+    expect(() => resolveJobIdLib({ sbatchJobIdLib: 'lib.so' })).toThrow(/^sbatchJobIdLib must be an absolute path/);
+  });
+  it('sbatch runs the job as another account with --uid/--gid', () => {
+    expect(sbatchArgs({ script: '', uid: 1001, gid: 1002 })).toEqual(expect.arrayContaining(['--uid=1001', '--gid=1002']));
   });
 });

@@ -14,8 +14,8 @@ export const DEFAULT_SYSTEM_BIN_DIR = '/usr/bin';
 
 /** The Slurm commands an agent may run; anything else is refused. */
 export const SLURM_COMMANDS = ['sbatch', 'squeue', 'scontrol', 'scancel', 'sacct', 'sinfo'] as const;
-/** System tools the CLI transports use: `tail` and `stat` (job output), `env` (the fixed environment over SSH). */
-export const SYSTEM_COMMANDS = ['tail', 'stat', 'env'] as const;
+/** System tools the CLI transports use: `tail` and `stat` (job output), `env` (the fixed environment over SSH), `getent` (a job's Unix account). */
+export const SYSTEM_COMMANDS = ['tail', 'stat', 'env', 'getent'] as const;
 export type AgentCommand = (typeof SLURM_COMMANDS)[number] | (typeof SYSTEM_COMMANDS)[number];
 
 /** Keys taken from the agent's own environment (never from a job's). */
@@ -66,6 +66,31 @@ export interface CommandPaths {
   systemBinDir?: string;
   /** One command's absolute path, overriding the directories. */
   commands?: Partial<Record<AgentCommand, string>>;
+  /**
+   * The library built from slurm-bridge/shim/sbatch-jobid.c (absolute path): with it sbatch submits a job under
+   * the ID Meridian gave it (Slurm 22.05's sbatch has no --jobid; slurmctld takes the ID from root or SlurmUser).
+   */
+  sbatchJobIdLib?: string;
+}
+
+/** The configured job-ID library's path, checked like the command paths; undefined when not configured. */
+export function resolveJobIdLib(paths: CommandPaths = {}): string | undefined {
+  return paths.sbatchJobIdLib === undefined ? undefined : absolute('sbatchJobIdLib', paths.sbatchJobIdLib, '/usr/local/lib/meridian/libmeridian-sbatch-jobid.so');
+}
+
+/** The highest job ID Slurm hands out or accepts (above it Slurm keeps IDs for federations). */
+export const SLURM_MAX_JOB_ID = 67_108_863;
+
+/**
+ * The environment of one sbatch call that asks for job ID `jobId`: the fixed environment plus the job-ID library
+ * (LD_PRELOAD, the agent's own configured path, never a job's) and the ID. Only sbatch takes it.
+ */
+export function jobIdEnv(env: Readonly<Record<string, string>>, argv: string[], jobId: string | undefined, lib: string | undefined): Record<string, string> {
+  if (jobId === undefined) return { ...env };
+  if (argv[0] !== 'sbatch') throw new Error(`a requested job ID is for sbatch only, not ${argv[0]}`);
+  if (!lib) throw new Error('sbatch: a requested job ID needs the job-ID library (sbatchJobIdLib, --slurm-jobid-lib)');
+  if (!/^[1-9]\d{0,7}$/.test(jobId) || Number(jobId) > SLURM_MAX_JOB_ID) throw new Error(`sbatch: job ID ${JSON.stringify(jobId)} is not a number from 1 to ${SLURM_MAX_JOB_ID}`);
+  return { ...env, LD_PRELOAD: lib, MERIDIAN_SLURM_JOB_ID: jobId };
 }
 
 function absolute(field: string, path: string, example: string): string {

@@ -191,6 +191,8 @@ export function restJobProperties(req: SubmitRequest): Record<string, unknown> {
   if (req.exclusive) job.exclusive = 'exclusive';
   if (req.requeue !== undefined) job.requeue = req.requeue;
   if (req.nodeList) throw new SlurmUnsupportedError('slurmrestd v0.0.38 job submission has no required-node-list property; use the CLI transport for --nodelist');
+  if (req.jobId !== undefined) throw new SlurmUnsupportedError('slurmrestd v0.0.38 job submission cannot request a job ID; use the CLI transport with --slurm-jobid-lib');
+  if (req.uid !== undefined || req.gid !== undefined) throw new SlurmUnsupportedError('slurmrestd v0.0.38 submits as the token\'s user; use the CLI transport (as root) to run jobs as their submitter');
   // v0.0.38 parses begin_time as Slurm time text (now+60, 2026-11-22T12:00:00), despite the schema's "integer".
   set('begin_time', req.begin);
   return job;

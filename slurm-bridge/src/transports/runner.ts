@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { agentEnv, resolveArgv, resolveCommands, type AgentCommand, type CommandPaths } from './exec-env.ts';
+import { agentEnv, jobIdEnv, resolveArgv, resolveCommands, resolveJobIdLib, type AgentCommand, type CommandPaths } from './exec-env.ts';
 
 export interface RunResult {
   code: number;
@@ -18,12 +18,16 @@ export interface RunResult {
 export interface RunOptions {
   stdin?: string;
   timeoutMs?: number;
+  /** sbatch only: submit under this job ID (needs the job-ID library, see exec-env.ts jobIdEnv). */
+  slurmJobId?: string;
 }
 
 export interface CommandRunner {
   readonly kind: 'ssh' | 'local';
   /** The fixed environment every command gets (a job's export file starts from it). */
   readonly env: Readonly<Record<string, string>>;
+  /** The job-ID library for sbatch, when configured (exec-env.ts CommandPaths.sbatchJobIdLib). */
+  readonly jobIdLib?: string;
   /** Runs `argv[0]` (sbatch, scontrol, tail, ...) from its configured absolute path; other names are refused. */
   exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** A fresh directory (mode 0700) for temporary private files. */
@@ -66,23 +70,27 @@ export class LocalRunner implements CommandRunner {
   readonly kind = 'local' as const;
   readonly env: Readonly<Record<string, string>>;
   readonly commands: Record<AgentCommand, string>;
+  readonly jobIdLib: string | undefined;
 
   constructor(opts: RunnerOptions = {}) {
     this.env = Object.freeze(agentEnv(opts.env ?? {}));
     this.commands = resolveCommands(opts);
+    this.jobIdLib = resolveJobIdLib(opts);
   }
 
   exec(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     let cmd: string;
     let args: string[];
+    let env: Record<string, string>;
     try {
       [cmd, ...args] = resolveArgv(argv, this.commands) as [string, ...string[]];
+      env = jobIdEnv(this.env, argv, opts.slurmJobId, this.jobIdLib);
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
       // `env` replaces the whole environment: nothing of this process's own (credentials) or of a job's.
-      const child = spawn(cmd, args, { env: { ...this.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { CliTransport, type CliTransportOptions } from './cli.ts';
-import { agentEnv, resolveArgv, resolveCommands, type AgentCommand, type CommandPaths } from './exec-env.ts';
+import { agentEnv, jobIdEnv, resolveArgv, resolveCommands, resolveJobIdLib, type AgentCommand, type CommandPaths } from './exec-env.ts';
 import { fixedEnvCommandLine, type CommandRunner, type RunOptions, type RunResult } from './runner.ts';
 
 export interface SshOptions extends CommandPaths {
@@ -32,6 +32,8 @@ export class SshRunner implements CommandRunner {
   readonly kind = 'ssh' as const;
   readonly env: Readonly<Record<string, string>>;
   readonly commands: Record<AgentCommand, string>;
+  /** On the login node. */
+  readonly jobIdLib: string | undefined;
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
   private sftpSession: Promise<SFTPWrapper> | undefined;
@@ -42,6 +44,7 @@ export class SshRunner implements CommandRunner {
     // The remote account's HOME/LANG are its own: only the configured keys go, the rest is the fixed PATH.
     this.env = Object.freeze(agentEnv(opts.env ?? {}, {}));
     this.commands = resolveCommands(opts);
+    this.jobIdLib = resolveJobIdLib(opts);
     if (opts.tmpDir !== undefined && !/^\/[^\0]*$/.test(opts.tmpDir)) throw new Error(`tmpDir must be an absolute path on the login node, e.g. /tmp (got ${JSON.stringify(opts.tmpDir)})`);
   }
 
@@ -99,7 +102,7 @@ export class SshRunner implements CommandRunner {
   }
 
   async exec(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-    const line = fixedEnvCommandLine(this.commands.env, this.env, resolveArgv(argv, this.commands));
+    const line = fixedEnvCommandLine(this.commands.env, jobIdEnv(this.env, argv, opts.slurmJobId, this.jobIdLib), resolveArgv(argv, this.commands));
     await this.acquire();
     try {
       try {

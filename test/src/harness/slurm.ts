@@ -21,6 +21,8 @@ export interface SlurmNodeSpec {
   /** GRES type, e.g. "a100" → gres gpu:a100:N. */
   gpuType?: string;
   features?: string[];
+  /** gres/shard on the node (GPU shares, spread evenly over its GPUs), e.g. 10 per GPU. */
+  shards?: number;
   /**
    * An elastic node: declared `State=CLOUD` and its slurmd is not started with the cluster; slurmctld's
    * ResumeProgram (from `extraConfig`) is expected to start it with `slurmd -b -N <name> -f <conf>` (`-b`:
@@ -113,7 +115,7 @@ export class SlurmCluster {
     writeFileSync(jwtKey, randomBytes(32), { mode: 0o600 });
 
     const nodeLines = nodes.map((n, i) => {
-      const gres = n.gpus ? ` Gres=gpu${n.gpuType ? `:${n.gpuType}` : ''}:${n.gpus}` : '';
+      const gres = n.gpus ? ` Gres=gpu${n.gpuType ? `:${n.gpuType}` : ''}:${n.gpus}${n.shards ? `,shard:${n.shards}` : ''}` : '';
       const feat = n.features?.length ? ` Feature=${n.features.join(',')}` : '';
       return `NodeName=${n.name} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${nodePorts[i]} CPUs=${n.cpus ?? 4} RealMemory=${n.memoryMiB ?? 8000}${gres}${feat} State=${n.cloud ? 'CLOUD' : 'UNKNOWN'}`;
     });
@@ -141,7 +143,7 @@ export class SlurmCluster {
         'SelectType=select/cons_tres',
         'SelectTypeParameters=CR_Core_Memory',
         'DefMemPerCPU=100',
-        'GresTypes=gpu',
+        nodes.some((n) => n.shards) ? 'GresTypes=gpu,shard' : 'GresTypes=gpu',
         'JobAcctGatherType=jobacct_gather/none',
         'AccountingStorageType=accounting_storage/none',
         'ReturnToService=2',
@@ -165,6 +167,7 @@ export class SlurmCluster {
       if (!n.gpus) continue;
       const files = n.gpus === 1 ? join(dev, `${n.name}-nvidia0`) : join(dev, `${n.name}-nvidia[0-${n.gpus - 1}]`);
       gresLines.push(`NodeName=${n.name} Name=gpu${n.gpuType ? ` Type=${n.gpuType}` : ''} File=${files}`);
+      if (n.shards) gresLines.push(`NodeName=${n.name} Name=shard Count=${n.shards}`);
     }
     writeFileSync(join(etc, 'gres.conf'), `${gresLines.join('\n')}\n`);
     // Slurm on cgroup v2 without systemd: do not ask systemd for a scope.

@@ -29,3 +29,17 @@ export function unprivilegedUser(candidates: string[]): UnixUser | undefined {
   }
   return undefined;
 }
+
+/**
+ * A Unix account for tests of jobs that run as their submitter (created with useradd when missing; needs root).
+ * Slurm resolves it on this host, where the harness's slurmd run.
+ */
+export function ensureUnixUser(name: string): UnixUser {
+  const have = lookupUser(name);
+  if (have) return have;
+  if (!isRoot()) throw new Error(`test user ${name} does not exist and only root can create it (useradd ${name})`);
+  execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const made = lookupUser(name);
+  if (!made) throw new Error(`useradd ${name} succeeded but id ${name} does not find it`);
+  return made;
+}

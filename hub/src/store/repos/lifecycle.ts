@@ -79,6 +79,7 @@ export function dispatchCommand(job: JobRow): DispatchCommand {
     attempt: job.attempt,
     project: job.project,
     name: job.name,
+    ...(job.user ? { user: job.user } : {}),
     tasks: s.tasks,
     perTask: { cpuMilli: s.resources.cpu, memoryMiB: s.resources.memory, gpus: s.resources.gpus, rdma: s.resources.rdma, ...(s.resources.milliGpu ? { milliGpu: s.resources.milliGpu } : {}) },
     ...(job.gpuModel ? { gpuModel: job.gpuModel } : {}),
@@ -168,6 +169,8 @@ export async function recordAgentStatus(db: Queryable, clusterId: string, ev: Jo
     await addEvent(db, ev.jobId, 'agent-status', toRunning ? 'Running' : row.state, ev.attempt, `${clusterId} reports ${ev.phase}${ev.reason ? `: ${ev.reason}` : ''}`, {
       tasks: ev.tasks,
       exitCode: ev.exitCode,
+      // a failed container's last log lines, as the member reported them
+      ...(ev.message ? { message: ev.message } : {}),
     });
   return { applied: row.agent_phase !== ev.phase || toRunning };
 }
