@@ -73,4 +73,27 @@ describe('edge-agent chart installed with Helm onto a real node', () => {
     console.log(`helm install → agent ready → inventory at the hub in ${Date.now() - t0} ms`);
     expect(nodes.map((n) => n.name).sort()).toEqual(['a100-0', `${REGION}-real`]);
   });
+
+  it('jobs submitted to the hub run on the real node through that agent: exit code and last lines reach the job', async () => {
+    // the simulated GPU node out of the way: CPU jobs can only go to the real node
+    expect(kubectl('cordon', 'a100-0').status).toBe(0);
+    type NodeInfoRow = NodeRow & { info: { unschedulable: boolean } };
+    await waitFor('the cordon at the hub', async () =>
+      (await admin.get<{ items: NodeInfoRow[] }>(`/api/v1/nodes?cluster=${REGION}`)).body.items.find((n) => n.name === 'a100-0')?.info.unschedulable, 30_000);
+    const image = cluster.realNode!.image('job-runner');
+    const spec = (name: string, script: string) => ({ name, project: 'ml', tasks: 1, resources: { cpu: '500m', memory: '128Mi', gpus: 0 }, workload: { image, command: ['bash', '-c', script] } });
+    type Job = { id: string; state: string; cluster: string | null; exitCode: number | null; reason: string | null };
+    type Event = { type: string; message: string; data: { message?: string; tasks?: { node?: string }[] } | null };
+    const ok = await admin.submitJob(spec('hello', 'echo hello'));
+    const bad = await admin.submitJob(spec('doomed', 'echo "step 1"; echo "out of memory, giving up" >&2; exit 3'));
+    const good = await admin.untilJobState<Job>(ok, 'Succeeded', { ms: 90_000 });
+    expect(good).toMatchObject({ cluster: REGION, exitCode: 0 });
+    const failed = await admin.untilJobState<Job>(bad, 'Failed', { ms: 90_000 });
+    expect(failed).toMatchObject({ cluster: REGION, exitCode: 3 });
+    expect(failed.reason).toMatch(/exit code 3/);
+    const events = (await admin.get<{ items: Event[] }>(`/api/v1/jobs/${bad}/events`)).body.items;
+    const report = events.find((e) => e.type === 'agent-status' && e.message.includes('Failed'));
+    expect(report?.data?.message).toBe('last lines of task 0:\nstep 1\nout of memory, giving up');
+    expect(report?.data?.tasks?.[0]?.node).toBe(`${REGION}-real`);
+  });
 });

@@ -162,6 +162,20 @@ describe('Helm charts', () => {
     expect(agentDep.spec?.selector.matchLabels?.['app.kubernetes.io/name']).not.toBe(ds.spec?.selector.matchLabels?.['app.kubernetes.io/name']);
   });
 
+  it('every object of both charts passes a server-side dry run (admission and schema checks of the apiserver)', () => {
+    const rendered = [
+      helm('template', 'dry', chart('hub'), '--namespace', 'meridian', '--set', 'database.url=postgres://meridian@db/meridian'),
+      helm('template', 'dry-agent', chart('edge-agent'), '--namespace', 'meridian', '--set', 'hub.url=https://h', '--set', 'clusterId=us-east', '--set', 'credential.value=s',
+        '--set', 'hostNetwork=true', '--set', 'nodeSelector.kubernetes\\.io/os=linux', '--set', 'extraEnv[0].name=A', '--set', 'extraEnv[0].value=b'),
+    ];
+    for (const r of rendered) {
+      expect(r.code, r.out).toBe(0);
+      const kubectl = spawnSync(goBinary('kube', 'kubectl'), ['--kubeconfig', cluster.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: r.out, encoding: 'utf8' });
+      expect(kubectl.status, `${kubectl.stdout}${kubectl.stderr}`).toBe(0);
+      expect(kubectl.stdout).toMatch(/\(server dry run\)/);
+    }
+  });
+
   it('the hub\'s scrape token: a Secret kept across upgrades, given to the hub and to the ServiceMonitor', async () => {
     const base = ['--set', 'database.url=postgres://db/m'];
     const out = helm('template', 'x', chart('hub'), ...base, '--set', 'prometheus.serviceMonitor=true').out;
