@@ -5,7 +5,7 @@
 //    (the paper's setting; `fgd` is the yardstick).
 //  - every Meridian policy, shipped configuration, on the same nodes dealt into three priced regions (the
 //    federation case: each task must also pick a cluster).
-import type { NodeStrategy, PolicyName } from '../src/scheduler/index.ts';
+import type { NodeStrategy, PolicyName, SchedulerConfig } from '../src/scheduler/index.ts';
 import { resolveConfig } from '../src/scheduler/engine.ts';
 import type { TraceNode, TracePod } from '../src/scheduler/sim/trace.ts';
 import { oneCluster, threeRegions, traceWorkload } from '../src/scheduler/sim/setup.ts';
@@ -19,15 +19,15 @@ interface GridVariant {
   policy: PolicyName;
   maxNodesScored: number;
   federation: boolean;
-  /** The paper's scorers keep no CPU back on GPU nodes; Meridian's policies run the shipped config. */
-  config?: { gpuNodeReserve: boolean; cpuAwareFragmentation: boolean };
+  /** The paper's scorers: no CPU kept back on GPU nodes, the paper's measure and weights. Policies: shipped config. */
+  config?: SchedulerConfig;
 }
 
 export const DEFAULT_VARIANT = 'balanced (default)';
 const CAP = resolveConfig().maxNodesScored;
 export const GRID_VARIANTS: GridVariant[] = [
-  { name: 'fgd', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false, cpuAwareFragmentation: false } },
-  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false, cpuAwareFragmentation: false } },
+  { name: 'fgd', strategy: 'fgd', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false, cpuAwareFragmentation: false, workloadWeighting: 'per-task' } },
+  { name: 'best-fit', strategy: 'best-fit', policy: 'balanced', maxNodesScored: 0, federation: false, config: { gpuNodeReserve: false, cpuAwareFragmentation: false, workloadWeighting: 'per-task' } },
   { name: DEFAULT_VARIANT, strategy: 'fgd', policy: 'balanced', maxNodesScored: CAP, federation: true },
   { name: 'inventory-first', strategy: 'fgd', policy: 'inventory-first', maxNodesScored: CAP, federation: true },
   { name: 'cost-first', strategy: 'fgd', policy: 'cost-first', maxNodesScored: CAP, federation: true },

@@ -92,7 +92,7 @@ for (const [trace, pods] of Object.entries(traces)) {
   for (const v of nodeVariants) {
     const runs = Array.from({ length: seeds }, (_, s) =>
       // The paper's scorers (no CPU kept back on GPU nodes, the paper's measure); meridian-default is the shipped configuration.
-      runFill({ clusters: oneCluster(nodes), pods, workload, strategy: v.strategy, policy: v.policy, seed: s + 1, until: UNTIL, maxNodesScored: v.maxNodesScored, config: { gpuNodeReserve: v.name === 'meridian-default', cpuAwareFragmentation: v.name === 'meridian-default' } }),
+      runFill({ clusters: oneCluster(nodes), pods, workload, strategy: v.strategy, policy: v.policy, seed: s + 1, until: UNTIL, maxNodesScored: v.maxNodesScored, config: v.name === 'meridian-default' ? {} : { gpuNodeReserve: false, cpuAwareFragmentation: false, workloadWeighting: 'per-task' } }),
     );
     const curve: Record<string, number> = {};
     for (const p of runs[0]!.curve) curve[String(p.arrivedShare)] = Number(mean(runs.map((r) => r.curve.find((q) => q.arrivedShare === p.arrivedShare)!.unallocatedShare)).toFixed(4));

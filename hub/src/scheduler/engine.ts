@@ -1,11 +1,11 @@
 // The scheduling engine: the state one cycle works on (snapshot, ledgers, running jobs) and the rules
 // for one job. runCycle builds a fresh Engine per cycle; the trace simulator keeps one alive and feeds
 // it events, so both exercise exactly the same decisions.
-import type { CycleInput, JobSpec, Link, NodeStrategy, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
+import type { CycleInput, JobSpec, Link, NodeStrategy, WorkloadWeighting, PolicyName, ProjectSpec, RunningAllocation, SchedulerConfig, Tier } from './model.ts';
 import { TIER_RANK, taskMilli } from './model.ts';
 import type { FitOptions } from './fit.ts';
 import type { TaskShape, WorkloadType } from './workload.ts';
-import { reserveRates } from './workload.ts';
+import { perGpuWeights, reserveRates } from './workload.ts';
 import { placeGang } from './fit.ts';
 import { fragmentationChoice, gpuNodeReserveReason, limitReason, memoStamp, targetKey } from './choice.ts';
 import type { Snapshot, TaskAlloc } from './snapshot.ts';
@@ -41,6 +41,7 @@ export interface ResolvedConfig {
   maxNodesScored: number;
   gpuNodeReserve: boolean;
   cpuAwareFragmentation: boolean;
+  workloadWeighting: WorkloadWeighting;
   maxPrewarmHoldSec: number;
   preemption: boolean;
   maxPreemptionAttempts: number;
@@ -56,6 +57,7 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     maxNodesScored: c.maxNodesScored ?? 128,
     gpuNodeReserve: c.gpuNodeReserve ?? true,
     cpuAwareFragmentation: c.cpuAwareFragmentation ?? true,
+    workloadWeighting: c.workloadWeighting ?? 'per-gpu',
     maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
     preemption: c.preemption ?? true,
     maxPreemptionAttempts: c.maxPreemptionAttempts ?? 100,
@@ -139,9 +141,10 @@ export class Engine {
   }
 
   setWorkload(w: WorkloadType[]): void {
+    const r = this.cfg.gpuNodeReserve ? reserveRates(w) : { cpu: 0, mem: 0 };
+    if (this.cfg.workloadWeighting === 'per-gpu') w = perGpuWeights(w);
     this.workload = w;
     this.fitOpts.workload = w;
-    const r = this.cfg.gpuNodeReserve ? reserveRates(w) : { cpu: 0, mem: 0 };
     this.fitOpts.reserveCpu = r.cpu;
     this.fitOpts.reserveMem = r.mem;
     for (const c of this.snap.clusters) for (const n of c.nodes) n.fragVersion = -1;

@@ -13,6 +13,9 @@ export type PolicyName = (typeof POLICIES)[number];
 export const NODE_STRATEGIES = ['fgd', 'best-fit', 'first-fit', 'random'] as const;
 export type NodeStrategy = (typeof NODE_STRATEGIES)[number];
 
+export const WORKLOAD_WEIGHTINGS = ['per-gpu', 'per-task'] as const;
+export type WorkloadWeighting = (typeof WORKLOAD_WEIGHTINGS)[number];
+
 export interface DatasetRef {
   name: string;
   sizeBytes: number;
@@ -153,6 +156,11 @@ export interface SchedulerConfig {
    * fragmented (default true; off = the paper's measure, which checks whether one task fits).
    */
   cpuAwareFragmentation?: boolean;
+  /**
+   * How the fgd scorer weighs the queue's task types: 'per-gpu' (default) by tasks per GPU asked,
+   * 'per-task' by how many tasks ask (the paper's popularity).
+   */
+  workloadWeighting?: WorkloadWeighting;
   /** Do not hold GPUs idle while data copies for longer than this; pend as Prewarming instead. */
   maxPrewarmHoldSec?: number;
   preemption?: boolean;

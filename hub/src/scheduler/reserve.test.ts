@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runCycle } from './cycle.ts';
 import { Engine } from './engine.ts';
 import type { ClusterSpec, JobSpec, Tier } from './model.ts';
-import { buildWorkload } from './workload.ts';
+import { buildWorkload, perGpuWeights } from './workload.ts';
 import { validateStructure } from './validate.ts';
 
 const gpuNode = (name: string): ClusterSpec['nodes'][number] => ({
@@ -54,5 +54,23 @@ describe('CPU kept on GPU nodes for GPU work', () => {
   it('refuses a config.gpuNodeReserve or config.cpuAwareFragmentation that is not a boolean, naming the field', () => {
     expect(() => validateStructure({ now: 0, clusters: [cluster()], jobs: [], config: { gpuNodeReserve: 'yes' as unknown as boolean } })).toThrow(/config\.gpuNodeReserve: must be true or false, got "yes"/);
     expect(() => validateStructure({ now: 0, clusters: [cluster()], jobs: [], config: { cpuAwareFragmentation: 1 as unknown as boolean } })).toThrow(/config\.cpuAwareFragmentation: must be true or false, got 1/);
+    expect(() => validateStructure({ now: 0, clusters: [cluster()], jobs: [], config: { workloadWeighting: 'per-job' as 'per-gpu' } })).toThrow(/config\.workloadWeighting.*per-gpu.*per-task/);
+  });
+});
+
+describe('per-GPU workload weights', () => {
+  it('divide each type by the GPUs one task asks for and sum to 1', () => {
+    const w = buildWorkload([
+      { shape: { cpu: 1000, mem: 1, gpus: 0, milli: 250, models: null }, count: 1 },
+      { shape: { cpu: 1000, mem: 1, gpus: 8, milli: 0, models: null }, count: 1 },
+      { shape: { cpu: 1000, mem: 1, gpus: 1, milli: 0, models: null }, count: 2 },
+    ]);
+    const p = perGpuWeights(w);
+    const by = (gpus: number, milli: number): number => p.find((t) => t.gpus === gpus && t.milli === milli)!.weight;
+    // Per task 1/4, 1/4, 1/2; per GPU 1, 1/32, 1/2 (÷ 49/32).
+    expect(by(0, 250)).toBeCloseTo(32 / 49, 12);
+    expect(by(8, 0)).toBeCloseTo(1 / 49, 12);
+    expect(by(1, 0)).toBeCloseTo(16 / 49, 12);
+    expect(p.reduce((s, t) => s + t.weight, 0)).toBeCloseTo(1, 12);
   });
 });

@@ -2,7 +2,7 @@
 // naming every bad field; a bad job only fails itself (it gets an `Invalid(...)` pending reason), so one
 // broken submission never halts scheduling for everyone else.
 import type { CycleInput, JobSpec } from './model.ts';
-import { POLICIES, TIERS, NODE_STRATEGIES } from './model.ts';
+import { POLICIES, TIERS, NODE_STRATEGIES, WORKLOAD_WEIGHTINGS } from './model.ts';
 
 export interface Issue {
   path: string;
@@ -177,6 +177,7 @@ export function validateStructure(input: CycleInput): void {
   const cfg = input.config ?? {};
   if (cfg.defaultPolicy !== undefined) c.oneOf('config.defaultPolicy', cfg.defaultPolicy, POLICIES);
   if (cfg.nodeStrategy !== undefined) c.oneOf('config.nodeStrategy', cfg.nodeStrategy, NODE_STRATEGIES);
+  if (cfg.workloadWeighting !== undefined) c.oneOf('config.workloadWeighting', cfg.workloadWeighting, WORKLOAD_WEIGHTINGS);
   if (cfg.seed !== undefined) c.num('config.seed', cfg.seed, { min: Number.NEGATIVE_INFINITY, int: true });
   if (cfg.maxNodesScored !== undefined) c.num('config.maxNodesScored', cfg.maxNodesScored, { int: true });
   for (const k of ['gpuNodeReserve', 'cpuAwareFragmentation'] as const)

@@ -57,3 +57,17 @@ export function reserveRates(w: readonly WorkloadType[]): { cpu: number; mem: nu
   }
   return milli > 0 ? { cpu: cpu / milli, mem: mem / milli } : { cpu: 0, mem: 0 };
 }
+
+/**
+ * The workload reweighted per GPU: each type's share of tasks divided by the GPUs one task asks for
+ * (a 0.25-GPU share counts 4×, an 8-GPU task ⅛). The fgd measure then weighs a node's unusable capacity
+ * by how many tasks of each type that capacity would hold, not by how often each type arrives, so a rare
+ * small type no longer counts as little as a rare large one.
+ */
+export function perGpuWeights(w: readonly WorkloadType[]): WorkloadType[] {
+  const gpusOf = (t: WorkloadType): number => (t.gpus > 0 ? t.gpus : t.milli / 1000);
+  let total = 0;
+  for (const t of w) if (gpusOf(t) > 0) total += t.weight / gpusOf(t);
+  if (total === 0) return [...w];
+  return w.map((t) => ({ ...t, weight: gpusOf(t) > 0 ? t.weight / gpusOf(t) / total : 0 }));
+}

@@ -45,6 +45,9 @@ describe('workload families', () => {
   });
 });
 
+/** The paper's scheduler: no CPU kept back on GPU nodes, its measure and weights. */
+const PAPER = { gpuNodeReserve: false, cpuAwareFragmentation: false, workloadWeighting: 'per-task' } as const;
+
 describe('balanced across clusters', () => {
   it('on a CPU-heavy family, three regions strand no more GPUs than FGD on the whole cluster', () => {
     // A slice keeps this fast: every fourth node, the CPU-only share at 30%.
@@ -52,7 +55,7 @@ describe('balanced across clusters', () => {
     const pods = deriveFamily(base, slice, 'cpu', 0.3, 1);
     const workload = traceWorkload(pods, 64);
     const fill = (clusters: ReturnType<typeof oneCluster>, gpuNodeReserve: boolean) =>
-      runFill({ clusters, pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0, config: { gpuNodeReserve, cpuAwareFragmentation: gpuNodeReserve } }).unallocatedShare;
+      runFill({ clusters, pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0, config: gpuNodeReserve ? {} : PAPER }).unallocatedShare;
     const fgd = fill(oneCluster(slice), false);
     const fed = fill(threeRegions(slice), false);
     expect(fed).toBeLessThanOrEqual(fgd * 1.05);
@@ -62,7 +65,7 @@ describe('balanced across clusters', () => {
     const slice = nodes.filter((_, i) => i % 4 === 0);
     const pods = deriveFamily(base, slice, 'cpu', 0.5, 1);
     const workload = traceWorkload(pods, 64);
-    const fill = (gpuNodeReserve: boolean) => runFill({ clusters: oneCluster(slice), pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0, config: { gpuNodeReserve, cpuAwareFragmentation: gpuNodeReserve } });
+    const fill = (gpuNodeReserve: boolean) => runFill({ clusters: oneCluster(slice), pods, workload, strategy: 'fgd', policy: 'balanced', seed: 1, until: 1.3, maxNodesScored: 0, config: gpuNodeReserve ? {} : PAPER });
     const fgd = fill(false);
     const kept = fill(true);
     expect(fgd.unallocatedShare).toBeGreaterThan(0.2);

@@ -31,7 +31,7 @@ describe('simulator', () => {
   const small = nodes.filter((_, i) => i % 6 === 0);
   const workload = traceWorkload(pods, 32);
   const fill = (strategy: 'fgd' | 'random') =>
-    runFill({ clusters: oneCluster(small), pods, workload, strategy, policy: 'balanced', seed: 3, until: 1.3, maxNodesScored: 0, config: { gpuNodeReserve: false, cpuAwareFragmentation: false } });
+    runFill({ clusters: oneCluster(small), pods, workload, strategy, policy: 'balanced', seed: 3, until: 1.3, maxNodesScored: 0, config: { gpuNodeReserve: false, cpuAwareFragmentation: false, workloadWeighting: 'per-task' } });
 
   it('fill never allocates more than capacity, stranded share only falls, and FGD strands fewer GPUs than random', () => {
     // The node scorers alone, as in the paper (no CPU kept back on GPU nodes).
