@@ -11,7 +11,7 @@
 // Images: pause (the pod sandbox, a static C program), job-runner (Debian bookworm minbase with bash,
 // coreutils, python3, ca-certificates and rclone: the default image of Meridian Kubernetes jobs), node-base
 // (minbase with ca-certificates and the C++ runtime) and edge-agent (node-base + this machine's Node.js + the
-// agent's packages and their node_modules; `edge-agent` starts bin/edge-agent.js). Each is also tagged with
+// agent's packages, built (dist/), and their node_modules; it starts bin/edge-agent.js, which runs dist/main.js). Each is also tagged with
 // the repository's version (meridian.local/<name>:<version>), the tag the Helm charts default to.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -84,6 +84,10 @@ export const recipes = {
       return [h.digest('hex')];
     },
     layer(work, layerTar) {
+      // the image runs the built JavaScript (bin/edge-agent.js loads edge-agent/dist), never the sources
+      for (const pkg of AGENT_PACKAGES) {
+        if (!existsSync(join(root, pkg, 'dist'))) throw new Error(`${pkg}/dist is missing: run \`npm run build\` first (the image carries the built JavaScript)`);
+      }
       const fs = join(work, 'rootfs');
       mkdirSync(join(fs, 'usr/local/bin'), { recursive: true });
       copyFileSync(process.execPath, join(fs, 'usr/local/bin/node'));

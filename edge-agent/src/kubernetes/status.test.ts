@@ -12,7 +12,7 @@ const pod = (phase: string, state: V1ContainerState): V1Pod => ({
 });
 const job = (failed = false): V1Job => ({
   metadata: { name: 'mj-7-a1', namespace: 'ns' },
-  spec: { completions: 1, parallelism: 1 },
+  spec: { completions: 1, parallelism: 1, template: { spec: { containers: [] } } },
   status: failed ? { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] } : {},
 });
 const PULL = 'failed to pull and unpack image "meridian.local/nope:1": failed to resolve reference "meridian.local/nope:1": not found';
