@@ -33,8 +33,22 @@ function refusal(cluster: string, error: string | undefined, code: LogsErrorCode
   return new ApiError(502, 'agent_error', msg);
 }
 
-/** One `logs` command to the job's cluster and its answer (null: no answer in time). */
+/**
+ * One `logs` command to the job's cluster and its answer (null: no answer in time). A job the hub has just
+ * dispatched may not be on its cluster yet: "no such job" there then means not started, not gone.
+ */
 async function ask(ctx: ApiContext, j: JobRow, task: number, tailLines: number, offset?: number): Promise<Answer | null> {
+  const a = await askOnce(ctx, j, task, tailLines, offset);
+  if (a && !a.ok && a.error.code === 'logs_not_found' && j.state === 'Dispatched') {
+    const error = new ApiError(409, 'not_started', `${a.error.message} (the job was dispatched to ${j.cluster} and has not started there yet)`, [
+      { path: 'query.task', message: 'the task has not started yet; ask again later, or follow=true to wait for it' },
+    ]);
+    return { ok: false, status: 409, error };
+  }
+  return a;
+}
+
+async function askOnce(ctx: ApiContext, j: JobRow, task: number, tailLines: number, offset?: number): Promise<Answer | null> {
   const cluster = j.cluster!;
   const seq = await tx(ctx.pool, (c) => enqueueCommand(c, cluster, { kind: 'logs', jobId: j.id, task, tailLines, ...(offset !== undefined ? { offset } : {}) }));
   const deadline = Date.now() + AGENT_ANSWER_MS;
