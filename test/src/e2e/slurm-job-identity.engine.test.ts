@@ -34,8 +34,9 @@ let admin: Api;
 let dir: string;
 const tokens: Record<string, string> = {};
 
+// As a client library runs them: Meridian's commands first on PATH, and that PATH exported with the job.
 function meridian(user: string, cmd: string, args: string[]) {
-  return run(join(bin, cmd), args, { cwd: dir, env: { ...process.env, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: tokens[user]!, MERIDIAN_PROJECT: 'default' } });
+  return run(join(bin, cmd), args, { cwd: dir, env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, MERIDIAN_URL: hub.url, MERIDIAN_TOKEN: tokens[user]!, MERIDIAN_PROJECT: 'default' } });
 }
 
 async function submit(user: string, args: string[]): Promise<string> {
@@ -95,13 +96,14 @@ afterAll(async () => {
 
 describe('a job submitted through Meridian is the same job in Slurm', () => {
   it('sbatch prints N; Slurm’s squeue shows N as alice; inside, SLURM_JOB_ID and %j are N and id -un is alice', async () => {
-    const id = await submit('alice', ['-p', 'gpu', '-o', 'single-%j.out', '--wrap', 'echo "$SLURM_JOB_ID $(id -un)"; sleep 3']);
+    const id = await submit('alice', ['-p', 'gpu', '-o', 'single-%j.out', '--wrap', 'echo "$SLURM_JOB_ID $(id -un) $(command -v sbatch)"; sleep 3']);
     expect(Number(id)).toBeLessThan(50_000_000);
     const [sj] = await until(`Slurm job ${id}`, () => ((j) => (j.length ? j : undefined))(native(id)));
     expect(sj).toMatchObject({ jobId: id, user: 'alice', comment: `meridian:${id}:1` });
     expect(slurm.run('squeue', ['-h', '-j', id, '-o', '%i %u']).stdout.trim()).toBe(`${id} alice`);
     const out = await until(`single-${id}.out`, () => file(`single-${id}.out`) || undefined);
-    expect(out).toBe(`${id} alice`);
+    // the user's PATH reached the job (Meridian's sbatch first), never the agent, which ran Slurm's own sbatch
+    expect(out).toBe(`${id} alice ${join(bin, 'sbatch')}`);
     // Meridian's own view names the same ID and user
     const mq = await meridian('alice', 'sacct', ['-P', '-n', '-X', '-j', id, '--format=JobID,User']);
     expect(mq.stdout.trim()).toBe(`${id}|alice`);
@@ -125,5 +127,23 @@ describe('a dispatch Slurm cannot take', () => {
     const events = (await admin.get<{ items: { message: string }[] }>(`/api/v1/jobs/${id}/events`)).body.items;
     expect(events.map((e) => e.message)).toContain('hpc reports Failed: DispatchFailed: Meridian user bob has no Unix account "bob" on this cluster (add the account, or map the user with --slurm-user-map)');
     expect(native(id)).toEqual([]);
+  });
+});
+
+describe('scancel of a job Slurm holds pending', () => {
+  it('takes effect at once: Slurm cancels it and the hub shows Cancelled within seconds', async () => {
+    expect(slurm.run('scontrol', ['update', 'PartitionName=gpu', 'State=DOWN']).code).toBe(0);
+    try {
+      const id = await submit('alice', ['-p', 'gpu', '--wrap', 'true']);
+      await until('pending in Slurm', () => (native(id)[0]?.reason === 'PartitionDown' ? true : undefined), 30_000);
+      const t0 = Date.now();
+      const r = await meridian('alice', 'scancel', [id]);
+      expect(r.code, r.stderr).toBe(0);
+      await until('Cancelled at the hub', async () => ((await admin.get<{ state: string }>(`/api/v1/jobs/${id}`)).body.state === 'Cancelled' ? true : undefined), 20_000);
+      expect(native(id)[0]?.state).toBe('CANCELLED');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      slurm.run('scontrol', ['update', 'PartitionName=gpu', 'State=UP']);
+    }
   });
 });
