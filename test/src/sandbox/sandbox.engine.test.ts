@@ -69,8 +69,10 @@ describe('sandbox (npm start)', () => {
     const kubectl = join(env.MERIDIAN_BIN!, 'kubectl');
     const east = spawnSync(kubectl, ['--kubeconfig', env.KUBECONFIG_US_EAST!, 'get', 'nodes', '-L', 'nvidia.com/gpu.product', '--no-headers'], { encoding: 'utf8' });
     expect(east.stderr).toBe('');
-    expect(east.stdout.trim().split('\n')).toHaveLength(4);
+    // 4 simulated A100 nodes and the real one (docs/nodes.md)
+    expect(east.stdout.trim().split('\n')).toHaveLength(5);
     expect(east.stdout).toMatch(/a100-0\s+Ready.*NVIDIA-A100-SXM4-80GB/);
+    expect(east.stdout).toMatch(/us-east-real\s+Ready/);
     const west = spawnSync(kubectl, ['--kubeconfig', env.KUBECONFIG_EU_WEST!, 'get', 'nodes', '-L', 'nvidia.com/gpu.product', '--no-headers'], { encoding: 'utf8' });
     expect(west.stdout).toMatch(/h100-1\s+Ready.*NVIDIA-H100-80GB-HBM3/);
     const sinfo = spawnSync('sinfo', ['-N', '-h', '-o', '%N %t %G'], { encoding: 'utf8', env: { ...process.env, SLURM_CONF: env.SLURM_CONF } });
@@ -89,8 +91,8 @@ describe('sandbox (npm start)', () => {
     expect(login('squeue', ['-h', '-j', jobId, '-o', '%i %t']).stdout).toBe(`${jobId} PD\n`);
     const cancel = login('scancel', [jobId]);
     expect([cancel.status, cancel.stderr]).toEqual([0, '']);
-    // Every cluster's agent has reported its nodes: 4 + 2 Kubernetes nodes and 2 Slurm nodes.
-    const want: Record<string, number> = { 'us-east': 4, 'eu-west': 2, hpc: 2 };
+    // Every cluster's agent has reported its nodes: 4 + 1 real + 2 Kubernetes nodes and 2 Slurm nodes.
+    const want: Record<string, number> = { 'us-east': 5, 'eu-west': 2, hpc: 2 };
     let counts: Record<string, number> = {};
     for (let i = 0; i < 120; i++) {
       const res = await fetch(`${env.MERIDIAN_URL}/api/v1/nodes`, { headers: { authorization: `Bearer ${env.MERIDIAN_TOKEN}` } });
@@ -102,6 +104,24 @@ describe('sandbox (npm start)', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(counts).toEqual(want);
+    // A CPU job in us-east runs on its real node: its output comes back through the hub and the agent.
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${env.MERIDIAN_URL}${path}`, { ...init, headers: { authorization: `Bearer ${env.MERIDIAN_TOKEN}`, 'content-type': 'application/json' } });
+    const submitted = await api('/api/v1/jobs', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'hello-real', project: 'default', tasks: 1, resources: { cpu: '500m', memory: '128Mi', gpus: 0 }, placement: { clusters: ['us-east'] },
+        workload: { image: 'meridian.local/job-runner:0.1.0', command: ['bash', '-c', 'echo hello from $(hostname)'] } }),
+    });
+    expect(submitted.status, await submitted.clone().text()).toBe(201);
+    const realJob = ((await submitted.json()) as { id: string }).id;
+    let state = '';
+    for (let i = 0; i < 240 && !['Succeeded', 'Failed', 'Cancelled'].includes(state); i++) {
+      state = ((await (await api(`/api/v1/jobs/${realJob}`)).json()) as { state: string }).state;
+      if (state !== 'Succeeded') await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(state).toBe('Succeeded');
+    const log = await api(`/api/v1/jobs/${realJob}/logs`);
+    expect(await log.text()).toMatch(/^hello from \S+\n$/);
     // GPU telemetry from every region: one collector per GPU node over the fake NVML → hub receiver →
     // Prometheus, labelled with cluster, region and node, and simulated.
     const wantGpus: Record<string, number> = { 'us-east': 32, 'eu-west': 16, hpc: 8 };

@@ -85,8 +85,8 @@ export class Sandbox {
     ]);
     // Kubernetes regions one after another: two control planes booting at once on 2 cores is slower than in turn.
     for (const r of kubeRegions) {
-      await step(`kubernetes region ${r.region} (${r.nodes.length} × ${r.nodes[0]?.gpus} ${r.nodes[0]?.gpuModel})`, async () => {
-        this.regions.set(r.clusterId, await KubeCluster.start({ name: r.clusterId, nodes: r.nodes }));
+      await step(`kubernetes region ${r.region} (${r.nodes.length} × ${r.nodes[0]?.gpus} ${r.nodes[0]?.gpuModel}${r.realNode ? ' + a real node' : ''})`, async () => {
+        this.regions.set(r.clusterId, await KubeCluster.start({ name: r.clusterId, nodes: r.nodes, realNode: r.realNode }));
       });
     }
     await light;

@@ -12,6 +12,8 @@ export interface KubeRegion {
   nodes: GpuNodeSpec[];
   /** the GPUs' name as NVML reports it (the fake NVML of each node's collector) */
   nvmlName: string;
+  /** Also a real worker node (`<clusterId>-real`, containerd + kubelet) where CPU jobs run for real (docs/nodes.md). */
+  realNode?: boolean;
 }
 
 export interface SlurmSite {
@@ -29,6 +31,7 @@ export const kubeRegions: KubeRegion[] = [
     prices: { 'NVIDIA-A100-SXM4-80GB': { onDemand: 2.2, spot: 0.9 } },
     nodes: gpuPool('a100', 4, 8, 'NVIDIA-A100-SXM4-80GB'),
     nvmlName: 'NVIDIA A100-SXM4-80GB',
+    realNode: true,
   },
   {
     clusterId: 'eu-west',
