@@ -57,7 +57,7 @@ export function resolveConfig(c: SchedulerConfig = {}): ResolvedConfig {
     maxNodesScored: c.maxNodesScored ?? 128,
     gpuNodeReserve: c.gpuNodeReserve ?? true,
     cpuAwareFragmentation: c.cpuAwareFragmentation ?? true,
-    workloadWeighting: c.workloadWeighting ?? 'per-gpu',
+    workloadWeighting: c.workloadWeighting ?? 'per-task',
     maxPrewarmHoldSec: c.maxPrewarmHoldSec ?? 300,
     preemption: c.preemption ?? true,
     maxPreemptionAttempts: c.maxPreemptionAttempts ?? 100,

@@ -157,8 +157,9 @@ export interface SchedulerConfig {
    */
   cpuAwareFragmentation?: boolean;
   /**
-   * How the fgd scorer weighs the queue's task types: 'per-gpu' (default) by tasks per GPU asked,
-   * 'per-task' by how many tasks ask (the paper's popularity).
+   * How the fgd scorer weighs the queue's task types: 'per-task' (default) by how many tasks ask (the
+   * paper's popularity), 'per-gpu' by tasks per GPU asked (fewer GPUs stranded at the end of a fill, but
+   * large multi-GPU tasks are turned away more often on the way: see docs/scheduling.md).
    */
   workloadWeighting?: WorkloadWeighting;
   /** Do not hold GPUs idle while data copies for longer than this; pend as Prewarming instead. */
