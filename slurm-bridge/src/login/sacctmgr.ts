@@ -81,7 +81,8 @@ export async function sacctmgrMain(io: Io): Promise<number> {
     return 1;
   }
   const entity = ENTITY.find(([re]) => re.test((ent ?? '').toLowerCase()))?.[1];
-  if (!entity) return io.err(` Unknown type '${ent ?? ''}'\n\nUse keyword 'user', 'account', 'association', 'qos' or 'cluster'\n`), 1;
+  // Slurm 22.05's words for an entity it does not list (Meridian lists the first five)
+  if (!entity) return io.err('No valid entity in list command\nInput line must include "Account", "Association", "Cluster", "Configuration",\n"Event", "Federation", "Problem", "QOS", "Resource", "Reservation",\n"RunAwayJobs", "Stats", "Transaction", "TRES", "User", or "WCKey"\n'), 1;
   let withAssoc = s.flags.has('withassoc');
   let format: string[] | undefined;
   const filter = new Map<string, string[]>();
@@ -93,17 +94,17 @@ export async function sacctmgrMain(io: Io): Promise<number> {
       continue;
     }
     const eq = word.indexOf('=');
-    if (eq < 0) return io.err(` Unknown condition: ${word}\nUse keyword 'where' to modify condition\n`), 1;
+    if (eq < 0) return io.err(` Unknown condition: ${word}\n`), 1;
     const key = lw.slice(0, eq);
     const val = word.slice(eq + 1);
     if (key === 'format') {
       format = val.split(',').filter(Boolean).map((f) => f.split('%')[0]!.toLowerCase());
       const bad = format.find((f) => !TITLES[f]);
-      if (bad) return io.err(`sacctmgr: error: Invalid field requested: "${bad}" (fields: ${Object.keys(TITLES).join(', ')})\n`), 1;
+      if (bad) return io.err(`Unknown field '${bad}'\n`), 1;
       continue;
     }
     const fk = FILTER_KEYS[key];
-    if (!fk) return io.err(` Unknown condition: ${word}\nUse keyword 'where' to modify condition\n`), 1;
+    if (!fk) return io.err(` Unknown condition: ${word}\n`), 1;
     filter.set(fk, val.split(','));
   }
   let accounts: SlurmAccount[];

@@ -142,7 +142,7 @@ export async function sinfoMain(io: Io): Promise<number> {
       const key = byNode ? `${r.partition}\u0000${r.name}` : [r.partition, ...grouping.map((c) => c.value([r]))].join('\u0000');
       groups.set(key, [...(groups.get(key) ?? []), r]);
     }
-    if (scope) io.out(`CLUSTER: ${scope.name}\n`);
+    if (scope && header) io.out(`CLUSTER: ${scope.name}\n`); // with -h Slurm prints no CLUSTER line either
     io.out(renderTable(cols, [...groups.values()], header));
   }
   return 0;

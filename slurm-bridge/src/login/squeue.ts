@@ -83,7 +83,7 @@ export async function squeueMain(io: Io): Promise<number> {
     const rows = squeueOrder(
       expanded.filter(({ r }) => (!wanted || wanted.has(r.state)) && idMatch(r) && (!users || users.includes(r.user)) && (!names || names.includes(r.name)) && (!parts || parts.includes(r.partition)) && (!accounts || accounts.includes(r.account))),
     ).map(({ r }) => r);
-    if (scope) io.out(`CLUSTER: ${scope.name}\n`);
+    if (scope && header) io.out(`CLUSTER: ${scope.name}\n`); // with -h Slurm prints no CLUSTER line either
     io.out(pieces(rows));
   }
   return 0;

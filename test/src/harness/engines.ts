@@ -46,5 +46,8 @@ export const debian = {
   slurmctld: '/usr/sbin/slurmctld',
   slurmd: '/usr/sbin/slurmd',
   slurmrestd: '/usr/sbin/slurmrestd',
+  slurmdbd: '/usr/sbin/slurmdbd',
+  mariadbd: '/usr/sbin/mariadbd',
+  mariadbInstallDb: '/usr/bin/mariadb-install-db',
   chromium: '/usr/bin/chromium',
 } as const;

@@ -11,6 +11,7 @@ import { debian } from './engines.ts';
 import { freePort } from './ports.ts';
 import { RunDir } from './rundir.ts';
 import { lookupUser } from './users.ts';
+import { SlurmAccounting, type AccountingOptions } from './slurmdbd.ts';
 import { connect } from 'node:net';
 
 export interface SlurmNodeSpec {
@@ -37,6 +38,8 @@ export interface SlurmOptions {
   /** Extra slurm.conf lines (e.g. power-saving settings). */
   extraConfig?: string[];
   restd?: boolean;
+  /** Real accounting: MariaDB + slurmdbd (slurmdbd.ts), with these accounts, users and QOS. */
+  accounting?: AccountingOptions;
 }
 
 const DEFAULT_NODES: SlurmNodeSpec[] = [
@@ -59,6 +62,7 @@ export class SlurmCluster {
   private readonly daemons = new Map<string, Daemon>();
   private readonly slurmdSpecs = new Map<string, ConstructorParameters<typeof Daemon>[0]>();
   restPort = 0;
+  private accounting?: SlurmAccounting;
 
   private constructor(
     readonly clusterName: string,
@@ -94,6 +98,7 @@ export class SlurmCluster {
     const mungeDir = runDir.sub('munge');
     const host = hostname();
     const ctldPort = await freePort();
+    const accounting = opts.accounting ? await SlurmAccounting.reserve() : undefined;
     const nodePorts = await Promise.all(nodes.map(() => freePort()));
     // SlurmdSpoolDir=spool/%n: a slurmd looks for its step sockets there before it creates the directory
     // ("Domain socket directory ...: No such file"), so each node's, cloud nodes' included, exists up front.
@@ -145,7 +150,7 @@ export class SlurmCluster {
         'DefMemPerCPU=100',
         nodes.some((n) => n.shards) ? 'GresTypes=gpu,shard' : 'GresTypes=gpu',
         'JobAcctGatherType=jobacct_gather/none',
-        'AccountingStorageType=accounting_storage/none',
+        ...(accounting?.confLines(mungeSocket) ?? ['AccountingStorageType=accounting_storage/none']),
         'ReturnToService=2',
         'SlurmdParameters=config_overrides', // simulated nodes are bigger than this host
         'MailProg=/bin/true',
@@ -191,6 +196,11 @@ export class SlurmCluster {
       await munged.waitReady(async () => spawnSync('test', ['-S', mungeSocket]).status === 0, 20_000);
 
       const env = { ...process.env, SLURM_CONF: confPath };
+      if (accounting) {
+        cluster.accounting = accounting;
+        await accounting.start(runDir, etc, mungeSocket, env);
+        accounting.setup(clusterName, env, opts.accounting!);
+      }
       const ctld = new Daemon({ name: 'slurmctld', command: debian.slurmctld, args: ['-D', '-i', '-f', confPath], env }, runDir).start();
       cluster.daemons.set('slurmctld', ctld);
       await ctld.waitReady(async () => tcpOpen(ctldPort), 30_000);
@@ -291,7 +301,10 @@ export class SlurmCluster {
   async stop(): Promise<void> {
     this.killCloudSlurmds();
     const order = ['slurmrestd', ...[...this.daemons.keys()].filter((k) => k.startsWith('slurmd-')), 'slurmctld', 'munged'];
-    for (const name of order) await this.daemons.get(name)?.stop();
+    for (const name of order) {
+      if (name === 'munged') await this.accounting?.stop(); // slurmdbd and MariaDB after slurmctld, before munge
+      await this.daemons.get(name)?.stop();
+    }
     this.daemons.clear();
     this.runDir.remove();
   }
