@@ -18,6 +18,7 @@ import { NodeOps } from './node-ops.ts';
 import type { Outcome } from './node-ops.ts';
 import { startPrewarm } from './prewarm.ts';
 import { buildJobSecret, deleteJobSecret, ensureJobSecret, hasSecrets, ownJobSecret } from './secrets.ts';
+import { GangGate } from './gang.ts';
 import { JobTracker } from './status.ts';
 
 export interface DriverOptions {
@@ -51,6 +52,7 @@ const transient = (err: unknown): boolean => {
 export class KubernetesDriver {
   readonly inventory: InventoryTracker;
   readonly tracker: JobTracker;
+  readonly gangs: GangGate;
   readonly ops: NodeOps;
   readonly drift: DriftMonitor;
   readonly batch: k8s.BatchV1Api;
@@ -117,6 +119,14 @@ export class KubernetesDriver {
         cancelJob(this.batch, this.core, o.namespace, { ...ref, graceSeconds: 0 }).catch((err: unknown) => o.log?.warn({ ...ref, err: errText(err) }, 'deleting an unstartable Job failed'));
       },
     });
+    this.gangs = new GangGate(this.core, this.batch, {
+      namespace: o.namespace,
+      gpuResource: inv.gpuResource,
+      jobs: () => this.tracker.jobs.list(o.namespace),
+      pods: () => this.tracker.pods.list(o.namespace),
+      nodes: () => this.inventory.snapshot(),
+      ...(o.log ? { log: o.log } : {}),
+    });
   }
 
   /** Starts informers; resolves after the first inventory snapshot has been emitted. */
@@ -133,6 +143,7 @@ export class KubernetesDriver {
       }
       await this.tracker.start();
       await this.inventory.start();
+      this.gangs.start();
     })();
     return this.readyPromise;
   }
@@ -190,6 +201,7 @@ export class KubernetesDriver {
   async stop(): Promise<void> {
     for (const t of this.held.values()) clearTimeout(t);
     this.held.clear();
+    this.gangs.stop();
     await Promise.all([this.inventory.stop(), this.tracker.stop()]);
   }
 

@@ -6,6 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { V1EnvVar, V1Job, V1Toleration } from '@kubernetes/client-node';
 import type { DispatchCommand } from '@meridian/protocol/agent-protocol';
 import { LABELS } from '@meridian/protocol/agent-protocol';
+import { GANG_GATE } from './gang.ts';
 import { errText, statusOf } from './informer.ts';
 import { GPU_INDEX_ANNOTATION } from './inventory.ts';
 import { slurmScriptParts } from './slurm-script.ts';
@@ -208,6 +209,8 @@ export function buildJob(cmd: DispatchCommand, o: JobOptions = DEFAULT_JOB_OPTIO
           ...(pinned.length
             ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: pinned.map((n) => ({ matchFields: [{ key: 'metadata.name', operator: 'In', values: [n] }] })) } } } }
             : {}),
+          // a pinned gang waits behind the gang gate until its nodes have room for every task (./gang.ts)
+          ...(pinned.length && cmd.tasks > 1 && !slurm?.array ? { schedulingGates: [{ name: GANG_GATE }] } : {}),
           ...(o.tolerations.length ? { tolerations: o.tolerations } : {}),
           ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
           ...(o.priorityClassName ? { priorityClassName: o.priorityClassName } : {}),

@@ -1,7 +1,8 @@
 // Placement on Kubernetes: the hub's nodes are a hard pin, and an attempt runs only when every task has started.
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { DispatchCommand } from '@meridian/protocol/agent-protocol';
+import { DispatchCommand, NodeInfo as NodeInfoSchema, type NodeInfo } from '@meridian/protocol/agent-protocol';
+import { GANG_GATE, gangDemand, gangRoom } from './gang.ts';
 import { buildJob, RESERVATION_LABEL, shareReplicas } from './jobs.ts';
 import { jobStatus } from './status.ts';
 
@@ -77,5 +78,27 @@ describe('GPU shares', () => {
     expect(env.NVIDIA_VISIBLE_DEVICES).toBeUndefined();
     expect(env.MERIDIAN_GPU_INDICES).toBe('0,1');
     expect(j.spec!.template.metadata!.annotations!['meridian.dev/gpu-index']).toBeUndefined();
+  });
+});
+
+describe('the gang gate', () => {
+  const node = (name: string, gpus: number, used: number): NodeInfo =>
+    NodeInfoSchema.parse({ name, capacity: { cpuMilli: 64000, memoryMiB: 512000, gpus }, allocatable: { cpuMilli: 64000, memoryMiB: 512000, gpus }, requested: { cpuMilli: 0, memoryMiB: 0, gpus: used }, unschedulable: false, ready: true });
+
+  it('gates a pinned gang (not a single task, not an unpinned one) and reads its demand back from the Job', () => {
+    const j = buildJob(cmd({ nodes: ['n1', 'n1', 'n2', 'n2'] }));
+    expect(j.spec!.template.spec!.schedulingGates).toEqual([{ name: GANG_GATE }]);
+    expect(gangDemand(j, 'nvidia.com/gpu')).toEqual({ tasks: 4, gpus: 2, cpuMilli: 0, memoryMiB: 0, nodes: ['n1', 'n2'] });
+    expect(buildJob(cmd({ tasks: 1, nodes: ['n1'] })).spec!.template.spec!.schedulingGates).toBeUndefined();
+    expect(buildJob(cmd({ nodes: [] })).spec!.template.spec!.schedulingGates).toBeUndefined();
+  });
+
+  it('counts room for tasks on the reserved nodes as the member reports them (foreign pods included)', () => {
+    const d = { tasks: 4, gpus: 2, cpuMilli: 1000, memoryMiB: 1024, nodes: ['a', 'b'] };
+    expect(gangRoom(d, [node('a', 4, 0), node('b', 4, 0)]).fits).toBe(4);
+    const short = gangRoom(d, [node('a', 4, 0), node('b', 4, 2)]);
+    expect(short.fits).toBe(3);
+    expect(short.detail).toBe('held at the gang gate: room for 3 of 4 tasks on the reserved nodes (a: 4 GPUs free, b: 2 GPUs free; each task needs 2 GPUs)');
+    expect(gangRoom(d, [node('a', 4, 0)]).detail).toMatch(/b: no such node/);
   });
 });

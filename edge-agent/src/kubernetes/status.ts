@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { AgentEvent, JobStatusEvent } from '@meridian/protocol/agent-protocol';
 import { LABELS } from '@meridian/protocol/agent-protocol';
+import { pendingReason } from './gang.ts';
 import { KeptInformer } from './informer.ts';
 import { COMPLETION_INDEX_ANNOTATION, JOB_ANNOTATIONS, MANAGED_BY } from './jobs.ts';
 import { SLURM_ANNOTATION_PREFIX } from '@meridian/protocol/slurm/annotations';
@@ -201,18 +202,6 @@ export function jobStatus(ref: JobRef, job: V1Job | undefined, pods: V1Pod[], de
     ...(msg ? { message: msg } : {}),
     ...(running ? times() : { pendingReason: pendingReason(job, tasks, started, want, stuck, msg) }),
   };
-}
-
-/** Why the attempt has not started every task, in Kubernetes' words where it has some (pure). */
-function pendingReason(job: V1Job | undefined, tasks: Task[], started: number, want: number, stuck: Task | undefined, msg: string | undefined): string {
-  const of = want > 1 ? `${started} of ${want} tasks started; ` : '';
-  if (msg) return `${of}Unschedulable: ${msg}`;
-  if (stuck?.reason) return `${of}${stuck.reason}`;
-  if (job?.spec?.suspend) return 'Job created suspended, not yet released';
-  if (tasks.length < want) return `${of}${want - tasks.length} pod(s) not yet created by the Job controller`;
-  const unbound = tasks.filter((t) => !t.node).length;
-  if (unbound) return `${of}${unbound} pod(s) waiting for the kube-scheduler`;
-  return `${of}pods bound, containers starting`;
 }
 
 /** A stable fingerprint of what matters in a status (so a pod heartbeat does not resend it). */

@@ -4,6 +4,7 @@
 // Running, keeps its GPUs reserved, and past the withdraw timeout is rolled back (its pods deleted) and requeued.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { BatchV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
@@ -107,6 +108,8 @@ describe('Kubernetes placement: pinning, dispatched-waiting, gang rollback', () 
       const waiting = await get(id);
       expect(waiting).toMatchObject({ state: 'Dispatched', cluster: 'east', reasonCode: 'DispatchedWaiting' });
       expect(waiting.reason).toMatch(/^dispatched, waiting in east: /);
+      // the room is there: the agent releases the gang's gate (all 4 pods at once), then the intruder comes
+      await waitFor('the gang gate released', async () => (await pods(id, 1)).every((p) => !p.spec?.schedulingGates?.length), 30_000);
 
       // A pod Meridian did not create takes 2 of a100-1's 4 GPUs (bound by name: no scheduler needed).
       await kube.core().createNamespacedPod({
@@ -170,6 +173,50 @@ describe('Kubernetes placement: pinning, dispatched-waiting, gang rollback', () 
     // Attempt 1 was never Running at the hub.
     expect(states.filter((s) => s === '1:Running')).toEqual([]);
     expect(states).toContain('2:Running');
+  });
+
+  it('a pod that took the room before the gang\'s pods exist: the gang stays gated, not one pod bound, and is withdrawn', async () => {
+    // The Job controller is stopped so the foreign pod lands after the hub's placement, before the gang's pods.
+    await kube.stopComponent('kube-controller-manager');
+    let controllerUp = false;
+    try {
+      const id = await admin.submitJob(job('gated', { gpus: 2, tasks: 4, run: '1h' }));
+      const batch = kube.kubeConfig().makeApiClient(BatchV1Api);
+      await waitFor('the gang Job created', async () => (await batch.listNamespacedJob({ namespace: NS, labelSelector: `meridian.dev/job-id=${id}` })).items.length === 1, 30_000);
+      await kube.core().createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'early-bird', annotations: { 'kwok.meridian.dev/run-duration': '1h' } },
+          spec: { nodeName: 'a100-1', containers: [{ name: 'c', image: 'busybox', resources: { requests: { 'nvidia.com/gpu': '2' }, limits: { 'nvidia.com/gpu': '2' } } }] },
+        },
+      });
+      await waitFor('the foreign pod running', async () => (await kube.core().readNamespacedPod({ name: 'early-bird', namespace: 'default' })).status?.phase === 'Running', 30_000);
+      await kube.startComponent('kube-controller-manager');
+      controllerUp = true;
+
+      const held = await waitFor('the hub shows the gang held at the gate', async () => {
+        const j = await get(id);
+        return j.attempt === 1 && /held at the gang gate/.test(j.reason ?? '') ? j : null;
+      }, WITHDRAW_MS);
+      expect(held.reason).toBe(
+        'dispatched, waiting in east: 0 of 4 tasks started; held at the gang gate: room for 3 of 4 tasks on the reserved nodes (a100-0: 4 GPUs free, a100-1: 2 GPUs free; each task needs 2 GPUs)',
+      );
+      let bound = 0;
+      const requeued = await waitFor('gang withdrawn and requeued', async () => {
+        bound = Math.max(bound, (await pods(id, 1)).filter((p) => p.spec?.nodeName).length);
+        const j = await get(id);
+        return j.attempt === 2 ? j : null;
+      }, WITHDRAW_MS + 30_000);
+      expect(bound).toBe(0);
+      expect(requeued.state).not.toBe('Running');
+      await waitFor('attempt 1 pods deleted', async () => (await pods(id, 1)).length === 0, 30_000);
+      await kube.core().deleteNamespacedPod({ name: 'early-bird', namespace: 'default', gracePeriodSeconds: 0 });
+      await admin.untilJobState<Job>(id, 'Running', { ms: 60_000 });
+      expect((await admin.post(`/api/v1/jobs/${id}/cancel`, {})).status).toBe(202);
+      await admin.untilJobState<Job>(id, 'Cancelled', { ms: 60_000 });
+    } finally {
+      if (!controllerUp) await kube.startComponent('kube-controller-manager');
+    }
   });
 
   it('GPU shares: refused with a reason where no member shares; on time-slicing two 500-milli jobs share a GPU, two 600-milli jobs do not', async () => {
