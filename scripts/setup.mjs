@@ -155,10 +155,13 @@ function pythonTool(name) {
   }
 }
 
-/** Images built from Debian packages (mmdebstrap) and this repository; a cached one costs a hash. */
+/**
+ * Images built from Debian packages (mmdebstrap) and this repository; a cached one costs a hash. The agent's
+ * image carries the built JavaScript, so it is made on demand after the build (the harness asks for it).
+ */
 async function images() {
   const { buildImage, recipes } = await import('./images.mjs');
-  for (const name of Object.keys(recipes)) {
+  for (const name of Object.keys(recipes).filter((n) => !recipes[n].from)) {
     try {
       const r = await buildImage(name);
       log(r.built ? `image ${r.ref}: built in ${(r.ms / 1000).toFixed(0)} s` : `image ${r.ref}: cached (skip)`);
