@@ -181,14 +181,19 @@ export type NodeUpdate =
 
 /** Files only the account that submits the jobs can read, on the cluster (job secrets). */
 export interface PrivateFiles {
-  /** Makes `dir` and its parent mode 0700, owned by the submitting account. */
-  makePrivateDir(dir: string): Promise<void>;
+  /**
+   * Makes `dir` and its parent mode 0700, owned by the submitting account; `parentTraversable`: the parent 0711,
+   * so a job running as another account reaches its own directory inside (and lists nothing).
+   */
+  makePrivateDir(dir: string, opts?: { parentTraversable?: boolean }): Promise<void>;
   /** Writes `path` mode 0600 (a new file renamed into place). */
   writePrivateFile(path: string, content: string | Buffer): Promise<void>;
   /** Removes a directory and the files in it; nothing when it is gone. */
   removeDir(dir: string): Promise<void>;
   /** Names in a directory; [] when it does not exist. */
   listDir(dir: string): Promise<string[]>;
+  /** Hands a file or directory to another account (a job that runs as its submitter reads its secrets; needs root). */
+  chown?(path: string, uid: number, gid: number): Promise<void>;
 }
 
 export interface SlurmTransport {

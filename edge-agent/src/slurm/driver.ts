@@ -219,7 +219,7 @@ export class SlurmDriver {
         })
       : undefined;
     const hasSecrets = Object.keys(cmd.secrets ?? {}).length > 0;
-    const secretsFile = hasSecrets ? await this.secrets.write(cmd.jobId, cmd.attempt, cmd.secrets!) : undefined;
+    const secretsFile = hasSecrets ? await this.secrets.write(cmd.jobId, cmd.attempt, cmd.secrets!, runAs) : undefined;
     let jobId: string;
     try {
       const req = submitRequestFor(

@@ -1,6 +1,7 @@
 // Job secrets on Slurm: one file per attempt, `<workDir>/.meridian-secrets/<job>.<attempt>/secrets.env`, in
 // directories of mode 0700 and a file of mode 0600 owned by the account that submits the jobs (which is the
-// job's user), so only the job reads it. The job gets its path in MERIDIAN_SECRETS_FILE (never the values
+// job's user; a job run as its submitter gets its directory and file handed over, inside a parent of mode 0711),
+// so only the job reads it. The job gets its path in MERIDIAN_SECRETS_FILE (never the values
 // in its environment, which Slurm keeps in its state); the file is removed when the attempt ends, is
 // cancelled or fails to submit. Values are never logged nor sent to the hub.
 import { createHash } from 'node:crypto';
@@ -48,15 +49,23 @@ export class SlurmSecrets {
     return f;
   }
 
-  /** Writes the attempt's secrets; returns the file's path for MERIDIAN_SECRETS_FILE. */
-  async write(jobId: string, attempt: number, secrets: Record<string, string>): Promise<string> {
+  /**
+   * Writes the attempt's secrets; returns the file's path for MERIDIAN_SECRETS_FILE. `owner`: the account the job
+   * runs as when that is not the agent's (its directory and file are handed to it, still 0700/0600).
+   */
+  async write(jobId: string, attempt: number, secrets: Record<string, string>, owner?: { uid: number; gid: number }): Promise<string> {
     const body = secretsFileBody(secrets);
     const key = attemptKey(jobId, attempt);
     const dir = `${this.root}/${key}`;
     const files = this.files();
-    await files.makePrivateDir(dir);
+    await files.makePrivateDir(dir, owner ? { parentTraversable: true } : {});
     this.known.set(key, Date.now());
     await files.writePrivateFile(`${dir}/secrets.env`, body);
+    if (owner) {
+      if (!files.chown) throw new Error('this job runs as its submitter but the transport cannot hand its secrets file over');
+      await files.chown(dir, owner.uid, owner.gid);
+      await files.chown(`${dir}/secrets.env`, owner.uid, owner.gid);
+    }
     return `${dir}/secrets.env`;
   }
 

@@ -4,7 +4,7 @@
 // It also keeps private files on the host the commands run on: sbatch's export file, job secrets.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentEnv, jobIdEnv, resolveArgv, resolveCommands, resolveJobIdLib, type AgentCommand, type CommandPaths } from './exec-env.ts';
@@ -32,14 +32,16 @@ export interface CommandRunner {
   exec(argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** A fresh directory (mode 0700) for temporary private files. */
   makeTempDir(): Promise<string>;
-  /** Makes `dir` and its parent mode 0700, owned by the account the commands run as (anything else is refused). */
-  makePrivateDir(dir: string): Promise<void>;
+  /** Makes `dir` and its parent mode 0700 (parent 0711 with `parentTraversable`), owned by the account the commands run as (anything else is refused). */
+  makePrivateDir(dir: string, opts?: { parentTraversable?: boolean }): Promise<void>;
   /** Writes `path` mode 0600 (a new file renamed into place, so a planted link is replaced, never followed). */
   writePrivateFile(path: string, content: string | Buffer): Promise<void>;
   /** Removes a directory and the files in it; nothing when it is gone. */
   removeDir(dir: string): Promise<void>;
   /** Names in a directory; [] when it does not exist. */
   listDir(dir: string): Promise<string[]>;
+  /** Hands a file or directory to another account (needs root). */
+  chown(path: string, uid: number, gid: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -113,12 +115,12 @@ export class LocalRunner implements CommandRunner {
     return mkdtemp(join(tmpdir(), 'meridian-'));
   }
 
-  async makePrivateDir(dir: string): Promise<void> {
+  async makePrivateDir(dir: string, opts: { parentTraversable?: boolean } = {}): Promise<void> {
     for (const d of [dirname(dir), dir]) {
       await mkdir(d, { recursive: true, mode: 0o700 });
       const st = await lstat(d);
       if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid())) throw new Error(`${d} is not a directory of this account; refusing to keep private files there`);
-      await chmod(d, 0o700);
+      await chmod(d, d !== dir && opts.parentTraversable ? 0o711 : 0o700);
     }
   }
 
@@ -144,6 +146,10 @@ export class LocalRunner implements CommandRunner {
       if (code(err) === 'ENOENT') return [];
       throw err;
     }
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    await lchown(path, uid, gid);
   }
 
   async close(): Promise<void> {}

@@ -181,13 +181,14 @@ export class SshRunner implements CommandRunner {
     return dir;
   }
 
-  async makePrivateDir(dir: string): Promise<void> {
-    for (const d of [dir.replace(/\/[^/]+\/?$/, ''), dir]) {
+  async makePrivateDir(dir: string, opts: { parentTraversable?: boolean } = {}): Promise<void> {
+    const parent = dir.replace(/\/[^/]+\/?$/, '');
+    for (const d of [parent, dir]) {
       await this.call<void>(`mkdir ${d}`, (s, cb) => s.mkdir(d, { mode: 0o700 }, cb)).catch(() => undefined);
       const st = await this.call<{ isDirectory(): boolean }>(`lstat ${d}`, (s, cb) => s.lstat(d, cb));
       if (!st.isDirectory()) throw new Error(`${d} is not a directory; refusing to keep private files there`);
       // chmod succeeds only on a directory of this account
-      await this.call(`chmod ${d}`, (s, cb) => s.chmod(d, 0o700, cb));
+      await this.call(`chmod ${d}`, (s, cb) => s.chmod(d, d === parent && opts.parentTraversable ? 0o711 : 0o700, cb));
     }
   }
 
@@ -200,6 +201,10 @@ export class SshRunner implements CommandRunner {
       await this.call(`unlink ${tmp}`, (s, cb) => s.unlink(tmp, cb)).catch(() => undefined);
       throw err;
     }
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    await this.call(`chown ${path}`, (s, cb) => s.chown(path, uid, gid, cb));
   }
 
   async removeDir(dir: string): Promise<void> {

@@ -2,7 +2,7 @@
 // sbatch), as the submitting user's Unix account (sbatch --uid/--gid), pinned to the hub's nodes (--nodelist)
 // with Slurm's pending reason reported up, GPU shares as gres/shard, refused dispatches reported at once, and
 // a cancel of an attempt Slurm never had answered at once.
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEvent, DispatchCommand, JobStatusEvent } from '@meridian/protocol/agent-protocol';
@@ -105,14 +105,20 @@ describe('one job ID', () => {
 });
 
 describe('identity', () => {
-  it('a job of Meridian user alice runs as Unix account alice, and squeue shows alice', async () => {
+  it('a job of Meridian user alice runs as Unix account alice, squeue shows alice, and only alice reads its secrets', async () => {
     const { d } = driver({ runAs: 'submitter' });
-    await d.dispatch(job('4300', { user: 'alice' }, 5));
+    const withSecret = job('4300', { user: 'alice', secrets: { TOKEN: 's3cr3t' } }, 5);
+    withSecret.script = withSecret.script!.replace('sleep', '. "$MERIDIAN_SECRETS_FILE"; echo "$TOKEN" > ' + out + '/4300.secret; sleep');
+    await d.dispatch(withSecret);
     const [sj] = await until('4300 in Slurm', () => slurmJobs((j) => j.jobId === '4300'));
     expect(sj!.user).toBe('alice');
     expect(slurm.run('squeue', ['-h', '-j', '4300', '-o', '%u']).stdout.trim()).toBe('alice');
     const seen = await until('4300 to write', () => (existsSync(join(out, '4300.seen')) ? readFileSync(join(out, '4300.seen'), 'utf8') : undefined));
     expect(seen.split(' ').slice(0, 2)).toEqual(['4300', 'alice']);
+    expect(await until('4300 to read its secret', () => (existsSync(join(out, '4300.secret')) ? readFileSync(join(out, '4300.secret'), 'utf8') : undefined))).toBe('s3cr3t\n');
+    const secretFile = join(out, '.meridian-secrets', '4300.1', 'secrets.env');
+    expect(statSync(secretFile)).toMatchObject({ uid: alice.uid, mode: 0o100600 });
+    expect(statSync(join(out, '.meridian-secrets')).mode & 0o777).toBe(0o711);
   });
 
   it('a user with no Unix account, root, or no user at all is refused at once with the reason', async () => {
