@@ -47,6 +47,7 @@ export const debian = {
   slurmd: '/usr/sbin/slurmd',
   slurmrestd: '/usr/sbin/slurmrestd',
   slurmdbd: '/usr/sbin/slurmdbd',
+  sacctmgr: '/usr/bin/sacctmgr',
   mariadbd: '/usr/sbin/mariadbd',
   mariadbInstallDb: '/usr/bin/mariadb-install-db',
   chromium: '/usr/bin/chromium',

@@ -89,7 +89,7 @@ export class SlurmAccounting {
   setup(cluster: string, env: NodeJS.ProcessEnv, opts: AccountingOptions): void {
     const mgr = (...args: string[]) => {
       try {
-        execFileSync('sacctmgr', ['-i', ...args], { env, encoding: 'utf8', stdio: 'pipe' });
+        execFileSync(debian.sacctmgr, ['-i', ...args], { env, encoding: 'utf8', stdio: 'pipe' });
       } catch (err) {
         const e = err as { stderr?: string; stdout?: string };
         throw new EngineError(`slurm accounting: sacctmgr ${args.join(' ')} failed: ${e.stderr || e.stdout}`);
