@@ -20,6 +20,7 @@ import client from 'prom-client';
 import { checkNodeName, COLLECTOR_VERSION, CollectorAgent } from './collector-mode.ts';
 import { linkRevocations } from './hub-link/index.ts';
 import { AGENT_VERSION, KubernetesAgent } from './kubernetes/agent.ts';
+import { DEFAULT_JOB_IMAGE } from './kubernetes/jobs.ts';
 import { SLURM_AGENT_VERSION, SlurmModeAgent } from './slurm-mode.ts';
 import type { SlurmModeOptions } from './slurm-mode.ts';
 import { startTelemetry } from './telemetry-mode.ts';
@@ -38,6 +39,7 @@ export interface MainOptions extends SlurmModeOptions, TelemetryModeOptions {
   drift: 'report' | 'reconcile';
   gpuLabel: string;
   gpuShareReplicas: number;
+  jobImage: string;
   tolerate: string[];
   apiserverLostAfter: number;
   logLevel: string;
@@ -89,6 +91,7 @@ export function program(): Command {
     .addOption(new Option('--drift <mode>', 'a hand-undone hub cordon/taint: report it, or put it back').choices(['report', 'reconcile']).env('MERIDIAN_DRIFT').default('report'))
     .addOption(new Option('--gpu-label <label>', 'node label with the GPU model').env('MERIDIAN_GPU_LABEL').default('nvidia.com/gpu.product'))
     .addOption(new Option('--gpu-share-replicas <n>', 'time-slicing replicas per GPU (nvidia.com/gpu.shared), as the device plugin is configured').env('MERIDIAN_GPU_SHARE_REPLICAS').argParser(replicas).default(10))
+    .addOption(new Option('--job-image <ref>', 'image for a command or batch script that names none (bash, coreutils, python3)').env('MERIDIAN_JOB_IMAGE').default(DEFAULT_JOB_IMAGE))
     .addOption(new Option('--tolerate <taint-key...>', 'taint keys Meridian Jobs tolerate').env('MERIDIAN_TOLERATE').default([]))
     .addOption(new Option('--apiserver-lost-after <ms>', 'disconnect from the hub when the apiserver is unreachable this long (0 = never)').env('MERIDIAN_APISERVER_LOST_AFTER_MS').argParser(positiveInt).default(30_000))
     .addOption(new Option('--log-level <level>').env('LOG_LEVEL').default('info'))
@@ -153,7 +156,7 @@ export async function run(o: MainOptions): Promise<{ agent: KubernetesAgent | Sl
     ...(o.journal ? { journalFile: o.journal } : {}),
     driftMode: o.drift,
     inventory: { gpuModelLabel: o.gpuLabel, toleratedTaints: tolerate, sharedGpuReplicas: o.gpuShareReplicas },
-    jobs: { sharedGpuReplicas: o.gpuShareReplicas, tolerations: tolerate.map((key) => ({ key, operator: 'Exists' })) },
+    jobs: { sharedGpuReplicas: o.gpuShareReplicas, defaultImage: o.jobImage, slurmScriptImage: o.jobImage, tolerations: tolerate.map((key) => ({ key, operator: 'Exists' })) },
     apiserverLostAfterMs: o.apiserverLostAfter,
     registry,
     log,

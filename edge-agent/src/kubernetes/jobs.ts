@@ -40,7 +40,10 @@ export interface JobOptions {
   priorityClassName?: string;
 }
 
-export const DEFAULT_SLURM_SCRIPT_IMAGE = 'debian:bookworm-slim';
+/** The job-runner image scripts/images.mjs builds from Debian packages (bash, coreutils, python3, rclone): what runs a
+ * command or batch script that names no image. A site whose nodes cannot pull it sets --job-image. */
+export const DEFAULT_JOB_IMAGE = 'meridian.local/job-runner:0.1.0';
+export const DEFAULT_SLURM_SCRIPT_IMAGE = DEFAULT_JOB_IMAGE;
 
 export const DEFAULT_JOB_OPTIONS: JobOptions = {
   namespace: 'default',
@@ -49,7 +52,7 @@ export const DEFAULT_JOB_OPTIONS: JobOptions = {
   rdmaResource: 'rdma/hca',
   sharedGpuResource: 'nvidia.com/gpu.shared',
   sharedGpuReplicas: 10,
-  defaultImage: 'busybox:1.36',
+  defaultImage: DEFAULT_JOB_IMAGE,
   slurmScriptImage: DEFAULT_SLURM_SCRIPT_IMAGE,
   tolerations: [],
   ttlSecondsAfterFinished: 86_400,

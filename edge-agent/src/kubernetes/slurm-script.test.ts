@@ -57,7 +57,7 @@ describe('sbatch script on Kubernetes', () => {
     const job = buildJob(cmd({ output: '/scratch/logs/%x.out' }));
     const pod = job.spec!.template.spec!;
     const c = pod.containers[0]!;
-    expect(c.image).toBe('debian:bookworm-slim');
+    expect(c.image).toBe('meridian.local/job-runner:0.1.0');
     expect(c.command![0]).toBe('/bin/sh');
     expect(c.command![2]).toContain('exec 1>"/scratch/logs/train gpu.out" 2>&1');
     expect(c.args).toBeUndefined();

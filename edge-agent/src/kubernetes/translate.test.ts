@@ -92,7 +92,7 @@ describe('dispatch → Job', () => {
 
   it('runs a script through sh when there is no command; names stay DNS-safe', () => {
     const j = buildJob(cmd({ command: undefined, args: undefined, script: 'echo hi', image: undefined }));
-    expect(j.spec!.template.spec!.containers[0]).toMatchObject({ image: 'busybox:1.36', command: ['/bin/sh', '-c'], args: ['echo hi'] });
+    expect(j.spec!.template.spec!.containers[0]).toMatchObject({ image: 'meridian.local/job-runner:0.1.0', command: ['/bin/sh', '-c'], args: ['echo hi'] });
     expect(jobName('Run_ABC/1', 3)).toMatch(/^mj-run-abc-1-[0-9a-f]{8}-a3$/);
     expect(jobName('x'.repeat(100), 1).length).toBeLessThanOrEqual(63);
     expect(labelValue('a'.repeat(80)).length).toBeLessThanOrEqual(63);

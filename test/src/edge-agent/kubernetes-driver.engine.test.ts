@@ -153,7 +153,7 @@ describe('Kubernetes driver on a KWOK cluster', () => {
     expect(env).toMatchObject({ SLURM_JOB_ID: '9001', SLURM_JOB_NAME: 'sweep', SLURM_ARRAY_JOB_ID: '9001', SLURM_ARRAY_TASK_COUNT: '4', SLURM_SUBMIT_DIR: '/scratch/ana', SLURMD_NODENAME: 'spec.nodeName' });
     expect(c.command?.[0]).toBe('/bin/sh');
     expect(c.command?.[2]).toContain('exec 1>"/scratch/ana/logs/sweep-9001_$${SLURM_ARRAY_TASK_ID}.out" 2>&1');
-    expect(c.image).toBe('debian:bookworm-slim');
+    expect(c.image).toBe('meridian.local/job-runner:0.1.0');
     expect(pods[0]!.spec!.volumes).toContainEqual({ name: 'slurm-dir-0', hostPath: { path: '/scratch/ana', type: 'DirectoryOrCreate' } });
   });
 
