@@ -2,7 +2,8 @@
 // Transport-agnostic (slurmrestd or SSH). The agent wires it to the hub link with `slurmCommandHandler`
 // (see ./link.ts): every command is idempotent, keyed by the federation job id carried in the Slurm comment.
 import type { AgentEvent, DispatchCommand, JobStatusEvent, NodeInfo } from '@meridian/protocol/agent-protocol';
-import type { SlurmJob, SlurmNode, SlurmTransport, UnixAccount } from '@meridian/slurm-bridge/types';
+import type { SlurmJob, SlurmNode, SlurmTransport } from '@meridian/slurm-bridge/types';
+import { JobAccounts } from './accounts.ts';
 import { slurmTaskLogs } from './logs.ts';
 import { SlurmPrewarmer, type PrewarmInput } from './prewarm.ts';
 import { attemptKey, SlurmSecrets } from './secrets.ts';
@@ -81,7 +82,7 @@ export class SlurmDriver {
   private readonly inFlight = new Map<string, Promise<unknown>>();
   /** Attempts cancelled here: a dispatch of one of them (a resend) never submits. */
   private readonly cancelled = new Set<string>();
-  private readonly accounts = new Map<string, { at: number; account: UnixAccount | undefined }>();
+  private readonly accounts: JobAccounts;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private stopped = false;
@@ -90,6 +91,7 @@ export class SlurmDriver {
 
   constructor(private readonly opts: SlurmDriverOptions) {
     this.prewarmer = new SlurmPrewarmer({ transport: opts.transport, workDir: opts.workDir, emit: (ev) => this.emit(ev), ...(opts.log ? { log: opts.log } : {}) });
+    this.accounts = new JobAccounts(opts.transport, opts.userMap ?? {}, opts.minUid ?? 1000);
     this.secrets = new SlurmSecrets({ files: () => opts.transport.files, workDir: opts.workDir, ...(opts.log ? { log: opts.log } : {}) });
   }
 
@@ -183,23 +185,6 @@ export class SlurmDriver {
     this.emit(ev);
   }
 
-  /** The Unix account a job of `user` runs as on this cluster (cached a minute); errors say what to fix. */
-  private async accountFor(cmd: DispatchCommand): Promise<{ uid: number; gid: number } | undefined> {
-    if ((this.opts.runAs ?? 'agent') === 'agent') return undefined;
-    if (!cmd.user) throw new Error(`job ${cmd.jobId} has no submitting user; this cluster runs jobs only as their submitter`);
-    const name = this.opts.userMap?.[cmd.user] ?? cmd.user;
-    if (!this.opts.transport.account) throw new Error(`the ${this.opts.transport.kind} transport cannot look up Unix accounts; run jobs as their submitter through the local or ssh transport`);
-    let hit = this.accounts.get(name);
-    if (!hit || Date.now() - hit.at > 60_000) {
-      hit = { at: Date.now(), account: await this.opts.transport.account(name) };
-      this.accounts.set(name, hit);
-    }
-    if (!hit.account) throw new Error(`Meridian user ${cmd.user} has no Unix account ${JSON.stringify(name)} on this cluster (add the account, or map the user with --slurm-user-map)`);
-    const minUid = this.opts.minUid ?? 1000;
-    if (hit.account.uid < minUid) throw new Error(`Unix account ${name} has uid ${hit.account.uid}; jobs run only as accounts with uid >= ${minUid}`);
-    return { uid: hit.account.uid, gid: hit.account.gid };
-  }
-
   private async dispatchOnce(cmd: DispatchCommand): Promise<{ clusterJobId: string; existing: boolean }> {
     if (this.cancelled.has(`${cmd.jobId}:${cmd.attempt}`)) throw new Error(`job ${cmd.jobId} attempt ${cmd.attempt} was cancelled before Slurm had it`);
     const existing = await this.jobsOf(cmd.jobId, cmd.attempt);
@@ -207,7 +192,7 @@ export class SlurmDriver {
       const id = existing[0]!.arrayJobId ?? existing[0]!.jobId;
       return { clusterJobId: id, existing: true };
     }
-    const runAs = await this.accountFor(cmd);
+    const runAs = (this.opts.runAs ?? 'agent') === 'submitter' ? await this.accounts.of(cmd) : undefined;
     // A login-node dependency (annotation) is enforced by the hub, which dispatches the job only once its
     // conditions hold (the prerequisite may have run anywhere); only an explicit `slurm.dependency` goes to Slurm.
     const extras = readExtras(cmd.slurm);
