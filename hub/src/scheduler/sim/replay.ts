@@ -3,7 +3,7 @@
 // in cycles every `cycleSec` of virtual time, like the hub's scheduler loop. Datasets are synthetic (the
 // trace has none): when a job lands away from its data, the copy delays its start and the cache then
 // stays warm on that cluster, so locality and cost policies have real consequences.
-import type { ClusterSpec, DatasetRef, JobSpec, NodeStrategy, PolicyName } from '../model.ts';
+import type { ClusterSpec, DatasetRef, JobSpec, NodeStrategy, PolicyName, SchedulerConfig } from '../model.ts';
 import { taskMilli } from '../model.ts';
 import { Engine } from '../engine.ts';
 import type { WorkloadType } from '../workload.ts';
@@ -32,6 +32,8 @@ export interface ReplayOptions {
   datasets?: boolean;
   /** Stop admitting arrivals after this many tasks (for --quick). */
   maxTasks?: number;
+  /** Scheduler settings beyond the above. */
+  config?: Partial<SchedulerConfig>;
 }
 
 export interface ReplayResult {
@@ -116,7 +118,7 @@ export function runReplay(o: ReplayOptions): ReplayResult {
   const engine = new Engine({
     now: 0,
     clusters,
-    config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxPrewarmHoldSec: 300, preemption: false },
+    config: { seed: o.seed, nodeStrategy: o.strategy, defaultPolicy: o.policy, maxPrewarmHoldSec: 300, preemption: false, ...o.config },
   });
   engine.setWorkload(o.workload);
   const capacity = gpuCapacityMilli(clusters);
