@@ -34,9 +34,9 @@ export function memoStamp(c: Candidate, shape: TaskShape): number {
  */
 export function gpuNodeReserveReason(cands: readonly Candidate[], shape: TaskShape, fitOpts: FitOptions): Pend | null {
   if (shape.gpus !== 0 || shape.milli !== 0 || (!fitOpts.reserveCpu && !fitOpts.reserveMem)) return null;
-  const open: FitOptions = { ...fitOpts, reserveCpu: 0, reserveMem: 0 };
+  // A task asking for no GPU fits a node iff its CPU and memory do: a plain scan, no scoring.
   for (const c of cands) {
-    if (!chooseNode(c.indexes, shape, open)) continue;
+    if (!c.indexes.some((mi) => mi.nodes.some((n) => n.schedulable && n.cpuFree >= shape.cpu && n.memFree >= shape.mem))) continue;
     const per = (x: number): string => String(Math.round(x * 1000));
     return {
       code: 'ReservedForGpus',

@@ -103,7 +103,9 @@ export function nodeFragmentation(n: NodeState, workload: readonly WorkloadType[
         continue;
       }
       let frag = 0;
-      if (cpuAware) {
+      // The share count only matters where CPU or memory could run out before the GPUs do (fm / s
+      // bounds the shares the GPUs hold); elsewhere the paper's loop gives the same value.
+      if (cpuAware && (cpuFree < cpu[i]! * (fm / s) || memFree < mem[i]! * (fm / s))) {
         // Shares the GPUs could still take, against those the node's CPU and memory can feed: GPU
         // capacity past what the fed shares use is stranded too.
         let slots = n.freeWhole * Math.floor(1000 / s);
