@@ -1,0 +1,52 @@
+// What sbatch's options resolve to (sbatch-options.ts fills it; sbatch-option-table.ts says how each option does).
+export interface SbatchOptions {
+  jobName?: string;
+  timeSec?: number;
+  timeMinSec?: number;
+  output?: string;
+  error?: string;
+  input?: string;
+  partition?: string;
+  nodesMin?: number;
+  nodesMax?: number;
+  ntasks?: number;
+  ntasksPerNode?: number;
+  cpusPerTask?: number;
+  memMiB?: number;
+  memPerCpuMiB?: number;
+  memPerGpuMiB?: number;
+  gres?: string;
+  gpus?: string;
+  gpusPerNode?: string;
+  gpusPerTask?: string;
+  account?: string;
+  array?: string;
+  mailType?: string[];
+  mailUser?: string;
+  qos?: string;
+  dependency?: string;
+  exclusive?: string;
+  constraint?: string;
+  chdir?: string;
+  export?: string;
+  parsable?: boolean;
+  wrap?: string;
+  hold?: boolean;
+  clusters?: string;
+  requeue?: boolean;
+  begin?: string;
+  nodelist?: string;
+  exclude?: string;
+  comment?: string;
+  signal?: string;
+  openMode?: 'append' | 'truncate';
+  reservation?: string;
+  licenses?: string;
+  nice?: number;
+  priority?: string;
+  wait?: boolean;
+  testOnly?: boolean;
+  quiet?: boolean;
+  /** Accepted options Meridian passes through to Slurm untouched (long name → value). */
+  passthrough: Record<string, string>;
+}
