@@ -119,7 +119,7 @@ export class SlurmDriver {
 
   async inventory(): Promise<NodeInfo[]> {
     const nodes = await this.opts.transport.nodes();
-    return nodes.map((n) => nodeInfoOf(n, this.opts.clusterName));
+    return nodes.map((n) => nodeInfoOf(n, this.opts.clusterName, Boolean(this.opts.shardsPerGpu)));
   }
 
   /** The next sync sends a full snapshot (after a reconnect to the hub). */

@@ -353,7 +353,8 @@ export function compactState(n: SlurmNode): string {
   return s;
 }
 
-export function nodeInfoOf(n: SlurmNode, clusterName?: string): NodeInfo {
+/** `shares`: the agent runs milli-GPU jobs as gres/shard (--slurm-shards-per-gpu), so nodes with shards take them. */
+export function nodeInfoOf(n: SlurmNode, clusterName?: string, shares = false): NodeInfo {
   const f = new Set(n.flags);
   const gpus = gresTotal(n.gres);
   const gpusUsed = gresTotal(n.gresUsed);
@@ -365,8 +366,8 @@ export function nodeInfoOf(n: SlurmNode, clusterName?: string): NodeInfo {
   for (const feat of n.features) labels[`${SLURM_NODE_LABELS.featurePrefix}${feat}`] = 'true';
   if (n.reasonUser) labels[SLURM_NODE_LABELS.reasonUser] = n.reasonUser;
   if (f.has('CLOUD')) labels[SLURM_NODE_LABELS.cloud] = 'true';
-  // gres/shard on the node: milli-GPU jobs can run here (--gres=shard:N)
-  if (gpus > 0 && gresTotal(n.gres, 'shard') > 0) labels[GPU_SHARE_LABEL] = 'shard';
+  // gres/shard on the node and an agent that submits shares as shards: milli-GPU jobs can run here
+  if (shares && gpus > 0 && gresTotal(n.gres, 'shard') > 0) labels[GPU_SHARE_LABEL] = 'shard';
   if (poweredOff) labels[SLURM_NODE_LABELS.power] = f.has('POWERING_UP') ? 'powering-up' : f.has('POWERING_DOWN') ? 'powering-down' : 'off';
   const unschedulable = f.has('DRAIN') || down || f.has('FAIL') || f.has('MAINTENANCE') || f.has('REBOOT_REQUESTED');
   return {

@@ -182,8 +182,9 @@ describe('GPU shares as gres/shard', () => {
     slurm.run('scancel', ['4502', '4503']);
   });
 
-  it('a cluster without shards refuses a share at once, saying why', async () => {
+  it('an agent not set up for shares refuses a share at once, saying why, and offers no node for shares', async () => {
     const { d, events } = driver();
+    expect((await d.inventory()).find((n) => n.name === 'gpu-0')!.labels['meridian.dev/gpu-share']).toBeUndefined();
     await expect(d.dispatch(share('4504', 500))).rejects.toThrow(/offers no GPU shares \(gres\/shard\)/);
     expect(statusOf(events, '4504')[0]).toMatchObject({ phase: 'Failed', reason: expect.stringMatching(/^DispatchFailed: job 4504 asks for 500 milli-GPU/) });
   });
