@@ -2,24 +2,23 @@
 // harness Slurm) keeps the ID sbatch printed in Slurm (squeue, scontrol, SLURM_JOB_ID, %j; arrays as ID_N with
 // %A/%a), runs as the Unix account of the Meridian user whose token submitted it, and a dispatch Slurm cannot
 // take (a user without an account there) is the job's reason within seconds. Everything is real: Postgres,
-// Temporal, the hub, the agent protocol over WebSocket, Slurm 22.05 with the job-ID library in its sbatch.
+// Temporal, the hub, the edge-agent process over WebSocket, Slurm 22.05 with the job-ID library in its sbatch.
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '@meridian/hub/main';
 import type { Hub } from '@meridian/hub/main';
-import { SlurmAgent } from '@meridian/edge-agent/slurm/agent';
-import { SlurmDriver } from '@meridian/edge-agent/slurm/driver';
 import { parseScontrolJobs } from '@meridian/slurm-bridge/parsers/scontrol';
-import { LocalTransport } from '@meridian/slurm-bridge/transports/local';
 import { run } from '@meridian/slurm-bridge/login/spawn';
 import { ADMIN_TOKEN, Api, FAST } from '../hub/helpers.ts';
 import { PostgresEngine } from '../harness/postgres.ts';
+import { RunDir } from '../harness/rundir.ts';
 import { buildJobIdLib } from '../harness/sbatch-jobid.ts';
 import { SlurmCluster } from '../harness/slurm.ts';
 import { TemporalEngine } from '../harness/temporal.ts';
 import { ensureUnixUser } from '../harness/users.ts';
 import { packagePath } from '../packages.ts';
+import { SlurmAgentProcess } from './slurm-agents.ts';
 
 const bin = packagePath('slurm-bridge', 'bin');
 const SUBMITTED = /^Submitted batch job (\d+)\n$/;
@@ -29,7 +28,8 @@ let pg: PostgresEngine;
 let temporal: TemporalEngine;
 let slurm: SlurmCluster;
 let hub: Hub;
-let agent: SlurmAgent;
+let agent: SlurmAgentProcess;
+let runDir: RunDir;
 let admin: Api;
 let dir: string;
 const tokens: Record<string, string> = {};
@@ -81,10 +81,17 @@ beforeAll(async () => {
   dir = join(slurm.dir, 'home');
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o777);
-  const transport = new LocalTransport({ env: { SLURM_CONF: slurm.confPath }, sbatchJobIdLib: jobIdLib });
-  const driver = new SlurmDriver({ transport, clusterName: 'hpc', workDir: dir, pollIntervalMs: 500, runAs: 'submitter' });
-  agent = new SlurmAgent({ hubUrl: hub.url, credential: c.body.credential, clusterId: 'hpc', driver, backoff: { minMs: 100, maxMs: 1000 } });
-  agent.start();
+  // the real edge-agent process, set up as docs/slurm.md says
+  runDir = RunDir.create('slurm-identity');
+  agent = await new SlurmAgentProcess({
+    hubUrl: hub.url,
+    clusterId: 'hpc',
+    credential: c.body.credential,
+    slurmConf: slurm.confPath,
+    workDir: dir,
+    runDir,
+    args: ['--slurm-jobid-lib', jobIdLib, '--slurm-run-as', 'submitter', '--slurm-poll-interval', '500'],
+  }).start();
   await until('inventory at the hub', async () => ((await admin.get<{ items: unknown[] }>('/api/v1/nodes?cluster=hpc')).body.items?.length === 2 ? true : undefined), 60_000);
 }, 180_000);
 
@@ -92,6 +99,7 @@ afterAll(async () => {
   await agent?.stop();
   await hub?.stop();
   await Promise.all([pg?.stop(), temporal?.stop(), slurm?.stop()]);
+  runDir?.remove();
 });
 
 describe('a job submitted through Meridian is the same job in Slurm', () => {
