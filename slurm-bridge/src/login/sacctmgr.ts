@@ -3,6 +3,7 @@
 // association on the federation's cluster name (MERIDIAN_CLUSTER_NAME) for its users, with its QOS.
 import { getopt, OptError, optSpec } from './getopt.ts';
 import { federationName, safeUser, VERSION, type Io } from './io.ts';
+import { spawnSync } from 'node:child_process';
 import { AccountsFileError, loadAccounts, mayUse, type SlurmAccount } from './accounts.ts';
 
 const SPEC = optSpec([
@@ -33,17 +34,21 @@ const ENTITY: [RegExp, string][] = [[/^users?$/, 'user'], [/^accounts?$/, 'accou
 
 type Row = Record<string, string>;
 
+/** An account open to everyone (`*`) has an association for each user the login node knows (getent passwd). */
+const isUser = (name: string) => spawnSync('getent', ['passwd', name], { stdio: 'ignore' }).status === 0;
+
 function rowsFor(entity: string, withAssoc: boolean, accounts: SlurmAccount[], cluster: string, filter: Map<string, string[]>): Row[] {
   const users = filter.get('user') ?? [];
   // Associations: one per account and user; an account open to everyone (*) is listed for the users asked about.
   const assocs = accounts.flatMap((a) => {
-    const who = a.users === '*' ? (users.length ? users : [safeUser()]) : a.users;
+    const who = a.users === '*' ? (users.length ? users.filter(isUser) : [safeUser()]) : a.users;
     return who.map((u) => ({ a, user: u }));
   });
   const defaultAccount = (u: string) => accounts.find((a) => mayUse(a, u))?.account ?? '';
   const common = (a: SlurmAccount, user: string): Row => ({
     account: a.account, cluster, user, partition: '', share: '1', priority: '', maxjobs: '', maxsubmit: '', maxwall: '', grptres: '', maxtres: '',
-    qos: a.qos.join(','), defaultqos: '', descr: a.account, org: a.project, parentname: user ? '' : 'root', defaultaccount: defaultAccount(user), admin: 'None',
+    // sacctmgr lists an association's QOS by name
+    qos: [...a.qos].sort().join(','), defaultqos: '', descr: a.account, org: a.project, parentname: user ? '' : 'root', defaultaccount: defaultAccount(user), admin: 'None',
   });
   const keep = (r: Row) => [...filter].every(([k, vs]) => (k === 'cluster' ? vs.includes(cluster) : k in r ? vs.includes(r[k]!) : true));
   if (entity === 'assoc') return assocs.map(({ a, user }) => common(a, user)).filter(keep);
@@ -86,14 +91,24 @@ export async function sacctmgrMain(io: Io): Promise<number> {
   let withAssoc = s.flags.has('withassoc');
   let format: string[] | undefined;
   const filter = new Map<string, string[]>();
+  let sawWhere = false;
   for (const word of rest) {
     const lw = word.toLowerCase();
-    if (lw === 'where' || lw === 'set') continue;
+    if (lw === 'where' || lw === 'set') {
+      sawWhere = true;
+      continue;
+    }
     if (lw === 'withassoc' || lw === 'withassocs') {
       withAssoc = true;
       continue;
     }
     const eq = word.indexOf('=');
+    if (eq < 0 && /^[A-Za-z0-9_.,-]+$/.test(word) && !sawWhere) {
+      // `show account physics`: names right after the entity, as sacctmgr takes them
+      const k = entity === 'qos' ? 'name' : entity === 'assoc' ? 'account' : entity;
+      filter.set(k, [...(filter.get(k) ?? []), ...word.split(',')]);
+      continue;
+    }
     if (eq < 0) return io.err(` Unknown condition: ${word}\n`), 1;
     const key = lw.slice(0, eq);
     const val = word.slice(eq + 1);

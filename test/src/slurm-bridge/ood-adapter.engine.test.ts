@@ -271,6 +271,22 @@ describe('broken input: Slurm\'s error text and exit code', () => {
     expect({ code: m.code, stderr: m.stderr }).toEqual({ code: n.code, stderr: n.stderr });
   });
 
+  it('sacctmgr show answers as Slurm\'s for the site\'s accounts (the table mirrors the harness\'s slurmdbd)', async () => {
+    const queries = [
+      ['-nP', 'show', 'qos', 'format=name'],
+      ['-nP', 'show', 'users', 'withassoc', 'format=user,account,qos', 'where', 'account=physics'],
+      ['-nP', 'show', 'assoc', 'format=cluster,account,user,qos', 'where', 'user=root', 'account=physics'],
+      ['-nP', 'show', 'account', 'physics', 'format=account'],
+      ['-P', 'show', 'user', 'root', 'format=user'],
+      ['-nP', 'list', 'users', 'where', 'user=nosuch'],
+    ];
+    for (const q of queries) {
+      const [n, m] = await Promise.all([nativeRun('sacctmgr', q), meridianRun('sacctmgr', q, { env: { MERIDIAN_CLUSTER_NAME: 'hpc' } })]);
+      matrix.errors.push({ cmd: 'sacctmgr', args: q, native: n, meridian: m });
+      expect({ q, code: m.code, stdout: m.stdout }).toEqual({ q, code: n.code, stdout: n.stdout });
+    }
+  });
+
   it('Meridian-only refusals name the problem and the fix', async () => {
     const acct = await meridianRun('sbatch', ['-A', 'nosuch', '--wrap', 'true']);
     expect(acct).toMatchObject({ code: 1, stderr: 'sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified\n' });

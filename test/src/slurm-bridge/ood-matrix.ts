@@ -54,8 +54,11 @@ export function renderMatrix(m: Matrix): string {
     if (!seen.has(row)) out.push(row);
     seen.add(row);
   }
-  out.push('', '#### Broken input', '', '| command line | native Slurm 22.05 | Meridian | same |', '| --- | --- | --- | --- |');
-  for (const e of m.errors) out.push(`| ${cell([e.cmd, ...e.args].join(' '))} | ${outcome(e.native)} | ${outcome(e.meridian)} | ${e.native.code === e.meridian.code && e.native.stderr === e.meridian.stderr ? 'yes' : 'no'} |`);
+  out.push('', '#### Broken input and sacctmgr', '', '| command line | native Slurm 22.05 | Meridian | same |', '| --- | --- | --- | --- |');
+  for (const e of m.errors) {
+    const same = e.native.code === e.meridian.code && e.native.stderr === e.meridian.stderr && (e.native.stdout ?? '') === (e.meridian.stdout ?? '');
+    out.push(`| ${cell([e.cmd, ...e.args].join(' '))} | ${outcome(e.native)} | ${outcome(e.meridian)} | ${same ? 'yes' : 'no'} |`);
+  }
   out.push('', '#### Fields (one job or node, normalized)', '', '| where | field | native Slurm 22.05 | Meridian |', '| --- | --- | --- | --- |');
   for (const f of m.fields) out.push(`| ${f.kind} | ${f.field} | ${cell(f.native)} | ${f.native === f.meridian ? 'same' : cell(f.meridian)} |`);
   out.push('', END);
