@@ -50,7 +50,8 @@ function values(a: AcctRow, now: number, unit: string | undefined): Record<strin
   const secs = r.startTime ? (r.endTime ?? now) - r.startTime : 0;
   const memNode = Number(v.spec?.resources?.memory ?? 1024);
   const gpus = Number(v.spec?.resources?.gpus ?? 0);
-  const tres = `billing=${r.numCpus},cpu=${r.numCpus}${gpus ? `,gres/gpu=${gpus * r.numNodes}` : ''},mem=${memNode * r.numNodes}M,node=${r.numNodes}`;
+  // TRES strings by name, memory in --units as sacct prints them; gres/gpu too, which Meridian always tracks
+  const tres = `billing=${r.numCpus},cpu=${r.numCpus}${gpus ? `,gres/gpu=${gpus * r.numNodes}` : ''},mem=${mem(memNode * r.numNodes, unit)},node=${r.numNodes}`;
   return {
     Account: r.account, AllocCPUS: pending ? '0' : String(r.numCpus), AllocNodes: pending ? '0' : String(r.numNodes), AllocTRES: pending ? '' : tres,
     Cluster: v.cluster ?? '', Comment: r.comment, Constraints: r.features, CPUTime: elapsed(secs * r.numCpus), CPUTimeRAW: String(secs * r.numCpus),
@@ -58,7 +59,7 @@ function values(a: AcctRow, now: number, unit: string | undefined): Record<strin
     ExitCode: r.exitCode ?? '0:0', GID: String(r.uid ?? 0), Group: r.group ?? r.user, JobID: r.displayId, JobIDRaw: r.jobId, JobName: r.name,
     NCPUS: pending ? '0' : String(r.numCpus), NNodes: String(r.numNodes), NodeList: r.nodeList || 'None assigned', NTasks: '', Partition: r.partition,
     Priority: String(r.priority ?? 0), QOS: r.qos || 'normal', Reason: pending ? r.reason : 'None', ReqCPUS: String(r.numCpus), ReqMem: mem(memNode, unit),
-    ReqNodes: String(r.numNodes), ReqTRES: tres, Reserved: elapsed(Math.max(0, (r.startTime ?? now) - (r.submitTime ?? now))), Start: r.startTime ? slurmTime(r.startTime) : 'Unknown',
+    ReqNodes: String(r.numNodes), ReqTRES: tres, Reserved: elapsed(Math.max(0, (r.startTime ?? now) - (r.submitTime ?? now))), Start: r.startTime ? slurmTime(r.startTime) : pending ? 'Unknown' : 'None', // None: ended without starting
     State: state === 'CANCELLED' ? 'CANCELLED by 0' : state, Submit: slurmTime(r.submitTime), SubmitLine: '', Suspended: '00:00:00', SystemCPU: '00:00:00',
     Timelimit: r.timeLimitSec === undefined ? 'UNLIMITED' : elapsed(r.timeLimitSec), TimelimitRaw: r.timeLimitSec === undefined ? 'UNLIMITED' : String(Math.round(r.timeLimitSec / 60)),
     TotalCPU: '00:00:00', UID: String(r.uid ?? 0), User: r.user, UserCPU: '00:00:00', WCKey: '', WorkDir: r.workDir,
