@@ -83,6 +83,9 @@ export async function ensureCommandsBundle({ force = false, outDir } = {}) {
       platform: 'node',
       format: 'esm',
       target: 'node20',
+      // Bundle the sources (the packages' "development" export), so the bundle never waits on tsc's dist/
+      // and its input hash follows the files people edit.
+      conditions: ['development'],
       outfile: tmp,
       banner: { js: BANNER },
       legalComments: 'none',
