@@ -117,6 +117,44 @@ export function gresTotal(list: GresCount[], name = 'gpu'): number {
   return list.filter((g) => g.name === name).reduce((a, g) => a + g.count, 0);
 }
 
+/** `0-1,3` (an IDX list) → [0, 1, 3]; anything else → []. */
+function idxList(v: string): number[] {
+  const out: number[] = [];
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i++) out.push(i);
+  }
+  return out;
+}
+
+/**
+ * GPUs in use on a node from its GresUsed (`scontrol show node -d`, `sinfo -O GresUsed`), counting a GPU
+ * that any job holds a gres/shard of: such a GPU cannot be given whole. Whole GPUs and shard GPUs are joined
+ * by index (`gpu:a100:1(IDX:0),shard:a100:5(IDX:1)` → 2; Slurm 22.05 writes a shard's count oddly, the IDX
+ * list is what holds); a shard entry without indices counts one GPU. undefined when there is no GresUsed.
+ */
+export function gpusInUse(gresUsed: string | undefined, totalGpus: number): number | undefined {
+  const t = nullable(gresUsed);
+  if (t === null || t === undefined) return undefined;
+  const idx = new Set<number>();
+  let unindexed = 0;
+  for (const raw of splitOutsideParens(t)) {
+    const m = /^(?:gres[:/])?(gpu|shard)(?::[^:(]+)?(?::(\d+))?(?:\((.*)\))?$/.exec(raw.trim());
+    if (!m) continue;
+    const count = Number(m[2] ?? 1);
+    const inner = m[3] ?? '';
+    const listed = inner.startsWith('IDX:') ? idxList(inner.slice(4)) : [];
+    if (m[1] === 'shard' && !inner.startsWith('IDX:') && /\d+\/\d+/.test(inner)) {
+      // per-GPU shard use, `used/total` in GPU order
+      inner.split(',').forEach((u, i) => Number(u.split('/')[0]) > 0 && listed.push(i));
+    }
+    if (listed.length) listed.forEach((i) => idx.add(i));
+    else if (count > 0) unindexed += m[1] === 'gpu' ? count : 1;
+  }
+  return Math.min(totalGpus, idx.size + unindexed);
+}
+
 /** `gres/gpu=2` or `gres/gpu:a100=2` inside a TRES string (AllocTRES) → count. */
 export function tresGres(tres: string | undefined, name = 'gpu'): number {
   let total = 0;

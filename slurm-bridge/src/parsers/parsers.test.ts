@@ -88,6 +88,16 @@ describe('scontrol show node/partition -o', () => {
     expect(parseScontrolNodes(line)[0]!.gresUsed).toEqual([{ name: 'gpu', type: 'a100', count: 3 }]);
     expect(parseScontrolNodes(line.replace('GresUsed=gpu:a100:3(IDX:0-2)', 'GresUsed=gpu:a100:0(IDX:N/A)'))[0]!.gresUsed).toEqual([{ name: 'gpu', type: 'a100', count: 0 }]);
   });
+  it('-d: a GPU any job holds shards of counts as used, once, whether a whole-GPU job holds it too or not', () => {
+    const line = (used: string) => `NodeName=gpu-0 CPUTot=8 RealMemory=16000 Gres=gpu:a100:4,shard:a100:40 GresUsed=${used} State=MIXED Partitions=gpu`;
+    const used = (u: string) => parseScontrolNodes(line(u))[0]!.gresUsed;
+    expect(used('gpu:a100:1(IDX:0),shard:a100:5(IDX:1)')).toEqual([{ name: 'gpu', type: 'a100', count: 2 }]);
+    expect(used('gpu:a100:1(IDX:0),shard:a100:1(IDX:0)')).toEqual([{ name: 'gpu', type: 'a100', count: 1 }]);
+    expect(used('gpu:a100:0(IDX:N/A),shard:a100:10(IDX:0-1,3)')).toEqual([{ name: 'gpu', type: 'a100', count: 3 }]);
+    expect(used('gpu:a100:0(IDX:N/A),shard:a100:6(5/10,0/10,1/10,0/10)')).toEqual([{ name: 'gpu', type: 'a100', count: 2 }]);
+    expect(used('gpu:a100:0(IDX:N/A),shard:a100:0(IDX:N/A)')).toEqual([{ name: 'gpu', type: 'a100', count: 0 }]);
+    expect(used('gpu:a100:4(IDX:0-3),shard:a100:5')).toEqual([{ name: 'gpu', type: 'a100', count: 4 }]);
+  });
   it('handles nodes without gres or reason, and NOT_RESPONDING', () => {
     const [n] = parseScontrolNodes('NodeName=c1 CPUTot=2 RealMemory=1000 Gres=(null) State=DOWN*+CLOUD Partitions=x');
     expect(n).toMatchObject({ baseState: 'down', flags: ['CLOUD', 'NOT_RESPONDING'], gres: [], gresUsed: [], reason: '' });

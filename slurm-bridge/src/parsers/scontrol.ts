@@ -2,6 +2,7 @@
 import type { SlurmJob, SlurmNode, SlurmPartition } from '../types.ts';
 import {
   expandHostlist,
+  gpusInUse,
   gresTotal,
   nullable,
   parseDurationMin,
@@ -81,8 +82,8 @@ export function nodeFromScontrol(r: Record<string, string>): SlurmNode {
   const { baseState, flags } = parseNodeState(r.State);
   const reason = parseReason(r.Reason);
   const gres = parseGres(r.Gres);
-  // GresUsed (`scontrol show node -d`) counts every job's GPUs; AllocTRES has them only when accounting tracks gres/gpu.
-  const usedGpus = r.GresUsed !== undefined ? gresTotal(parseGres(r.GresUsed)) : tresGres(r.AllocTRES, 'gpu');
+  // GresUsed (`scontrol show node -d`) counts every job's GPUs, those holding shards included; AllocTRES has them only when accounting tracks gres/gpu.
+  const usedGpus = gpusInUse(r.GresUsed, gresTotal(gres)) ?? tresGres(r.AllocTRES, 'gpu');
   return {
     name,
     baseState,

@@ -1,7 +1,7 @@
 // slurmrestd transport, OpenAPI v0.0.38 (Slurm 22.05), JWT auth (X-SLURM-USER-NAME / X-SLURM-USER-TOKEN).
 // v0.0.38 has no node-update endpoint (it arrived with v0.0.39 in Slurm 23.02), so node drain/resume/power
 // go to an optional CLI fallback transport; without one they fail with SlurmUnsupportedError.
-import { decodeWaitStatus, fromEpoch, parseGres, parseReason } from '../parsers/common.ts';
+import { decodeWaitStatus, fromEpoch, gpusInUse, gresTotal, parseGres, parseReason } from '../parsers/common.ts';
 import { ParseError } from '../parsers/scontrol.ts';
 import { slurmSignalName } from './cli.ts';
 import {
@@ -135,7 +135,8 @@ export function nodeFromRest(n: RestNode): SlurmNode {
     memoryMiB: n.real_memory ?? 0,
     allocMemoryMiB: n.alloc_memory ?? 0,
     gres,
-    gresUsed: parseGres(n.gres_used),
+    // a GPU holding shards counts as used (gpusInUse)
+    gresUsed: gres.filter((g) => g.name === 'gpu').slice(0, 1).map((g) => ({ ...g, count: gpusInUse(n.gres_used, gresTotal(gres)) ?? gresTotal(parseGres(n.gres_used)) })),
     partitions: n.partitions ?? [],
     features: (n.features ?? '').split(',').filter(Boolean),
     reason: reason.reason,
