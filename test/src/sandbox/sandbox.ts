@@ -18,11 +18,12 @@ import { buildAddonIfStale, buildFakeNvml } from '@meridian/native/fixtures';
 import { CollectorProcess } from '../e2e/collector-process.ts';
 import { KubeAgentProcess } from '../e2e/kubernetes-agents.ts';
 import { SlurmAgentProcess } from '../e2e/slurm-agents.ts';
-import { kubeRegions, links, slurmSite } from './topology.ts';
+import { kubeRegions, links, SHARDS_PER_GPU, slurmAccounts, slurmSite, slurmSiteConfig } from './topology.ts';
+import { buildJobIdLib } from '../harness/sbatch-jobid.ts';
 import { ensureCommandsBundle } from '@meridian/slurm-bridge/build-commands';
 
 /** The Slurm-compatible login-node commands MERIDIAN_BIN carries (slurm-bridge/bin). */
-const LOGIN_COMMANDS = ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol'] as const;
+const LOGIN_COMMANDS = ['sbatch', 'squeue', 'scancel', 'sinfo', 'sacct', 'scontrol', 'sacctmgr'] as const;
 
 export interface SandboxFacts {
   MERIDIAN_URL: string;
@@ -81,7 +82,7 @@ export class Sandbox {
       step('postgres', async () => (this.postgres = await PostgresEngine.start({ database: 'meridian' }))),
       step('temporal', async () => (this.temporal = await TemporalEngine.start())),
       step('prometheus', async () => (this.prometheus = await PrometheusEngine.start({ hub: { target: `127.0.0.1:${hubPort}`, token: metricsToken } }))),
-      step(`slurm cluster ${slurmSite.clusterId} (${slurmSite.nodes.length} GPU nodes)`, async () => (this.slurm = await SlurmCluster.start({ clusterName: slurmSite.clusterId, nodes: slurmSite.nodes }))),
+      step(`slurm cluster ${slurmSite.clusterId} (${slurmSite.nodes.length} GPU nodes)`, async () => (this.slurm = await SlurmCluster.start({ clusterName: slurmSite.clusterId, nodes: slurmSite.nodes, extraConfig: slurmSiteConfig, accounting: { accounts: slurmAccounts } }))),
     ]);
     // Kubernetes regions one after another: two control planes booting at once on 2 cores is slower than in turn.
     for (const r of kubeRegions) {
@@ -190,7 +191,9 @@ export class Sandbox {
     this.slurmAgentDir = RunDir.create('edge-agent-slurm');
     const s = slurmSite;
     const credential = await this.registerCluster(hubUrl, token, { id: s.clusterId, region: s.region, kind: 'slurm', prices: s.prices });
-    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir });
+    // Jobs keep their Meridian ID in Slurm and GPU shares run as gres/shard (docs/slurm.md).
+    const args = ['--slurm-jobid-lib', buildJobIdLib(), '--slurm-shards-per-gpu', String(SHARDS_PER_GPU)];
+    this.slurmAgent = new SlurmAgentProcess({ hubUrl, clusterId: s.clusterId, credential, slurmConf: this.slurm!.confPath, runDir: this.slurmAgentDir, args });
     await this.slurmAgent.start();
   }
 

@@ -42,13 +42,22 @@ export const kubeRegions: KubeRegion[] = [
   },
 ];
 
+/** gres/shard per GPU on the Slurm site: a milli-GPU job takes its part of them (docs/slurm.md, GPU shares). */
+export const SHARDS_PER_GPU = 10;
+
+/** slurm.conf lines of the Slurm site: its own job IDs start far above Meridian's (docs/slurm.md, "One job ID"). */
+export const slurmSiteConfig = ['FirstJobId=50000000'];
+
+/** The site's Slurm accounts (slurmdbd): the agent submits as root unless it runs jobs as their submitters. */
+export const slurmAccounts = [{ name: 'research', users: ['root'], qos: ['normal'] }];
+
 export const slurmSite: SlurmSite = {
   clusterId: 'hpc',
   region: 'on-prem',
   prices: { a100: { onDemand: 1.1 } },
   nodes: [
-    { name: 'gpu-0', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100' },
-    { name: 'gpu-1', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100' },
+    { name: 'gpu-0', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100', shards: 4 * SHARDS_PER_GPU },
+    { name: 'gpu-1', cpus: 16, memoryMiB: 64000, gpus: 4, gpuType: 'a100', shards: 4 * SHARDS_PER_GPU },
   ],
   nvmlName: 'NVIDIA A100-SXM4-80GB',
 };
