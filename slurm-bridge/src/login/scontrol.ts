@@ -202,7 +202,8 @@ async function holdOrRelease(hub: HubClient, verb: string, id: string): Promise<
     } catch (err) {
       if (!(err instanceof HubError && err.status === 409) || Date.now() > deadline) throw err;
       const now = await hub.get(id).catch(() => undefined);
-      if (now?.state !== 'Placed') throw err;
+      // Placed, or Dispatched a moment after the refusal (pending on Slurm now: the next try holds it).
+      if (now?.state !== 'Placed' && now?.state !== 'Dispatched') throw err;
     }
   }
 }

@@ -70,8 +70,9 @@ describe('Kubernetes driver on a real worker node', () => {
     expect((logs.detail as { text: string }).text).toBe('hello\nrank 0 of 1\n');
   });
 
+  // stderr joins stdout in the script: two pipes give no order between streams
   it('fails a job whose command exits 3 with exit code 3 and its last lines', async () => {
-    await driver.handle(onRealNode('9002', { command: ['bash', '-c', 'for i in 1 2 3; do echo "step $i"; done; echo "disk full" >&2; exit 3'] }));
+    await driver.handle(onRealNode('9002', { command: ['bash', '-c', 'exec 2>&1; for i in 1 2 3; do echo "step $i"; done; echo "disk full" >&2; exit 3'] }));
     const s = await finished('9002', 60_000);
     expect(s).toMatchObject({ phase: 'Failed', exitCode: 3, reason: 'Error: exit code 3' });
     expect(s.tasks[0]).toMatchObject({ phase: 'Failed', exitCode: 3 });
